@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// The agent links only Glibc, the C libraries below and its own modules: no Foundation,
+// so that its resident memory stays small on a device. edgectl may use heavier packages.
+let package = Package(
+    name: "edge-agent",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "edge-agent", targets: ["edge-agent"]),
+        .executable(name: "edgectl", targets: ["edgectl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // One bridge target per C library.
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // The one hand-written C shim: process spawning and the few calls Swift cannot import.
+        .target(name: "CEdgeSpawn"),
+
+        // Pure Swift: documents, validation, routing, state. No C imports.
+        .target(name: "EdgeCore"),
+        // Thin adapters over the C libraries and the kernel.
+        .target(name: "EdgeJSON", dependencies: ["EdgeCore", "CJSONC"]),
+        .target(name: "EdgePOSIX", dependencies: ["EdgeCore", "CEdgeSpawn"]),
+        .target(name: "EdgeMQTT", dependencies: ["EdgePOSIX", "CMosquitto", "CEdgeSpawn"]),
+        .target(name: "EdgeArtifacts", dependencies: ["CCurl", "CZlib", "CCrypto"]),
+        // Wiring: the reactor, deployments, function supervision, health.
+        .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeJSON", "EdgePOSIX", "EdgeMQTT", "EdgeArtifacts"]),
+        .executableTarget(name: "edge-agent", dependencies: ["EdgeAgent"]),
+        .executableTarget(name: "edgectl", dependencies: [
+            "EdgeCore", "EdgeJSON", "EdgeMQTT", "EdgePOSIX",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore", "EdgeJSON"]),
+        .testTarget(name: "EdgeArtifactsTests", dependencies: ["EdgeArtifacts"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

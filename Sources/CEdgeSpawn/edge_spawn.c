@@ -1,0 +1,144 @@
+#define _GNU_SOURCE
+#include "edge_spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Lowest descriptor used for the child's temporary copies, above the four it hands on. */
+#define EDGE_SPAWN_HIGH_FD 64
+
+struct edge_spawn_failure {
+    int step;
+    int error_number;
+};
+
+/* Child only: report a failed step to the parent and exit. Async-signal-safe. */
+static void edge_spawn_fail(int report_fd, int step) {
+    struct edge_spawn_failure failure = {step, errno};
+    ssize_t ignored = write(report_fd, &failure, sizeof failure);
+    (void)ignored;
+    _exit(127);
+}
+
+/* Child only: close every descriptor from `first` up, but `keep`. */
+static void edge_spawn_close_from(int first, int keep) {
+    if (keep > first) {
+        if (syscall(SYS_close_range, (unsigned)first, (unsigned)(keep - 1), 0) != 0) {
+            for (int fd = first; fd < keep; fd++) close(fd);
+        }
+    }
+    int from = keep >= first ? keep + 1 : first;
+    if (syscall(SYS_close_range, (unsigned)from, ~0U, 0) != 0) {
+        struct rlimit limit;
+        long top = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY ? (long)limit.rlim_cur : 65536;
+        for (long fd = from; fd < top; fd++) close((int)fd);
+    }
+}
+
+/* Child only: everything between fork and exec. Never returns. */
+static void edge_spawn_child(const struct edge_spawn_request *request, int report_fd) {
+    /* Move the report pipe out of the way of descriptors 0-3. */
+    int report = fcntl(report_fd, F_DUPFD_CLOEXEC, EDGE_SPAWN_HIGH_FD);
+    if (report < 0) edge_spawn_fail(report_fd, EDGE_SPAWN_STEP_FDS);
+
+    sigset_t empty;
+    sigemptyset(&empty);
+    struct sigaction default_action;
+    memset(&default_action, 0, sizeof default_action);
+    default_action.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        (void)sigaction(sig, &default_action, NULL); /* EINVAL for the realtime signals libc reserves */
+    }
+    if (sigprocmask(SIG_SETMASK, &empty, NULL) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_SIGNALS);
+
+    if (setsid() < 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_SETSID);
+
+    /* Join the cgroup before anything is allocated, so nothing escapes its limits. */
+    if (request->cgroup_procs_fd >= 0) {
+        if (write(request->cgroup_procs_fd, "0", 1) != 1) edge_spawn_fail(report, EDGE_SPAWN_STEP_CGROUP);
+    }
+    for (int i = 0; i < request->rlimit_count && i < EDGE_SPAWN_MAX_RLIMITS; i++) {
+        struct rlimit limit = {(rlim_t)request->rlimits[i].soft, (rlim_t)request->rlimits[i].hard};
+        if (setrlimit(request->rlimits[i].resource, &limit) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_RLIMIT);
+    }
+
+    /* Copy the sources high first, so that dup2 onto 0-3 cannot clobber one still needed. */
+    int sources[4] = {request->stdin_fd, request->stdout_fd, request->stderr_fd, request->runtime_fd};
+    int copies[4];
+    for (int i = 0; i < 4; i++) {
+        copies[i] = -1;
+        if (sources[i] < 0) continue;
+        copies[i] = fcntl(sources[i], F_DUPFD, EDGE_SPAWN_HIGH_FD);
+        if (copies[i] < 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_FDS);
+    }
+    for (int i = 0; i < 4; i++) {
+        if (copies[i] < 0) continue;
+        if (dup2(copies[i], i) < 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_FDS);
+    }
+    edge_spawn_close_from(request->runtime_fd >= 0 ? 4 : 3, report);
+
+    if (request->cwd != NULL && chdir(request->cwd) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_CHDIR);
+
+    if (request->set_ids) {
+        gid_t groups[1] = {(gid_t)request->gid};
+        if (setgroups(1, groups) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_SETGROUPS);
+        if (setresgid(request->gid, request->gid, request->gid) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_SETGID);
+        if (setresuid(request->uid, request->uid, request->uid) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_SETUID);
+    }
+    if (request->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        edge_spawn_fail(report, EDGE_SPAWN_STEP_NO_NEW_PRIVS);
+    }
+    if (request->parent_death_signal > 0 && prctl(PR_SET_PDEATHSIG, request->parent_death_signal, 0, 0, 0) != 0) {
+        edge_spawn_fail(report, EDGE_SPAWN_STEP_PDEATHSIG);
+    }
+    execve(request->path, request->argv, request->envp);
+    edge_spawn_fail(report, EDGE_SPAWN_STEP_EXEC);
+}
+
+int edge_spawn(const struct edge_spawn_request *request, pid_t *pid, int *failed_step, int *error_number) {
+    int report[2];
+    *failed_step = EDGE_SPAWN_STEP_NONE;
+    *error_number = 0;
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        *failed_step = EDGE_SPAWN_STEP_FORK;
+        *error_number = errno;
+        return -1;
+    }
+    pid_t child = fork();
+    if (child < 0) {
+        *failed_step = EDGE_SPAWN_STEP_FORK;
+        *error_number = errno;
+        close(report[0]);
+        close(report[1]);
+        return -1;
+    }
+    if (child == 0) {
+        close(report[0]);
+        edge_spawn_child(request, report[1]);
+    }
+    close(report[1]);
+    struct edge_spawn_failure failure;
+    ssize_t got;
+    do {
+        got = read(report[0], &failure, sizeof failure);
+    } while (got < 0 && errno == EINTR);
+    close(report[0]);
+    if (got == (ssize_t)sizeof failure) {
+        /* The child reported a failure and exits: reap it here so no zombie is left. */
+        while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {}
+        *failed_step = failure.step;
+        *error_number = failure.error_number;
+        return -1;
+    }
+    *pid = child;
+    return 0;
+}

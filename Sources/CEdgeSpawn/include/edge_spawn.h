@@ -1,0 +1,59 @@
+#ifndef EDGE_SPAWN_H
+#define EDGE_SPAWN_H
+
+#include <sys/types.h>
+
+#define EDGE_SPAWN_MAX_RLIMITS 8
+
+/// One resource limit to apply in the child before exec.
+struct edge_spawn_rlimit {
+    int resource;
+    unsigned long long soft;
+    unsigned long long hard;
+};
+
+/// Everything the child needs, prepared by the parent, so the child only makes
+/// async-signal-safe calls between fork and exec.
+struct edge_spawn_request {
+    const char *path;               /* absolute path of the executable */
+    char *const *argv;              /* NULL-terminated */
+    char *const *envp;              /* NULL-terminated */
+    const char *cwd;                /* working directory, or NULL */
+    int stdin_fd;                   /* becomes fd 0 */
+    int stdout_fd;                  /* becomes fd 1 */
+    int stderr_fd;                  /* becomes fd 2 */
+    int runtime_fd;                 /* becomes fd 3, or -1 */
+    int cgroup_procs_fd;            /* a cgroup's cgroup.procs opened for writing, or -1 */
+    int rlimit_count;
+    struct edge_spawn_rlimit rlimits[EDGE_SPAWN_MAX_RLIMITS];
+    int set_ids;                    /* nonzero: setgroups/setgid/setuid to gid/uid */
+    unsigned int uid;
+    unsigned int gid;
+    int no_new_privs;               /* nonzero: PR_SET_NO_NEW_PRIVS */
+    int parent_death_signal;        /* a signal sent to the child if the agent dies, or 0 */
+};
+
+/// Which step of the child's set-up failed, reported with its errno.
+enum edge_spawn_step {
+    EDGE_SPAWN_STEP_NONE = 0,
+    EDGE_SPAWN_STEP_FORK,
+    EDGE_SPAWN_STEP_SIGNALS,
+    EDGE_SPAWN_STEP_SETSID,
+    EDGE_SPAWN_STEP_CGROUP,
+    EDGE_SPAWN_STEP_RLIMIT,
+    EDGE_SPAWN_STEP_FDS,
+    EDGE_SPAWN_STEP_CHDIR,
+    EDGE_SPAWN_STEP_SETGROUPS,
+    EDGE_SPAWN_STEP_SETGID,
+    EDGE_SPAWN_STEP_SETUID,
+    EDGE_SPAWN_STEP_NO_NEW_PRIVS,
+    EDGE_SPAWN_STEP_PDEATHSIG,
+    EDGE_SPAWN_STEP_EXEC,
+};
+
+/// Forks and execs `request`. Returns 0 and sets *pid when the exec succeeded; otherwise
+/// returns -1 with *failed_step and *error_number saying what failed (the child, if any,
+/// has been reaped). Blocks only until the child has exec'd or failed.
+int edge_spawn(const struct edge_spawn_request *request, pid_t *pid, int *failed_step, int *error_number);
+
+#endif

@@ -1,0 +1,56 @@
+/// The agent's settings, from a JSON file and command-line flags (flags win).
+public struct AgentConfiguration: Sendable, Equatable {
+    public struct TLS: Sendable, Equatable {
+        public var caFile: String
+        public var certFile: String?
+        public var keyFile: String?
+    }
+
+    public var thingName: String
+    public var thingGroups: [String] = []
+    public var brokerHost = "localhost"
+    public var brokerPort = 1883
+    public var keepAliveSeconds = 30
+    public var tls: TLS?
+    public var stateDir = "/var/lib/edge-agent"
+    public var healthIntervalSeconds = 30
+    public var logLevel: LogLevel = .info
+    public var runtimeDir: String?
+    public var python = "/usr/bin/python3"
+
+    public init(thingName: String) { self.thingName = thingName }
+}
+
+/// Severity of a log line.
+public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
+    case debug, info, warning, error
+
+    public var name: String {
+        switch self {
+        case .debug: return "debug"
+        case .info: return "info"
+        case .warning: return "warning"
+        case .error: return "error"
+        }
+    }
+
+    public init?(name: String) {
+        guard let level = LogLevel.allCases.first(where: { $0.name == name }) else { return nil }
+        self = level
+    }
+
+    public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// A setting that stops the agent at start, with the fix.
+public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var setting: String
+    public var message: String
+
+    public init(setting: String, message: String) {
+        self.setting = setting
+        self.message = message
+    }
+
+    public var description: String { "configuration: \(setting): \(message)" }
+}

@@ -1,0 +1,54 @@
+/// The one place where the agent's topic names are built (see docs/topics.md).
+public struct Topics: Sendable {
+    public let thing: String
+
+    public init(thing: String) { self.thing = thing }
+
+    public var root: String { "edge/things/\(thing)" }
+    public var deployment: String { "\(root)/deployment" }
+    public var deploymentStatus: String { "\(root)/deployment/status" }
+    public var health: String { "\(root)/health" }
+    public var events: String { "\(root)/events" }
+    public var invokeFilter: String { "\(root)/functions/+/invoke" }
+
+    public static func groupDeployment(_ group: String) -> String { "edge/groups/\(group)/deployment" }
+
+    public func results(function: String) -> String { "\(root)/functions/\(function)/results" }
+    public func invoke(function: String) -> String { "\(root)/functions/\(function)/invoke" }
+
+    /// The function named by a direct-invocation topic, if `topic` is one.
+    public func functionInvoked(by topic: String) -> String? {
+        let prefix = "\(root)/functions/"
+        guard topic.hasPrefix(prefix), topic.hasSuffix("/invoke") else { return nil }
+        let name = topic.dropFirst(prefix.count).dropLast("/invoke".count)
+        return name.isEmpty || name.contains("/") ? nil : String(name)
+    }
+
+    /// The group named by a group deployment topic, if `topic` is one.
+    public static func group(ofDeploymentTopic topic: String) -> String? {
+        let parts = topic.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "edge", parts[1] == "groups", parts[3] == "deployment" else { return nil }
+        return String(parts[2])
+    }
+
+    /// Expands `{thing}` in a topic template from a deployment document.
+    public func expand(_ template: String) -> String {
+        template.replacingAll("{thing}", with: thing)
+    }
+}
+
+extension String {
+    /// Replaces every occurrence of `pattern` (non-empty) without Foundation.
+    public func replacingAll(_ pattern: String, with replacement: String) -> String {
+        guard !pattern.isEmpty else { return self }
+        var result = ""
+        var rest = self[...]
+        while let range = rest.firstRange(of: pattern) {
+            result += rest[rest.startIndex..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        result += rest
+        return result
+    }
+}

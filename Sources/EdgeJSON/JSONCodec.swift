@@ -1,0 +1,140 @@
+import CJSONC
+import EdgeCore
+
+/// Why bytes are not an acceptable JSON document.
+public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        case invalid
+        case tooDeep
+        case tooLarge
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public var description: String { message }
+}
+
+/// The agent's JSON reader and writer, over json-c.
+public enum JSONCodec {
+    /// Parses one JSON document; trailing white space is allowed, anything else after it is not.
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = 64, maxBytes: Int = 16 << 20) -> Result<JSONValue, JSONParseError> {
+        if bytes.count > maxBytes {
+            return .failure(.init(kind: .tooLarge, message: "the document is \(bytes.count) bytes; at most \(maxBytes) are accepted"))
+        }
+        guard let tokener = json_tokener_new_ex(Int32(maxDepth)) else {
+            return .failure(.init(kind: .invalid, message: "out of memory"))
+        }
+        defer { json_tokener_free(tokener) }
+        json_tokener_set_flags(tokener, Int32(JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8))
+        let parsed: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress.map { base in
+                base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                    json_tokener_parse_ex(tokener, $0, Int32(buffer.count))
+                }
+            } ?? nil
+        }
+        let status = json_tokener_get_error(tokener)
+        if status == json_tokener_error_depth {
+            return .failure(.init(kind: .tooDeep, message: "the document nests deeper than \(maxDepth) levels"))
+        }
+        // An empty or unfinished document leaves the tokener waiting for more.
+        if status == json_tokener_continue || (bytes.isEmpty && parsed == nil) {
+            return .failure(.init(kind: .invalid, message: "the document is empty or ends too early"))
+        }
+        guard status == json_tokener_success else {
+            let reason = json_tokener_error_desc(status).map { String(cString: $0) } ?? "invalid JSON"
+            let offset = json_tokener_get_parse_end(tokener)
+            return .failure(.init(kind: .invalid, message: "invalid JSON at byte \(offset): \(reason)"))
+        }
+        defer { if let parsed { json_object_put(parsed) } }
+        let end = Int(json_tokener_get_parse_end(tokener))
+        if bytes[end...].contains(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) {
+            return .failure(.init(kind: .invalid, message: "invalid JSON: unexpected data after the document at byte \(end)"))
+        }
+        return .success(value(of: parsed))
+    }
+
+    /// Parses text; a convenience for tests and configuration.
+    public static func parse(_ text: String, maxDepth: Int = 64) -> Result<JSONValue, JSONParseError> {
+        parse(Array(text.utf8), maxDepth: maxDepth)
+    }
+
+    /// Serializes compactly, object keys sorted so output is stable.
+    public static func serialize(_ value: JSONValue) -> [UInt8] {
+        let object = make(value)
+        defer { if let object { json_object_put(object) } }
+        var length = 0
+        guard let text = json_object_to_json_string_length(object, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &length)
+        else { return Array("null".utf8) }
+        return text.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+    }
+
+    public static func text(_ value: JSONValue) -> String {
+        String(decoding: serialize(value), as: UTF8.self)
+    }
+
+    private static func value(of object: OpaquePointer?) -> JSONValue {
+        guard let object else { return .null }
+        switch json_object_get_type(object) {
+        case json_type_null: return .null
+        case json_type_boolean: return .bool(json_object_get_boolean(object) != 0)
+        case json_type_int: return .int(json_object_get_int64(object))
+        case json_type_double: return .double(json_object_get_double(object))
+        case json_type_string:
+            let length = Int(json_object_get_string_len(object))
+            guard let raw = json_object_get_string(object) else { return .string("") }
+            let text = raw.withMemoryRebound(to: UInt8.self, capacity: length) {
+                String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+            }
+            return .string(text)
+        case json_type_array:
+            let count = json_object_array_length(object)
+            var items: [JSONValue] = []
+            items.reserveCapacity(count)
+            for index in 0..<count { items.append(value(of: json_object_array_get_idx(object, index))) }
+            return .array(items)
+        case json_type_object:
+            var members: [String: JSONValue] = [:]
+            var iterator = json_object_iter_begin(object)
+            var end = json_object_iter_end(object)
+            while json_object_iter_equal(&iterator, &end) == 0 {
+                let name = String(cString: json_object_iter_peek_name(&iterator))
+                members[name] = value(of: json_object_iter_peek_value(&iterator))
+                json_object_iter_next(&iterator)
+            }
+            return .object(members)
+        default:
+            return .null
+        }
+    }
+
+    private static func make(_ value: JSONValue) -> OpaquePointer? {
+        switch value {
+        case .null: return nil
+        case .bool(let flag): return json_object_new_boolean(flag ? 1 : 0)
+        case .int(let number): return json_object_new_int64(number)
+        case .double(let number):
+            // Non-finite numbers have no JSON form; Swift's description is the shortest exact one.
+            guard number.isFinite else { return nil }
+            if number == number.rounded(), abs(number) < 1e15 { return json_object_new_int64(Int64(number)) }
+            return json_object_new_double_s(number, number.description)
+        case .string(let text):
+            var copy = text
+            return copy.withUTF8 { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { chars in
+                    guard let base = chars.baseAddress else { return json_object_new_string("") }
+                    return json_object_new_string_len(base, Int32(chars.count))
+                }
+            }
+        case .array(let items):
+            let array = json_object_new_array_ext(Int32(items.count))
+            for item in items { json_object_array_add(array, make(item)) }
+            return array
+        case .object(let members):
+            let object = json_object_new_object()
+            for key in members.keys.sorted() { json_object_object_add(object, key, make(members[key]!)) }
+            return object
+        }
+    }
+}

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A single-threaded reactor: descriptors watched with poll(2) and one-shot timers.
+/// All of the agent's state lives on the thread that runs it, so none of it needs a lock.
+public final class EventLoop {
+    public typealias Handler = (_ revents: Int16) -> Void
+
+    /// Identifies a watch or a timer, for cancelling it.
+    public struct Token: Hashable, Sendable {
+        fileprivate let value: Int
+    }
+
+    private struct Watch {
+        var fd: Int32
+        var events: Int16
+        var handler: Handler
+    }
+
+    private struct Timer {
+        var deadline: Int64
+        var handler: () -> Void
+    }
+
+    private var watches: [Int: Watch] = [:]
+    private var timers: [Int: Timer] = [:]
+    private var nextToken = 1
+    private var stopped = false
+
+    public init() {}
+
+    /// Calls `handler` whenever `fd` is ready for `events` (POLLIN, POLLOUT), until unwatched.
+    @discardableResult
+    public func watch(_ fd: Int32, events: Int16 = Int16(POLLIN), _ handler: @escaping Handler) -> Token {
+        let token = Token(value: nextToken)
+        nextToken += 1
+        watches[token.value] = Watch(fd: fd, events: events, handler: handler)
+        return token
+    }
+
+    public func setEvents(_ token: Token, _ events: Int16) {
+        watches[token.value]?.events = events
+    }
+
+    public func unwatch(_ token: Token) {
+        watches[token.value] = nil
+    }
+
+    /// Calls `handler` once, `milliseconds` from now.
+    @discardableResult
+    public func after(_ milliseconds: Int, _ handler: @escaping () -> Void) -> Token {
+        let token = Token(value: nextToken)
+        nextToken += 1
+        timers[token.value] = Timer(deadline: Clock.monotonicMs() + Int64(max(0, milliseconds)), handler: handler)
+        return token
+    }
+
+    public func cancel(_ token: Token?) {
+        if let token { timers[token.value] = nil }
+    }
+
+    /// Makes `run` return after the current turn.
+    public func stop() {
+        stopped = true
+    }
+
+    /// Runs until `stop` is called.
+    public func run() {
+        stopped = false
+        var descriptors: [pollfd] = []
+        var tokens: [Int] = []
+        while !stopped {
+            descriptors.removeAll(keepingCapacity: true)
+            tokens.removeAll(keepingCapacity: true)
+            for (token, watch) in watches where watch.events != 0 {
+                descriptors.append(pollfd(fd: watch.fd, events: watch.events, revents: 0))
+                tokens.append(token)
+            }
+            let timeout = nextTimeout()
+            let ready = descriptors.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
+            if ready < 0 && errno != EINTR {
+                preconditionFailure("poll: \(String(cString: strerror(errno)))")
+            }
+            fireDueTimers()
+            if ready > 0 {
+                for (index, descriptor) in descriptors.enumerated() where descriptor.revents != 0 {
+                    // A handler may have removed this watch (or others) already this turn.
+                    guard let watch = watches[tokens[index]], watch.fd == descriptor.fd else { continue }
+                    watch.handler(descriptor.revents)
+                    if stopped { return }
+                }
+            }
+        }
+    }
+
+    private func nextTimeout() -> Int32 {
+        guard let earliest = timers.values.map(\.deadline).min() else { return -1 }
+        let wait = earliest - Clock.monotonicMs()
+        return Int32(clamping: max(0, wait))
+    }
+
+    private func fireDueTimers() {
+        let now = Clock.monotonicMs()
+        let due = timers.filter { $0.value.deadline <= now }.sorted { $0.value.deadline < $1.value.deadline }
+        for (token, _) in due {
+            // An earlier timer this turn may have cancelled this one.
+            guard let timer = timers.removeValue(forKey: token) else { continue }
+            timer.handler()
+        }
+    }
+}

@@ -1,0 +1,36 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgeCore
+
+/// Writes the agent's own log lines to standard error: a timestamp, a level, a message and
+/// `key=value` metadata, one line each, so they can be grepped and parsed.
+public struct Logger: Sendable {
+    public var level: LogLevel
+    public var metadata: [(String, String)] = []
+
+    public init(level: LogLevel) { self.level = level }
+
+    public func with(_ key: String, _ value: String) -> Logger {
+        var copy = self
+        copy.metadata.append((key, value))
+        return copy
+    }
+
+    public func debug(_ message: @autoclosure () -> String, _ extra: (String, String)...) { log(.debug, message, extra) }
+    public func info(_ message: @autoclosure () -> String, _ extra: (String, String)...) { log(.info, message, extra) }
+    public func warning(_ message: @autoclosure () -> String, _ extra: (String, String)...) { log(.warning, message, extra) }
+    public func error(_ message: @autoclosure () -> String, _ extra: (String, String)...) { log(.error, message, extra) }
+
+    private func log(_ at: LogLevel, _ message: () -> String, _ extra: [(String, String)]) {
+        guard at >= level else { return }
+        var line = "\(Clock.iso8601()) \(at.name) \(message())"
+        for (key, value) in metadata + extra {
+            let quoted = value.contains(" ") || value.isEmpty ? "\"\(value)\"" : value
+            line += " \(key)=\(quoted)"
+        }
+        line += "\n"
+        var bytes = Array(line.utf8)
+        bytes.withUnsafeMutableBytes { _ = write(2, $0.baseAddress, $0.count) }
+    }
+}

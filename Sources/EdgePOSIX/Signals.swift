@@ -1,0 +1,90 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CEdgeSpawn
+
+/// Signals delivered as readable events on a descriptor, so the reactor handles them in turn.
+public final class SignalChannel {
+    public let fd: Int32
+
+    /// Blocks `signals` in the calling thread (call before starting other threads, which inherit the
+    /// mask) and opens a signalfd for them. Children reset the mask before exec.
+    public init(_ signals: [Int32]) throws(SystemError) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in signals { sigaddset(&set, signal) }
+        _ = try systemCall("block signals") { pthread_sigmask(SIG_BLOCK, &set, nil) == 0 ? 0 : -1 }
+        fd = try systemCall("signalfd") { edge_signalfd(&set) }
+        // A write to a closed socket or pipe must be an error, not death.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    deinit { close(fd) }
+
+    /// The signals received since the last call.
+    public func drain() -> [Int32] {
+        var received: [Int32] = []
+        while true {
+            let signal = edge_signalfd_next(fd)
+            if signal <= 0 { return received }
+            received.append(signal)
+        }
+    }
+}
+
+/// How a child process ended.
+public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
+    case exited(Int32)
+    case signalled(Int32)
+
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exited with code \(code)"
+        case .signalled(let signal): return "killed by signal \(signal) (\(Signals.name(signal)))"
+        }
+    }
+
+    public var isSuccess: Bool { self == .exited(0) }
+}
+
+/// Reaping children and naming signals.
+public enum Signals {
+    /// Every child that has ended, reaped so none is left a zombie.
+    public static func reapChildren() -> [(pid: pid_t, status: ExitStatus)] {
+        var ended: [(pid_t, ExitStatus)] = []
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { break }
+            // The wait-status macros are not importable; decode the standard layout.
+            let signal = status & 0x7f
+            if signal == 0 {
+                ended.append((pid, .exited((status >> 8) & 0xff)))
+            } else if signal != 0x7f {
+                ended.append((pid, .signalled(signal)))
+            }
+        }
+        return ended
+    }
+
+    public static func name(_ signal: Int32) -> String {
+        switch signal {
+        case SIGKILL: return "SIGKILL"
+        case SIGTERM: return "SIGTERM"
+        case SIGSEGV: return "SIGSEGV"
+        case SIGABRT: return "SIGABRT"
+        case SIGINT: return "SIGINT"
+        case SIGBUS: return "SIGBUS"
+        case SIGXCPU: return "SIGXCPU"
+        case SIGXFSZ: return "SIGXFSZ"
+        case SIGPIPE: return "SIGPIPE"
+        case SIGHUP: return "SIGHUP"
+        default: return "signal \(signal)"
+        }
+    }
+
+    /// Sends `signal` to a process group (functions run in their own session and group).
+    public static func sendToGroup(_ pid: pid_t, _ signal: Int32) {
+        if kill(-pid, signal) != 0 { kill(pid, signal) }
+    }
+}

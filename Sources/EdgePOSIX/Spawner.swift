@@ -1,0 +1,165 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CEdgeSpawn
+
+/// A process to start: a value, prepared entirely before the fork.
+public struct SpawnRequest: Sendable {
+    public var executable: String
+    public var arguments: [String]
+    public var environment: [String]
+    public var workingDirectory: String?
+    public var stdout: Int32
+    public var stderr: Int32
+    public var runtimeChannel: Int32
+    public var cgroupProcsFD: Int32 = -1
+    public var rlimits: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
+    public var identity: (uid: UInt32, gid: UInt32)?
+    public var noNewPrivileges = true
+
+    public init(executable: String, arguments: [String], environment: [String], workingDirectory: String?,
+                stdout: Int32, stderr: Int32, runtimeChannel: Int32) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.stdout = stdout
+        self.stderr = stderr
+        self.runtimeChannel = runtimeChannel
+    }
+}
+
+/// Why a process could not be started, in the user's terms ("cannot execute X: permission denied").
+public struct SpawnError: Error, Sendable, CustomStringConvertible {
+    public var step: String
+    public var errno: Int32
+    public var executable: String
+
+    public var description: String {
+        let reason = String(cString: strerror(errno))
+        switch step {
+        case "exec": return "cannot execute \(executable): \(reason.lowercased())"
+        default: return "cannot start \(executable): \(step) failed: \(reason.lowercased())"
+        }
+    }
+}
+
+/// Starts processes through the C shim (fork and exec live in C only).
+public enum Spawner {
+    public static func spawn(_ request: SpawnRequest) throws(SpawnError) -> pid_t {
+        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer { if devNull >= 0 { close(devNull) } }
+        var pid: pid_t = 0
+        var step: Int32 = 0
+        var code: Int32 = 0
+        let argv = CStringArray([request.executable.split(separator: "/").last.map(String.init) ?? request.executable]
+            + request.arguments)
+        let envp = CStringArray(request.environment)
+        let result: Int32 = request.executable.withCString { path in
+            withOptionalCString(request.workingDirectory) { cwd in
+                var raw = edge_spawn_request()
+                raw.path = path
+                raw.argv = UnsafePointer(argv.pointer)
+                raw.envp = UnsafePointer(envp.pointer)
+                raw.cwd = cwd
+                raw.stdin_fd = devNull
+                raw.stdout_fd = request.stdout
+                raw.stderr_fd = request.stderr
+                raw.runtime_fd = request.runtimeChannel
+                raw.cgroup_procs_fd = request.cgroupProcsFD
+                raw.rlimit_count = Int32(min(request.rlimits.count, Int(EDGE_SPAWN_MAX_RLIMITS)))
+                withUnsafeMutableBytes(of: &raw.rlimits) { bytes in
+                    let slots = bytes.bindMemory(to: edge_spawn_rlimit.self)
+                    for (index, limit) in request.rlimits.prefix(slots.count).enumerated() {
+                        slots[index] = edge_spawn_rlimit(resource: limit.resource, soft: limit.soft, hard: limit.hard)
+                    }
+                }
+                if let identity = request.identity {
+                    raw.set_ids = 1
+                    raw.uid = identity.uid
+                    raw.gid = identity.gid
+                }
+                raw.no_new_privs = request.noNewPrivileges ? 1 : 0
+                raw.parent_death_signal = SIGKILL
+                return edge_spawn(&raw, &pid, &step, &code)
+            }
+        }
+        guard result == 0 else {
+            throw SpawnError(step: stepName(step), errno: code, executable: request.executable)
+        }
+        return pid
+    }
+
+    static func stepName(_ step: Int32) -> String {
+        switch UInt32(step) {
+        case EDGE_SPAWN_STEP_FORK.rawValue: return "fork"
+        case EDGE_SPAWN_STEP_SIGNALS.rawValue: return "signal reset"
+        case EDGE_SPAWN_STEP_SETSID.rawValue: return "setsid"
+        case EDGE_SPAWN_STEP_CGROUP.rawValue: return "joining the cgroup"
+        case EDGE_SPAWN_STEP_RLIMIT.rawValue: return "setrlimit"
+        case EDGE_SPAWN_STEP_FDS.rawValue: return "descriptor set-up"
+        case EDGE_SPAWN_STEP_CHDIR.rawValue: return "chdir"
+        case EDGE_SPAWN_STEP_SETGROUPS.rawValue: return "setgroups"
+        case EDGE_SPAWN_STEP_SETGID.rawValue: return "setgid"
+        case EDGE_SPAWN_STEP_SETUID.rawValue: return "setuid"
+        case EDGE_SPAWN_STEP_NO_NEW_PRIVS.rawValue: return "no_new_privs"
+        case EDGE_SPAWN_STEP_PDEATHSIG.rawValue: return "parent-death signal"
+        default: return "exec"
+        }
+    }
+}
+
+/// A NULL-terminated array of C strings that lives as long as this value.
+final class CStringArray {
+    let pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    private let count: Int
+
+    init(_ strings: [String]) {
+        count = strings.count
+        pointer = .allocate(capacity: strings.count + 1)
+        for (index, string) in strings.enumerated() { pointer[index] = strdup(string) }
+        pointer[strings.count] = nil
+    }
+
+    deinit {
+        for index in 0..<count { free(pointer[index]) }
+        pointer.deallocate()
+    }
+}
+
+func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let string else { return body(nil) }
+    return string.withCString { body($0) }
+}
+
+/// Descriptor pairs for talking to children.
+public enum Channels {
+    /// A connected stream socket pair: (agent's end, non-blocking, close-on-exec; child's end).
+    public static func socketPair() throws(SystemError) -> (agent: Int32, child: Int32) {
+        var fds: [Int32] = [0, 0]
+        _ = try systemCall("socketpair") { socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) }
+        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        return (fds[0], fds[1])
+    }
+
+    /// A pipe: (read end for the agent, non-blocking; write end for the child), both close-on-exec.
+    public static func pipe() throws(SystemError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        _ = try systemCall("pipe") { edge_pipe_cloexec(&fds) }
+        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        return (fds[0], fds[1])
+    }
+}
+
+/// Looks up local users for running functions under them.
+public enum Users {
+    public static func lookup(_ name: String) -> (uid: UInt32, gid: UInt32)? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        guard getpwnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return (entry.pw_uid, entry.pw_gid)
+    }
+
+    public static var isRoot: Bool { geteuid() == 0 }
+}
