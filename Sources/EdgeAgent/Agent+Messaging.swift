@@ -1,0 +1,194 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgeCore
+import EdgeJSON
+import EdgeMQTT
+import EdgePOSIX
+
+/// The MQTT side of the agent: connection events, routing, subscriptions, results and health.
+extension Agent {
+    func handle(_ event: MQTTEvent) {
+        switch event {
+        case .connected(let sessionPresent, let version):
+            if everConnected { reconnects += 1 }
+            everConnected = true
+            connected = true
+            protocolVersion = version
+            logger.info("connected to the broker", ("protocol", version == 5 ? "MQTT 5" : "MQTT 3.1.1"),
+                        ("sessionPresent", String(sessionPresent)))
+            // Subscribe again on every connect: the broker may have lost the session.
+            subscribed.removeAll()
+            refreshSubscriptions()
+            publisher.flush()
+            publishHealth()
+            if let status = coordinator.lastStatus { publishStatus(status) }
+        case .connectionFailed(let reason):
+            logger.warning("cannot connect to the broker; retrying", ("reason", reason))
+        case .disconnected(let reason):
+            connected = false
+            logger.warning("lost the broker; functions keep running, results wait in the outbox", ("reason", reason))
+        case .message(let message):
+            route(message)
+        case .acknowledged(let messageId):
+            if let awaited = shutdownAck, awaited == messageId { closeConnection() }
+        }
+    }
+
+    /// The topic filters the agent needs: its deployments, direct invocation and every function's subscriptions.
+    func wantedSubscriptions() -> [String: Int] {
+        var wanted: [String: Int] = [topics.deployment: 1, topics.invokeFilter: 1]
+        for group in config.thingGroups { wanted[Topics.groupDeployment(group)] = 1 }
+        for spec in coordinator.routableSpecs {
+            for subscription in spec.subscriptions {
+                wanted[subscription.filter.text] = max(wanted[subscription.filter.text] ?? 0, subscription.qos)
+            }
+        }
+        return wanted
+    }
+
+    func refreshSubscriptions() {
+        guard connected else { return }
+        let wanted = wantedSubscriptions()
+        for (filter, qos) in wanted where subscribed[filter] != qos {
+            do {
+                try client.subscribe(filter, qos: qos)
+                subscribed[filter] = qos
+            } catch {
+                logger.error("cannot subscribe", ("filter", filter), ("error", error.description))
+            }
+        }
+        for filter in subscribed.keys where wanted[filter] == nil {
+            do {
+                try client.unsubscribe(filter)
+                subscribed[filter] = nil
+            } catch {
+                logger.error("cannot unsubscribe", ("filter", filter), ("error", error.description))
+            }
+        }
+    }
+
+    // MARK: Routing
+
+    func route(_ message: MQTTMessage) {
+        if message.topic == topics.deployment {
+            coordinator.received(message.payload, from: .thing)
+            return
+        }
+        if let group = Topics.group(ofDeploymentTopic: message.topic) {
+            if config.thingGroups.contains(group) { coordinator.received(message.payload, from: .group(group)) }
+            return
+        }
+        if let name = topics.functionInvoked(by: message.topic) {
+            let invocation = makeInvocation(message)
+            if deliver(invocation, to: name) == .unknown {
+                answerUnknown(invocation, function: name)
+            }
+            return
+        }
+        for spec in coordinator.routableSpecs where spec.subscriptions.contains(where: { $0.filter.matches(message.topic) }) {
+            deliver(makeInvocation(message), to: spec.name)
+        }
+    }
+
+    @discardableResult
+    private func deliver(_ invocation: Invocation, to name: String) -> DeploymentCoordinator.Delivery {
+        let delivery = coordinator.deliver(invocation, to: name)
+        if delivery == .heldQueueFull {
+            publishOutcome(of: invocation, function: name, version: nil, outputTopic: topics.results(function: name), qos: 1,
+                           outcome: .failure(type: "QueueFull", message: "function \(name) is being replaced and its queue is full; this event was dropped"),
+                           durationMs: 0)
+        }
+        return delivery
+    }
+
+    private func makeInvocation(_ message: MQTTMessage) -> Invocation {
+        invocationCounter += 1
+        var event: JSONValue?
+        if case .success(let parsed) = JSONCodec.parse(message.payload, maxDepth: 64) { event = parsed }
+        var reply = message.responseTopic
+        if reply == nil, let replyTo = event?["replyTo"]?.stringValue, TopicName.problem(in: replyTo) == nil,
+           topics.functionInvoked(by: message.topic) != nil {
+            reply = replyTo
+        }
+        return Invocation(id: "\(config.thingName)-\(invocationCounter)", topic: message.topic, payload: message.payload,
+                          event: event, enqueuedAtNs: Clock.monotonicNs(), replyTopic: reply,
+                          correlationData: message.correlationData)
+    }
+
+    private func answerUnknown(_ invocation: Invocation, function name: String) {
+        let detail: JSONValue = ["function": .string(name), "invocationId": .string(invocation.id), "sourceTopic": .string(invocation.topic)]
+        publishEvent("invoke.unknown_function", detail)
+        guard let reply = invocation.replyTopic else { return }
+        let document: JSONValue = [
+            "thing": .string(config.thingName), "function": .string(name), "invocationId": .string(invocation.id),
+            "sourceTopic": .string(invocation.topic), "status": "error",
+            "error": ["type": "UnknownFunction", "message": .string("no function named \(name) is deployed on \(config.thingName)")],
+        ]
+        publisher.publish(reply, document, qos: 1, correlation: invocation.correlationData)
+    }
+
+    // MARK: Publishing
+
+    func publishOutcome(of invocation: Invocation, function: String, version: String?, outputTopic: String, qos: Int,
+                        outcome: InvocationOutcome, durationMs: Double) {
+        var document: [String: JSONValue] = [
+            "thing": .string(config.thingName), "function": .string(function), "invocationId": .string(invocation.id),
+            "sourceTopic": .string(invocation.topic), "durationMs": .double((durationMs * 1000).rounded() / 1000),
+            "timestamp": .int(Clock.wallMs()),
+        ]
+        if let version { document["version"] = .string(version) }
+        switch outcome {
+        case .result(let value):
+            document["status"] = "ok"
+            document["result"] = value
+        case .failure(let type, let message):
+            document["status"] = "error"
+            document["error"] = ["type": .string(type), "message": .string(message)]
+        }
+        let bytes = JSONCodec.serialize(.object(document))
+        publisher.publish(outputTopic, bytes: bytes, qos: qos)
+        if let reply = invocation.replyTopic, reply != outputTopic {
+            publisher.publish(reply, bytes: bytes, qos: qos, correlation: invocation.correlationData)
+        }
+    }
+
+    func publishEvent(_ type: String, _ detail: JSONValue) {
+        var members = detail.objectValue ?? [:]
+        members["type"] = .string(type)
+        members["thing"] = .string(config.thingName)
+        members["timestamp"] = .int(Clock.wallMs())
+        publisher.publish(topics.events, .object(members), qos: 1)
+    }
+
+    func publishStatus(_ status: DeploymentStatus) {
+        publisher.publish(topics.deploymentStatus, status.document(thing: config.thingName, timestamp: Clock.wallMs()), qos: 1, retain: true)
+    }
+
+    func healthReport() -> HealthReport {
+        HealthReport(thing: config.thingName, startedMs: startedMs, broker: "\(config.brokerHost):\(config.brokerPort)",
+                     tls: config.tls != nil, connected: connected, protocolVersion: protocolVersion, reconnects: reconnects,
+                     deployment: coordinator.lastStatus, runners: coordinator.runners.values.sorted { $0.name < $1.name },
+                     outboxQueued: publisher.queued, outboxDropped: publisher.droppedWhileOffline)
+    }
+
+    func publishHealth() {
+        loop.cancel(healthDue)
+        healthDue = nil
+        guard !finishingShutdown else { return }
+        publisher.publish(topics.health, healthReport().document(now: Clock.wallMs()), qos: 1, retain: true)
+    }
+
+    /// Health after a change, coalesced so a burst of changes makes one report.
+    func healthChanged() {
+        guard healthDue == nil else { return }
+        healthDue = loop.after(100) { [unowned self] in self.publishHealth() }
+    }
+
+    func scheduleHealthInterval() {
+        healthTimer = loop.after(config.healthIntervalSeconds * 1000) { [unowned self] in
+            self.publishHealth()
+            self.scheduleHealthInterval()
+        }
+    }
+}

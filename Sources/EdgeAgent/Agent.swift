@@ -1,0 +1,187 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgeArtifacts
+import EdgeCore
+import EdgeJSON
+import EdgeMQTT
+import EdgePOSIX
+
+/// The edge agent: one reactor thread that owns all state, fed by the MQTT loop thread, the
+/// staging worker, child-exit signals and timers.
+public final class Agent {
+    let config: AgentConfiguration
+    let topics: Topics
+    var logger: Logger
+    let loop = EventLoop()
+    let mqttEvents: Inbox<MQTTEvent>
+    let stagingResults: Inbox<StagingResult>
+    let signals: SignalChannel
+    let client: MQTTClient
+    let publisher: Publisher
+    let coordinator: DeploymentCoordinator
+    let host: FunctionHost
+    let startedMs = Clock.wallMs()
+
+    var connected = false
+    var protocolVersion = 0
+    var reconnects = 0
+    var everConnected = false
+    var subscribed: [String: Int] = [:]
+    var invocationCounter = 0
+    var healthTimer: EventLoop.Token?
+    var healthDue: EventLoop.Token?
+    var shuttingDown = false
+    var shutdownAck: Int32?
+    var shutdownFinishing = false
+
+    struct StagingResult: Sendable {
+        var attempt: Int
+        var result: Result<[String: String], StagingFailure>
+    }
+
+    /// Prepares everything that can fail on a bad configuration, so that the agent stops at start with a clear message.
+    public init(config: AgentConfiguration) throws(StartupError) {
+        self.config = config
+        topics = Topics(thing: config.thingName)
+        logger = Logger(level: config.logLevel).with("thing", config.thingName)
+        let logDir = "\(config.stateDir)/logs"
+        do {
+            try Files.makeDirectories(config.stateDir, mode: 0o750)
+            try Files.makeDirectories(logDir, mode: 0o750)
+        } catch {
+            throw StartupError("stateDir: cannot create \(config.stateDir) (\(error.reason.lowercased())): choose a writable folder with --state-dir")
+        }
+        let runtime = try Agent.pythonRuntime(config)
+        if runtime == nil {
+            logger.warning("the Python runtime was not found; python3 functions will fail to start until runtimeDir is set")
+        }
+        host = FunctionHost(thing: config.thingName, python: config.python, pythonRuntimeDir: runtime, logDir: logDir)
+        do {
+            signals = try SignalChannel([SIGTERM, SIGINT, SIGCHLD, SIGHUP])
+            mqttEvents = try Inbox<MQTTEvent>()
+            stagingResults = try Inbox<StagingResult>()
+        } catch {
+            throw StartupError("cannot set up the agent's event sources: \(error)")
+        }
+        var settings = MQTTSettings(clientId: config.thingName, host: config.brokerHost, port: config.brokerPort,
+                                    keepAliveSeconds: config.keepAliveSeconds)
+        if let tls = config.tls {
+            settings.tls = .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile)
+        }
+        settings.will = .init(topic: topics.health,
+                              payload: JSONCodec.serialize(["thing": .string(config.thingName), "status": "offline",
+                                                            "reason": "connection lost"]),
+                              qos: 1, retain: true)
+        do {
+            client = try MQTTClient(settings: settings, events: mqttEvents)
+        } catch {
+            throw StartupError("broker.tls: \(error.description)")
+        }
+        publisher = Publisher(client: client, logger: logger)
+        coordinator = DeploymentCoordinator(thing: config.thingName, groups: config.thingGroups, stateDir: config.stateDir,
+                                            loop: loop, logger: logger)
+        coordinator.delegate = self
+    }
+
+    /// Finds `python/edge_runtime.py`: the configured folder, the installed one, or the source tree's.
+    static func pythonRuntime(_ config: AgentConfiguration) throws(StartupError) -> String? {
+        if let configured = config.runtimeDir {
+            let folder = "\(configured)/python"
+            guard Files.exists("\(folder)/edge_runtime.py") else {
+                throw StartupError("runtimeDir: \(folder)/edge_runtime.py does not exist: point runtimeDir at the folder that holds python/edge_runtime.py")
+            }
+            return folder
+        }
+        guard let executable = Files.executablePath() else { return nil }
+        var folder = Files.parent(of: executable)
+        var candidates = ["\(folder)/../share/edge-agent/runtime/python", "/usr/share/edge-agent/runtime/python"]
+        for _ in 0..<5 {
+            candidates.append("\(folder)/runtime/python")
+            folder = Files.parent(of: folder)
+        }
+        return candidates.first { Files.exists("\($0)/edge_runtime.py") }
+    }
+
+    /// Runs until SIGTERM or SIGINT, then stops the functions and disconnects cleanly.
+    public func run() {
+        logger.info("edge-agent starting", ("version", HealthReport.agentVersion), ("broker", "\(config.brokerHost):\(config.brokerPort)"),
+                    ("tls", config.tls == nil ? "off" : "on"), ("stateDir", config.stateDir))
+        loop.watch(signals.fd) { [unowned self] _ in self.handleSignals() }
+        loop.watch(mqttEvents.fd) { [unowned self] _ in
+            for event in self.mqttEvents.drain() { self.handle(event) }
+        }
+        loop.watch(stagingResults.fd) { [unowned self] _ in
+            for done in self.stagingResults.drain() { self.coordinator.staged(done.result, attempt: done.attempt) }
+        }
+        coordinator.restore()
+        client.start()
+        scheduleHealthInterval()
+        loop.run()
+        logger.info("edge-agent stopped")
+    }
+
+    // MARK: Signals and shutdown
+
+    private func handleSignals() {
+        for signal in signals.drain() {
+            switch signal {
+            case SIGCHLD:
+                reapChildren()
+            case SIGTERM, SIGINT:
+                beginShutdown(reason: "stopped by \(Signals.name(signal))")
+            default:
+                logger.info("signal ignored", ("signal", Signals.name(signal)))
+            }
+        }
+    }
+
+    private func reapChildren() {
+        for (pid, status) in Signals.reapChildren() {
+            let owner = coordinator.allRunners.first { $0.reaped(pid, status: status) }
+            if owner == nil { logger.debug("reaped a process that is no function's", ("pid", String(pid))) }
+        }
+        if shuttingDown && !coordinator.hasLiveProcesses { finishShutdown() }
+    }
+
+    private func beginShutdown(reason: String) {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        logger.info("shutting down", ("reason", reason))
+        coordinator.stopAll()
+        // A function that ignores everything is killed by then; do not wait longer than that.
+        loop.after(25_000) { [unowned self] in self.finishShutdown() }
+        if !coordinator.hasLiveProcesses { finishShutdown() }
+    }
+
+    var finishingShutdown: Bool { finishing }
+    private var finishing: Bool { get { shutdownFinishing } set { shutdownFinishing = newValue } }
+
+    private func finishShutdown() {
+        guard !finishing else { return }
+        finishing = true
+        loop.cancel(healthTimer)
+        loop.cancel(healthDue)
+        if connected {
+            shutdownAck = publisher.publish(topics.health, HealthReport.offline(thing: config.thingName, reason: "agent stopped", now: Clock.wallMs()),
+                                            qos: 1, retain: true)
+        }
+        if shutdownAck == nil {
+            closeConnection()
+        } else {
+            loop.after(2000) { [unowned self] in self.closeConnection() }
+        }
+    }
+
+    func closeConnection() {
+        client.stop()
+        loop.stop()
+    }
+}
+
+/// A setting or resource that keeps the agent from starting, with the fix.
+public struct StartupError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,122 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgeArtifacts
+import EdgeCore
+import EdgePOSIX
+
+/// Lays out each function's directory from verified artifacts: fetched into the content store
+/// once, then copied or unpacked into `<state>/functions/<name>/<version>-<key>`, built in a
+/// staging folder and renamed into place so a directory that exists is always complete.
+struct ArtifactStager: Sendable {
+    let stateDir: String
+    static let maxArtifactBytes = 2 << 30
+    static let maxUnpackedBytes = 4 << 30
+    static let fetchTimeoutSeconds = 300
+
+    var functionsDir: String { "\(stateDir)/functions" }
+    var storeDir: String { "\(stateDir)/artifacts" }
+
+    /// Where a spec's files live; the same artifacts always map to the same folder.
+    func directory(for spec: FunctionSpec) -> String {
+        var key = ""
+        for artifact in spec.artifacts {
+            key += "\(artifact.sha256)|\(artifact.unarchive.rawValue)|\(artifact.name)\n"
+        }
+        if case .command(let argv) = spec.entry { key += "command:\(argv[0])\n" }
+        return "\(functionsDir)/\(spec.name)/\(spec.version)-\(SHA256.hex(of: Array(key.utf8)).prefix(12))"
+    }
+
+    /// Stages every spec; returns name → directory, or the first failure with the field it concerns.
+    func stage(_ specs: [FunctionSpec]) -> Result<[String: String], StagingFailure> {
+        let store: ContentStore
+        do {
+            try Files.makeDirectories(functionsDir, mode: 0o755)
+            store = try ContentStore(root: storeDir)
+        } catch {
+            return .failure(StagingFailure(path: "(state directory)", message: "cannot prepare \(stateDir): \(error)"))
+        }
+        var directories: [String: String] = [:]
+        for spec in specs {
+            let target = directory(for: spec)
+            if Files.isDirectory(target) {
+                directories[spec.name] = target
+                continue
+            }
+            switch build(spec, into: target, store: store) {
+            case .success: directories[spec.name] = target
+            case .failure(let failure): return .failure(failure)
+            }
+        }
+        return .success(directories)
+    }
+
+    private func build(_ spec: FunctionSpec, into target: String, store: ContentStore) -> Result<Void, StagingFailure> {
+        let staging = "\(target).staging"
+        var executableName: String?
+        if case .command(let argv) = spec.entry, !argv[0].hasPrefix("/") { executableName = argv[0] }
+        do {
+            try Files.removeTree(staging)
+            try Files.makeDirectories(staging, mode: 0o755)
+        } catch {
+            return .failure(StagingFailure(path: "functions.\(spec.name)", message: "cannot create \(staging): \(error)"))
+        }
+        for (index, artifact) in spec.artifacts.enumerated() {
+            let path = "functions.\(spec.name).artifacts[\(index)]"
+            do {
+                let blob = try store.ensure(uri: artifact.uri, sha256: artifact.sha256,
+                                            maxBytes: Self.maxArtifactBytes, timeoutSeconds: Self.fetchTimeoutSeconds)
+                switch artifact.unarchive {
+                case .none:
+                    try Files.copy(blob.path, to: "\(staging)/\(artifact.name)", mode: artifact.name == executableName ? 0o755 : 0o644)
+                case .tar, .tarGz:
+                    try ArchiveExtractor.extract(archiveAt: blob.path, format: artifact.unarchive == .tar ? .tar : .tarGz,
+                                                 into: staging, maxBytes: Self.maxUnpackedBytes)
+                }
+            } catch {
+                var message = String(describing: error)
+                do { try Files.removeTree(staging) } catch let cleanup { message += " (and \(staging) could not be removed: \(cleanup))" }
+                return .failure(StagingFailure(path: path, message: message))
+            }
+        }
+        do {
+            try Files.makeDirectories(Files.parent(of: target))
+            try Files.rename(staging, to: target)
+            Files.syncDirectory(of: target)
+        } catch {
+            return .failure(StagingFailure(path: "functions.\(spec.name)", message: "cannot move \(staging) into place: \(error)"))
+        }
+        return .success(())
+    }
+
+    /// Removes function folders and stored artifacts that no deployment in `keep` uses.
+    func collectGarbage(keeping keep: [EffectiveDeployment]) -> String? {
+        var wantedDirs: Set<String> = []
+        var wantedDigests: Set<String> = []
+        for deployment in keep {
+            for spec in deployment.functions.values {
+                wantedDirs.insert(directory(for: spec))
+                for artifact in spec.artifacts { wantedDigests.insert(artifact.sha256) }
+            }
+        }
+        do {
+            for name in try Files.list(functionsDir) {
+                let folder = "\(functionsDir)/\(name)"
+                for version in try Files.list(folder) where !wantedDirs.contains("\(folder)/\(version)") {
+                    try Files.removeTree("\(folder)/\(version)")
+                }
+                if try Files.list(folder).isEmpty { try Files.removeTree(folder) }
+            }
+            _ = try ContentStore(root: storeDir).collectGarbage(keeping: wantedDigests)
+            return nil
+        } catch {
+            return String(describing: error)
+        }
+    }
+}
+
+/// Why a deployment could not be staged, naming the artifact's field path.
+struct StagingFailure: Error, Sendable {
+    var path: String
+    var message: String
+}

@@ -1,0 +1,424 @@
+import EdgeCore
+import EdgeJSON
+import EdgePOSIX
+
+/// What the coordinator needs from the agent around it.
+protocol DeploymentCoordinatorDelegate: AnyObject {
+    func coordinator(_ coordinator: DeploymentCoordinator, publish status: DeploymentStatus)
+    func coordinator(_ coordinator: DeploymentCoordinator, makeRunner spec: FunctionSpec, directory: String,
+                     deploymentId: String) -> FunctionRunner
+    func coordinator(_ coordinator: DeploymentCoordinator, event type: String, _ detail: [String: JSONValue])
+    /// The set of runners changed: subscriptions and health must follow.
+    func coordinatorFunctionsChanged(_ coordinator: DeploymentCoordinator)
+    /// Staging runs elsewhere; the agent calls `staged(_:attempt:)` with the result on its own thread.
+    func coordinator(_ coordinator: DeploymentCoordinator, stage specs: [FunctionSpec], attempt: Int)
+}
+
+/// Takes deployment documents as they arrive and moves the thing from what it runs to what
+/// they ask for: validate, stage artifacts, switch over, watch health, then commit or roll back.
+/// One attempt runs at a time; documents that arrive meanwhile wait their turn.
+final class DeploymentCoordinator {
+    private let thing: String
+    private let groups: [String]
+    private let store: DeploymentStore
+    private let stager: ArtifactStager
+    private let loop: EventLoop
+    private let logger: Logger
+    weak var delegate: DeploymentCoordinatorDelegate?
+
+    /// What is applied now, and the documents it came from.
+    private(set) var applied = DeploymentSet()
+    private var appliedRaw: [DeploymentSource: JSONValue] = [:]
+    private(set) var current = EffectiveDeployment()
+    private var currentDirs: [String: String] = [:]
+    private var previous = EffectiveDeployment()
+
+    private(set) var runners: [String: FunctionRunner] = [:]
+    /// Events for functions being replaced, held for their successor.
+    private var handover: [String: [Invocation]] = [:]
+    private var pending: [(DeploymentSource, [UInt8])] = []
+    private var attempt: Attempt?
+    private var attemptCounter = 0
+    private(set) var lastStatus: DeploymentStatus?
+
+    private struct Attempt {
+        var number: Int
+        var source: DeploymentSource
+        var deployment: Deployment?
+        var candidate: DeploymentSet
+        var candidateRaw: [DeploymentSource: JSONValue]
+        var effective: EffectiveDeployment
+        var started: [String]
+        var stopped: [String]
+        var dirs: [String: String] = [:]
+        var phase: Phase = .staging
+        var isRestore: Bool
+        var healthTimer: EventLoop.Token?
+
+        enum Phase { case staging, stopping(Set<String>), starting(Set<String>), observing, rollingBack(String, Set<String>) }
+
+        var policy: DeploymentPolicy {
+            isRestore ? DeploymentPolicy(onFailure: .none, healthySeconds: 0) : effective.policy
+        }
+    }
+
+    init(thing: String, groups: [String], stateDir: String, loop: EventLoop, logger: Logger) {
+        self.thing = thing
+        self.groups = groups
+        self.store = DeploymentStore(path: "\(stateDir)/deployments.json")
+        self.stager = ArtifactStager(stateDir: stateDir)
+        self.loop = loop
+        self.logger = logger
+    }
+
+    var isBusy: Bool { attempt != nil }
+    var stagerForWorkers: ArtifactStager { stager }
+
+    // MARK: Inputs
+
+    /// Starts what was applied before the agent stopped, from local files only.
+    func restore() {
+        let snapshot: DeploymentStore.Snapshot
+        switch store.load() {
+        case .success(let loaded): snapshot = loaded
+        case .failure(let problem):
+            logger.error("cannot restore the last deployment", ("reason", problem.description))
+            return
+        }
+        var set = DeploymentSet(documents: [:], seenRevisions: snapshot.seen)
+        for (source, raw) in snapshot.documents {
+            guard case .success(let deployment) = DeploymentParser.parse(raw, thing: thing) else {
+                logger.error("a saved deployment no longer validates; it is skipped", ("source", source.description))
+                continue
+            }
+            set.set(deployment, from: source)
+        }
+        applied = DeploymentSet(documents: [:], seenRevisions: set.seenRevisions)
+        guard !set.documents.isEmpty else { return }
+        logger.info("restoring the last applied deployment", ("sources", String(set.documents.count)))
+        begin(Attempt(number: nextAttempt(), source: .thing, deployment: nil, candidate: set,
+                      candidateRaw: snapshot.documents, effective: set.effective(groupOrder: groups),
+                      started: [], stopped: [], isRestore: true))
+    }
+
+    /// A retained deployment document arrived (an empty payload clears that source).
+    func received(_ payload: [UInt8], from source: DeploymentSource) {
+        if attempt != nil {
+            pending.removeAll { $0.0 == source }
+            pending.append((source, payload))
+            return
+        }
+        process(payload, from: source)
+    }
+
+    private func process(_ payload: [UInt8], from source: DeploymentSource) {
+        var candidate = applied
+        var candidateRaw = appliedRaw
+        var deployment: Deployment?
+        if payload.isEmpty {
+            guard applied.documents[source] != nil else { return }
+            candidate.set(nil, from: source)
+            candidateRaw[source] = nil
+            logger.info("deployment source cleared", ("source", source.description))
+        } else {
+            let document: JSONValue
+            switch JSONCodec.parse(payload, maxDepth: 32) {
+            case .success(let parsed): document = parsed
+            case .failure(let error):
+                reject(source: source, document: nil, issues: [ValidationIssue(path: "(document)", value: nil, message: error.message)])
+                return
+            }
+            switch DeploymentParser.parse(document, thing: thing) {
+            case .failure(let rejection):
+                reject(source: source, document: document, issues: rejection.issues)
+                return
+            case .success(let parsed):
+                guard applied.isNewer(parsed.revision, from: source) else {
+                    logger.debug("deployment revision already seen; ignored", ("source", source.description),
+                                 ("revision", String(parsed.revision)))
+                    return
+                }
+                deployment = parsed
+                candidate.set(parsed, from: source)
+                candidateRaw[source] = document
+            }
+        }
+        let effective = candidate.effective(groupOrder: groups)
+        let changes = effective.changes(from: current)
+        begin(Attempt(number: nextAttempt(), source: source, deployment: deployment, candidate: candidate,
+                      candidateRaw: candidateRaw, effective: effective, started: changes.started,
+                      stopped: changes.stopped, isRestore: false))
+    }
+
+    private func nextAttempt() -> Int {
+        attemptCounter += 1
+        return attemptCounter
+    }
+
+    private func reject(source: DeploymentSource, document: JSONValue?, issues: [ValidationIssue]) {
+        var status = DeploymentStatus(state: .rejected, source: source)
+        status.deploymentId = document?["deploymentId"]?.stringValue
+        status.revision = document?["revision"]?.intValue
+        status.reason = "the deployment document is invalid; nothing was changed (\(issues.count) problem\(issues.count == 1 ? "" : "s"))"
+        status.issues = issues
+        status.sources = current.sources
+        logger.warning("deployment rejected", ("source", source.description), ("errors", issues.map(\.description).joined(separator: "; ")))
+        publish(status)
+    }
+
+    // MARK: The attempt
+
+    private func begin(_ new: Attempt) {
+        var next = new
+        if next.isRestore { next.started = next.effective.functions.keys.sorted() }
+        attempt = next
+        logger.info("deployment started", ("source", next.source.description), ("start", next.started.joined(separator: ",")),
+                    ("stop", next.stopped.joined(separator: ",")))
+        publish(status(.inProgress, reason: next.isRestore ? "restoring the deployment applied before the agent restarted" : nil))
+        let specs = next.started.compactMap { next.effective.functions[$0] }
+        delegate?.coordinator(self, stage: specs, attempt: next.number)
+    }
+
+    /// The worker finished staging for attempt `number`.
+    func staged(_ result: Result<[String: String], StagingFailure>, attempt number: Int) {
+        guard var current = attempt, current.number == number, case .staging = current.phase else { return }
+        switch result {
+        case .failure(let failure):
+            finish(.failed, reason: "\(failure.path): \(failure.message); the running functions were not touched", keepCandidate: false)
+        case .success(let dirs):
+            current.dirs = dirs
+            current.phase = .stopping(Set(current.stopped))
+            attempt = current
+            for name in current.stopped {
+                guard let runner = runners.removeValue(forKey: name) else { continue }
+                if current.started.contains(name) { handover[name, default: []].append(contentsOf: runner.takeQueue()) }
+                retiring[ObjectIdentifier(runner)] = runner
+                runner.stop()
+            }
+            delegate?.coordinatorFunctionsChanged(self)
+            advanceIfStopped()
+        }
+    }
+
+    private var retiring: [ObjectIdentifier: FunctionRunner] = [:]
+
+    func runnerStopped(_ runner: FunctionRunner) {
+        retiring[ObjectIdentifier(runner)] = nil
+        guard var current = attempt else { return }
+        switch current.phase {
+        case .stopping(var waiting):
+            waiting.remove(runner.name)
+            current.phase = .stopping(waiting)
+            attempt = current
+            advanceIfStopped()
+        case .rollingBack(let reason, var waiting):
+            waiting.remove(runner.name)
+            current.phase = .rollingBack(reason, waiting)
+            attempt = current
+            if waiting.isEmpty { completeRollback(reason) }
+        default:
+            break
+        }
+    }
+
+    private func advanceIfStopped() {
+        guard var current = attempt, case .stopping(let waiting) = current.phase, waiting.isEmpty else { return }
+        let deploymentId = current.deployment?.deploymentId ?? current.effective.sources.last?.deploymentId ?? ""
+        for name in current.started {
+            guard let spec = current.effective.functions[name], let dir = current.dirs[name],
+                  let runner = delegate?.coordinator(self, makeRunner: spec, directory: dir, deploymentId: deploymentId)
+            else { continue }
+            runners[name] = runner
+            runner.start()
+            if let held = handover.removeValue(forKey: name) { runner.enqueue(contentsOf: held) }
+        }
+        current.phase = .starting(Set(current.started.filter { runners[$0] != nil }))
+        attempt = current
+        delegate?.coordinatorFunctionsChanged(self)
+        advanceIfReady()
+    }
+
+    func runnerReady(_ runner: FunctionRunner) {
+        guard var current = attempt, case .starting(var waiting) = current.phase, runners[runner.name] === runner else { return }
+        waiting.remove(runner.name)
+        current.phase = .starting(waiting)
+        attempt = current
+        advanceIfReady()
+    }
+
+    private func advanceIfReady() {
+        guard var current = attempt, case .starting(let waiting) = current.phase, waiting.isEmpty else { return }
+        let seconds = current.policy.healthySeconds
+        current.phase = .observing
+        if seconds > 0 && !current.started.isEmpty {
+            current.healthTimer = loop.after(seconds * 1000) { [weak self] in self?.observationEnded(number: current.number) }
+            attempt = current
+            publish(status(.inProgress, reason: "all functions are ready; watching them for \(seconds) s (policy.healthySeconds)"))
+        } else {
+            attempt = current
+            observationEnded(number: current.number)
+        }
+    }
+
+    private func observationEnded(number: Int) {
+        guard let current = attempt, current.number == number, case .observing = current.phase else { return }
+        finish(.succeeded, reason: current.isRestore ? "restored after an agent restart" : nil, keepCandidate: true)
+    }
+
+    /// A function of the deployment failed while the attempt was in flight.
+    func runnerFailed(_ runner: FunctionRunner, reason: String, broken: Bool) {
+        guard let current = attempt, runners[runner.name] === runner, current.started.contains(runner.name) else { return }
+        switch current.phase {
+        case .starting, .observing: break
+        default: return
+        }
+        let why = "function \(runner.name) (\(runner.spec.version)) failed: \(reason)"
+        if current.policy.onFailure == .rollback {
+            rollBack(why)
+        } else if broken {
+            finish(.failed, reason: "\(why); it is BROKEN, and policy.onFailure is \"none\" so it stays deployed", keepCandidate: true)
+        }
+    }
+
+    private func rollBack(_ reason: String) {
+        guard var current = attempt else { return }
+        loop.cancel(current.healthTimer)
+        logger.warning("deployment failed; rolling back", ("reason", reason))
+        var waiting: Set<String> = []
+        for name in current.started {
+            guard let runner = runners.removeValue(forKey: name) else { continue }
+            waiting.insert(name)
+            if current.stopped.contains(name) { handover[name, default: []].append(contentsOf: runner.takeQueue()) }
+            retiring[ObjectIdentifier(runner)] = runner
+            runner.stop()
+        }
+        current.phase = .rollingBack(reason, waiting)
+        attempt = current
+        delegate?.coordinatorFunctionsChanged(self)
+        if waiting.isEmpty { completeRollback(reason) }
+    }
+
+    private func completeRollback(_ reason: String) {
+        guard let current = attempt else { return }
+        // Bring back what the failed attempt replaced, from its folders, which were kept.
+        for name in current.stopped {
+            guard let spec = self.current.functions[name], let dir = currentDirs[name],
+                  let runner = delegate?.coordinator(self, makeRunner: spec, directory: dir,
+                                                     deploymentId: self.current.sources.last?.deploymentId ?? "")
+            else { continue }
+            runners[name] = runner
+            runner.start()
+            if let held = handover.removeValue(forKey: name) { runner.enqueue(contentsOf: held) }
+        }
+        delegate?.coordinatorFunctionsChanged(self)
+        finish(.rolledBack, reason: "\(reason); the previous deployment was restored", keepCandidate: false)
+    }
+
+    private func finish(_ state: DeploymentState, reason: String?, keepCandidate: Bool) {
+        guard let done = attempt else { return }
+        loop.cancel(done.healthTimer)
+        if keepCandidate {
+            previous = current
+            applied = done.candidate
+            appliedRaw = done.candidateRaw
+            current = done.effective
+            for name in done.stopped where done.effective.functions[name] == nil { currentDirs[name] = nil }
+            for (name, dir) in done.dirs { currentDirs[name] = dir }
+        } else if let deployment = done.deployment {
+            // A revision that failed is not tried again on re-delivery: publish a new revision to retry.
+            applied.markSeen(deployment.revision, from: done.source)
+        }
+        attempt = nil
+        persist()
+        publish(status(state, reason: reason, of: done))
+        logger.info("deployment finished", ("status", state.rawValue), ("reason", reason ?? ""))
+        if state == .succeeded, let problem = stager.collectGarbage(keeping: [current, previous]) {
+            logger.warning("cannot remove unused artifacts", ("reason", problem))
+        }
+        delegate?.coordinatorFunctionsChanged(self)
+        if !pending.isEmpty {
+            let (source, payload) = pending.removeFirst()
+            process(payload, from: source)
+        }
+    }
+
+    private func persist() {
+        var snapshot = DeploymentStore.Snapshot()
+        snapshot.documents = appliedRaw
+        snapshot.seen = applied.seenRevisions
+        do {
+            try store.save(snapshot)
+        } catch {
+            logger.error("cannot save the applied deployment; it will not survive a restart", ("error", error.description))
+            delegate?.coordinator(self, event: "agent.persist_failed", ["message": .string(error.description)])
+        }
+    }
+
+    // MARK: Status
+
+    private func status(_ state: DeploymentState, reason: String?, of given: Attempt? = nil) -> DeploymentStatus {
+        let subject = given ?? attempt
+        var status = DeploymentStatus(state: state, source: subject?.source)
+        status.deploymentId = subject?.deployment?.deploymentId ?? subject?.effective.sources.last?.deploymentId
+        status.revision = subject?.deployment?.revision ?? subject?.effective.sources.last?.revision
+        status.reason = reason
+        status.sources = (state == .succeeded || state == .failed || state == .inProgress) ? (subject?.effective.sources ?? []) : current.sources
+        status.functions = functionDetail()
+        return status
+    }
+
+    func functionDetail() -> [String: JSONValue] {
+        var detail: [String: JSONValue] = [:]
+        for (name, runner) in runners {
+            var entry: [String: JSONValue] = ["version": .string(runner.spec.version), "state": .string(runner.state.rawValue)]
+            if let error = runner.lastError { entry["lastError"] = .string(error) }
+            if let origin = attempt?.effective.origins[name] ?? current.origins[name] { entry["source"] = .string(origin.description) }
+            detail[name] = .object(entry)
+        }
+        return detail
+    }
+
+    private func publish(_ status: DeploymentStatus) {
+        lastStatus = status
+        delegate?.coordinator(self, publish: status)
+    }
+
+    enum Delivery { case delivered, held, heldQueueFull, unknown }
+
+    /// Gives an event to the function `name`, or holds it while that function is being replaced.
+    func deliver(_ invocation: Invocation, to name: String) -> Delivery {
+        if let runner = runners[name] {
+            runner.enqueue(invocation)
+            return .delivered
+        }
+        guard handover[name] != nil, let spec = attempt?.effective.functions[name] ?? current.functions[name] else { return .unknown }
+        guard handover[name]!.count < spec.queueSize else { return .heldQueueFull }
+        handover[name]!.append(invocation)
+        return .held
+    }
+
+    /// The specs events are routed by: running functions and those being switched over.
+    var routableSpecs: [FunctionSpec] {
+        var specs = runners.values.map(\.spec)
+        for name in handover.keys where runners[name] == nil {
+            if let spec = attempt?.effective.functions[name] ?? current.functions[name] { specs.append(spec) }
+        }
+        return specs
+    }
+
+    /// Stops every function (agent shutdown); `done` runs when the last has exited.
+    func stopAll() {
+        for runner in runners.values {
+            retiring[ObjectIdentifier(runner)] = runner
+            runner.stop()
+        }
+        runners.removeAll()
+    }
+
+    var hasLiveProcesses: Bool {
+        !retiring.isEmpty || runners.values.contains { !$0.instances.isEmpty }
+    }
+
+    /// All runners, including those still stopping, for reaping children.
+    var allRunners: [FunctionRunner] { Array(runners.values) + Array(retiring.values) }
+}

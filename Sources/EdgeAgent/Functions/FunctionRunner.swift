@@ -1,0 +1,463 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgeCore
+import EdgePOSIX
+
+/// Supervises one function: starts its instances, feeds them events from a bounded queue,
+/// enforces timeouts, restarts crashed instances with backoff and gives up as BROKEN.
+final class FunctionRunner {
+    let spec: FunctionSpec
+    let directory: String
+    let deploymentId: String
+    private let host: FunctionHost
+    private let loop: EventLoop
+    private let logger: Logger
+    weak var delegate: FunctionRunnerDelegate?
+
+    private(set) var state: FunctionState = .stopped
+    private(set) var instances: [FunctionInstance] = []
+    private var queue: [Invocation] = []
+    private var restartTimer: EventLoop.Token?
+    private var consecutiveFailures = 0
+    private var announcedReady = false
+    private var stopCompletionPending = false
+
+    // Counters for health.
+    private(set) var invocations = 0
+    private(set) var errors = 0
+    private(set) var timeouts = 0
+    private(set) var restarts = 0
+    private(set) var dropped = 0
+    private(set) var lastError: String?
+    private(set) var latency = LatencyWindow()
+
+    /// How long an instance must stay up after `ready` before its failure count resets.
+    static let stableMs = 10_000
+    /// After SIGTERM, how long before SIGKILL.
+    static let killGraceMs = 2000
+
+    init(spec: FunctionSpec, directory: String, deploymentId: String, host: FunctionHost, loop: EventLoop, logger: Logger) {
+        self.spec = spec
+        self.directory = directory
+        self.deploymentId = deploymentId
+        self.host = host
+        self.loop = loop
+        self.logger = logger.with("function", spec.name).with("version", spec.version)
+    }
+
+    var name: String { spec.name }
+    var queueDepth: Int { queue.count }
+    var pids: [pid_t] { instances.map(\.pid) }
+    var logPath: String { "\(host.logDir)/\(spec.name).log" }
+
+    // MARK: Lifecycle
+
+    /// Starts the function: its long-lived instances, or one on-demand instance to prove it loads.
+    func start() {
+        state = .starting
+        announcedReady = false
+        fillInstances(minimum: spec.lifecycle == .longLived ? spec.concurrency : 1)
+        delegate?.runnerChanged(self)
+    }
+
+    /// Stops every instance gracefully: `shutdown`, then SIGTERM after `stopTimeoutMs`, then SIGKILL.
+    /// Queued events are answered with a `Stopped` error unless taken first with `takeQueue`.
+    func stop() {
+        guard state != .stopped else {
+            delegate?.runnerStopped(self)
+            return
+        }
+        loop.cancel(restartTimer)
+        restartTimer = nil
+        state = .stopping
+        failQueued(type: "Stopped", message: "function \(spec.name) was stopped before this event ran")
+        stopCompletionPending = true
+        if instances.isEmpty {
+            finishStop()
+            return
+        }
+        for instance in instances { end(instance, reason: .stopRequested, gracefully: true) }
+        delegate?.runnerChanged(self)
+    }
+
+    /// Hands the events not yet started to a successor (a new version of this function).
+    func takeQueue() -> [Invocation] {
+        let taken = queue
+        queue.removeAll()
+        return taken
+    }
+
+    /// Clears BROKEN and starts again, as a redeployment would.
+    func rearm() {
+        guard state == .broken else { return }
+        consecutiveFailures = 0
+        lastError = nil
+        start()
+    }
+
+    // MARK: Events
+
+    /// Queues an event; a full queue or a BROKEN function answers with an error at once.
+    func enqueue(_ invocation: Invocation) {
+        switch state {
+        case .broken:
+            complete(invocation, .failure(type: "Broken", message: "function \(spec.name) is BROKEN after \(consecutiveFailures) failures: \(lastError ?? "see its log")"), durationMs: 0)
+            return
+        case .stopping, .stopped:
+            complete(invocation, .failure(type: "Stopped", message: "function \(spec.name) is stopped"), durationMs: 0)
+            return
+        default:
+            break
+        }
+        guard queue.count < spec.queueSize else {
+            dropped += 1
+            complete(invocation, .failure(type: "QueueFull", message: "function \(spec.name) has \(queue.count) events waiting (queueSize \(spec.queueSize)); this one was dropped"), durationMs: 0)
+            if dropped == 1 || dropped % 100 == 0 {
+                delegate?.runner(self, event: "function.queue_overflow", ["dropped": .int(Int64(dropped)), "queueSize": .int(Int64(spec.queueSize))])
+            }
+            return
+        }
+        queue.append(invocation)
+        dispatch()
+    }
+
+    func enqueue(contentsOf invocations: [Invocation]) {
+        for invocation in invocations { enqueue(invocation) }
+    }
+
+    /// Sends queued events to idle instances, starting on-demand instances as needed.
+    private func dispatch() {
+        while !queue.isEmpty, let instance = instances.first(where: { $0.isIdle && !isEnding($0) }) {
+            let invocation = queue.removeFirst()
+            send(invocation, to: instance)
+        }
+        guard !queue.isEmpty, spec.lifecycle == .onDemand, state == .idle || state == .running else { return }
+        let alive = instances.filter { !isEnding($0) }
+        let starting = alive.filter { if case .starting = $0.phase { return true } else { return false } }.count
+        let needed = min(queue.count - starting, spec.concurrency - alive.count)
+        guard needed > 0 else { return }
+        if state == .idle { state = .starting }
+        for _ in 0..<needed where spawnInstance() {}
+    }
+
+    private func send(_ invocation: Invocation, to instance: FunctionInstance) {
+        loop.cancel(instance.idleTimer)
+        instance.idleTimer = nil
+        instance.phase = .busy(invocation, startedNs: Clock.monotonicNs())
+        var message: [String: JSONValue] = [
+            "type": "invoke", "id": .string(invocation.id), "topic": .string(invocation.topic),
+            "event": invocation.event ?? .null, "timeoutMs": .int(Int64(spec.timeoutMs)),
+        ]
+        if invocation.event == nil { message["payloadBase64"] = .string(Base64.encode(invocation.payload)) }
+        instance.channel?.send(.object(message))
+        instance.invocationTimer = loop.after(spec.timeoutMs) { [weak self, weak instance] in
+            guard let self, let instance else { return }
+            self.invocationTimedOut(instance)
+        }
+    }
+
+    private func invocationTimedOut(_ instance: FunctionInstance) {
+        guard case .busy(let invocation, let startedNs) = instance.phase else { return }
+        timeouts += 1
+        let elapsed = Double(Clock.monotonicNs() - startedNs) / 1e6
+        lastError = "invocation \(invocation.id) timed out after \(spec.timeoutMs) ms"
+        instance.phase = .stopping
+        complete(invocation, .failure(type: "Timeout", message: "the handler did not answer within timeoutMs (\(spec.timeoutMs) ms); the instance was replaced"), durationMs: elapsed)
+        delegate?.runner(self, event: "function.timeout", ["invocationId": .string(invocation.id), "timeoutMs": .int(Int64(spec.timeoutMs))])
+        // Its state is unknown once it missed a deadline: replace it.
+        end(instance, reason: .invocationTimeout, gracefully: false)
+    }
+
+    // MARK: Messages from an instance
+
+    private func received(_ incoming: RuntimeChannel.Incoming, from instance: FunctionInstance) {
+        switch incoming {
+        case .closed:
+            if instance.endReason == nil {
+                end(instance, reason: .failure("closed its runtime channel (fd 3)"), gracefully: false)
+            }
+        case .protocolError(let problem):
+            delegate?.runner(self, event: "function.protocol_error", ["message": .string(problem)])
+            end(instance, reason: .failure("protocol error: \(problem)"), gracefully: false)
+        case .message(let members):
+            handle(members, from: instance)
+        }
+    }
+
+    private func handle(_ members: [String: JSONValue], from instance: FunctionInstance) {
+        let type = members["type"]?.stringValue ?? ""
+        switch type {
+        case "ready":
+            guard case .starting = instance.phase else { return }
+            instance.phase = .idle
+            let stable = loop.after(Self.stableMs) { [weak self, weak instance] in
+                guard let self, let instance, instance.endReason == nil else { return }
+                self.consecutiveFailures = 0
+            }
+            instance.timers.append(stable)
+            instanceBecameIdle(instance)
+            updateReadiness()
+        case "result", "error":
+            guard case .busy(let invocation, let startedNs) = instance.phase,
+                  members["id"]?.stringValue == invocation.id
+            else {
+                end(instance, reason: .failure("protocol error: a \(type) for id \(members["id"]?.excerpt() ?? "(none)") that is not the invocation in flight"), gracefully: false)
+                return
+            }
+            loop.cancel(instance.invocationTimer)
+            instance.invocationTimer = nil
+            let elapsed = Double(Clock.monotonicNs() - startedNs) / 1e6
+            if type == "result" {
+                complete(invocation, .result(members["result"] ?? .null), durationMs: elapsed)
+            } else {
+                let error = members["error"]?.objectValue ?? [:]
+                let errorType = error["type"]?.stringValue ?? "Error"
+                let message = error["message"]?.stringValue ?? "the handler failed without a message"
+                lastError = "\(errorType): \(message)"
+                complete(invocation, .failure(type: errorType, message: message), durationMs: elapsed)
+            }
+            consecutiveFailures = 0
+            if instance.endReason == nil {
+                instance.phase = .idle
+                instanceBecameIdle(instance)
+            } else {
+                instance.phase = .stopping
+            }
+        case "publish":
+            let topic = members["topic"]?.stringValue ?? ""
+            let qos = Int(members["qos"]?.intValue ?? 0)
+            let refusal = delegate?.runner(self, publish: topic, payload: members["payload"] ?? .null,
+                                           qos: qos == 1 ? 1 : 0, retain: members["retain"]?.boolValue ?? false)
+            if let refusal {
+                instance.channel?.send(["type": "publishError", "topic": .string(topic), "message": .string(refusal)])
+            }
+        default:
+            end(instance, reason: .failure("protocol error: unknown message type '\(type)'"), gracefully: false)
+        }
+    }
+
+    private func instanceBecameIdle(_ instance: FunctionInstance) {
+        dispatch()
+        if instance.isIdle && spec.lifecycle == .onDemand && state != .starting {
+            armIdleTimer(instance)
+        }
+        delegate?.runnerChanged(self)
+    }
+
+    private func armIdleTimer(_ instance: FunctionInstance) {
+        loop.cancel(instance.idleTimer)
+        instance.idleTimer = loop.after(spec.idleTimeoutMs) { [weak self, weak instance] in
+            guard let self, let instance, instance.isIdle else { return }
+            self.end(instance, reason: .idleTimeout, gracefully: true)
+        }
+    }
+
+    private func updateReadiness() {
+        guard state == .starting || state == .restarting else { return }
+        let wanted = spec.lifecycle == .longLived ? spec.concurrency : 1
+        let ready = instances.filter { instance in
+            switch instance.phase {
+            case .idle, .busy: return true
+            default: return false
+            }
+        }.count
+        guard ready >= wanted || (spec.lifecycle == .onDemand && ready > 0) else { return }
+        state = .running
+        if !announcedReady {
+            announcedReady = true
+            delegate?.runnerReady(self)
+        }
+        if spec.lifecycle == .onDemand {
+            for instance in instances where instance.isIdle { armIdleTimer(instance) }
+        }
+        delegate?.runnerChanged(self)
+    }
+
+    // MARK: Processes
+
+    private func isEnding(_ instance: FunctionInstance) -> Bool {
+        instance.endReason != nil
+    }
+
+    private func fillInstances(minimum: Int) {
+        while instances.filter({ !isEnding($0) }).count < minimum {
+            guard spawnInstance() else { return }
+        }
+    }
+
+    /// Starts one process; false when it could not be started (already counted as a failure).
+    private func spawnInstance() -> Bool {
+        let request: SpawnRequest
+        var opened: [Int32] = []
+        do {
+            let channel = try Channels.socketPair()
+            let out = try Channels.pipe()
+            let err = try Channels.pipe()
+            opened = [channel.agent, channel.child, out.read, out.write, err.read, err.write]
+            request = try LaunchPlan.request(for: spec, directory: directory, host: host,
+                                             stdout: out.write, stderr: err.write, channel: channel.child)
+            let pid = try Spawner.spawn(request)
+            // The child holds its ends now; the agent keeps only its own.
+            close(channel.child)
+            close(out.write)
+            close(err.write)
+            let instance = FunctionInstance(pid: pid)
+            let log = RotatingLog(path: logPath)
+            instance.channel = RuntimeChannel(fd: channel.agent, loop: loop) { [weak self, weak instance] incoming in
+                guard let self, let instance else { return }
+                self.received(incoming, from: instance)
+            }
+            let reportLogError: (SystemError) -> Void = { [logger] error in
+                logger.warning("cannot write the function's log", ("error", error.description))
+            }
+            instance.stdout = OutputCapture(fd: out.read, loop: loop, log: log, onError: reportLogError)
+            instance.stderr = OutputCapture(fd: err.read, loop: loop, log: log, onError: reportLogError)
+            instance.timers.append(loop.after(spec.startTimeoutMs) { [weak self, weak instance] in
+                guard let self, let instance, case .starting = instance.phase, instance.endReason == nil else { return }
+                self.end(instance, reason: .failure("did not send ready within startTimeoutMs (\(spec.startTimeoutMs) ms)"), gracefully: false)
+            })
+            instance.channel?.send(["type": "init", "function": .string(spec.name), "version": .string(spec.version),
+                                    "thing": .string(host.thing), "deploymentId": .string(deploymentId),
+                                    "config": .object(spec.config)])
+            instances.append(instance)
+            logger.info("function instance started", ("pid", String(pid)))
+            delegate?.runner(self, event: "function.started", ["pid": .int(Int64(pid))])
+            return true
+        } catch {
+            for fd in opened { close(fd) }
+            recordFailure(String(describing: error), exited: nil)
+            return false
+        }
+    }
+
+    /// Ends an instance: gracefully (shutdown message, SIGTERM after stopTimeoutMs, SIGKILL after
+    /// that) or at once with SIGKILL.
+    private func end(_ instance: FunctionInstance, reason: FunctionInstance.EndReason, gracefully: Bool) {
+        if instance.endReason == nil { instance.endReason = reason }
+        if case .busy(let invocation, let startedNs) = instance.phase {
+            if case .failure(let why) = reason {
+                complete(invocation, .failure(type: "Crashed", message: "the function \(why) while handling this event"),
+                         durationMs: Double(Clock.monotonicNs() - startedNs) / 1e6)
+            } else if case .stopRequested = reason {
+                // Let it finish: a graceful stop waits for the event in flight.
+                if gracefully {
+                    scheduleGracefulEnd(instance)
+                    return
+                }
+            }
+        }
+        instance.phase = .stopping
+        instance.cancelTimers(loop)
+        if gracefully {
+            scheduleGracefulEnd(instance)
+        } else {
+            instance.signal(SIGKILL)
+        }
+    }
+
+    private func scheduleGracefulEnd(_ instance: FunctionInstance) {
+        instance.channel?.send(["type": "shutdown"])
+        instance.timers.append(loop.after(spec.stopTimeoutMs) { [weak self, weak instance] in
+            guard let self, let instance else { return }
+            instance.signal(SIGTERM)
+            instance.timers.append(self.loop.after(Self.killGraceMs) { [weak instance] in instance?.signal(SIGKILL) })
+        })
+    }
+
+    /// Called by the agent when it reaps `pid`; false when the pid is not one of this function's.
+    func reaped(_ pid: pid_t, status: ExitStatus) -> Bool {
+        guard let index = instances.firstIndex(where: { $0.pid == pid }) else { return false }
+        let instance = instances.remove(at: index)
+        instance.cancelTimers(loop)
+        // Anything it left behind in its process group goes with it.
+        instance.signal(SIGKILL)
+        instance.closeIO()
+        logger.info("function instance exited", ("pid", String(pid)), ("status", status.description))
+        let reason = instance.endReason
+        if let invocation = instance.currentInvocation {
+            complete(invocation, .failure(type: "Crashed", message: "the function \(status) while handling this event"), durationMs: 0)
+        }
+        switch reason {
+        case .stopRequested?, .idleTimeout?:
+            break
+        case .invocationTimeout?:
+            if state == .running || state == .starting { replaceInstances() }
+        case .failure(let why)?:
+            recordFailure(why, exited: status)
+        case nil:
+            let phase: String
+            if case .starting = instance.phase { phase = " before sending ready" } else { phase = "" }
+            recordFailure("\(status)\(phase) (see \(logPath))", exited: status)
+        }
+        if state == .stopping && instances.isEmpty {
+            finishStop()
+        } else if spec.lifecycle == .onDemand && instances.isEmpty && state == .running {
+            state = .idle
+        }
+        if state == .idle || state == .running { dispatch() }
+        delegate?.runnerChanged(self)
+        return true
+    }
+
+    private func replaceInstances() {
+        if spec.lifecycle == .longLived { fillInstances(minimum: spec.concurrency) } else { dispatch() }
+    }
+
+    private func recordFailure(_ reason: String, exited: ExitStatus?) {
+        guard state != .stopping && state != .stopped && state != .broken else { return }
+        consecutiveFailures += 1
+        lastError = reason
+        logger.warning("function failed", ("reason", reason), ("failures", String(consecutiveFailures)))
+        let broken = consecutiveFailures >= spec.restart.maxFailures
+        delegate?.runner(self, event: "function.crashed", [
+            "reason": .string(reason), "failures": .int(Int64(consecutiveFailures)),
+            "maxFailures": .int(Int64(spec.restart.maxFailures)),
+        ])
+        if broken {
+            state = .broken
+            for instance in instances where !isEnding(instance) { end(instance, reason: .stopRequested, gracefully: false) }
+            failQueued(type: "Broken", message: "function \(spec.name) is BROKEN: \(reason)")
+            delegate?.runner(self, event: "function.broken", ["reason": .string(reason), "failures": .int(Int64(consecutiveFailures))])
+        } else {
+            state = .restarting
+            let delay = spec.restart.delayMs(afterFailures: consecutiveFailures)
+            loop.cancel(restartTimer)
+            restartTimer = loop.after(delay) { [weak self] in
+                guard let self, self.state == .restarting else { return }
+                self.restartTimer = nil
+                self.restarts += 1
+                self.state = .starting
+                if self.spec.lifecycle == .longLived {
+                    self.fillInstances(minimum: self.spec.concurrency)
+                } else {
+                    self.state = self.announcedReady ? .idle : .starting
+                    if self.announcedReady { self.dispatch() } else { self.fillInstances(minimum: 1) }
+                }
+                self.delegate?.runnerChanged(self)
+            }
+        }
+        delegate?.runner(self, failed: reason, broken: broken)
+    }
+
+    private func failQueued(type: String, message: String) {
+        let pending = queue
+        queue.removeAll()
+        for invocation in pending { complete(invocation, .failure(type: type, message: message), durationMs: 0) }
+    }
+
+    private func finishStop() {
+        state = .stopped
+        if stopCompletionPending {
+            stopCompletionPending = false
+            delegate?.runnerStopped(self)
+        }
+    }
+
+    private func complete(_ invocation: Invocation, _ outcome: InvocationOutcome, durationMs: Double) {
+        invocations += 1
+        if case .failure = outcome { errors += 1 }
+        if durationMs > 0 { latency.record(durationMs) }
+        delegate?.runner(self, finished: invocation, outcome: outcome, durationMs: durationMs)
+    }
+}

@@ -1,0 +1,19 @@
+import EdgeCore
+
+/// What a function's supervisor tells the agent.
+protocol FunctionRunnerDelegate: AnyObject {
+    /// An invocation ended, successfully or not; publish it.
+    func runner(_ runner: FunctionRunner, finished invocation: Invocation, outcome: InvocationOutcome, durationMs: Double)
+    /// Something an operator should see on the events topic.
+    func runner(_ runner: FunctionRunner, event type: String, _ detail: [String: JSONValue])
+    /// The function asks to publish; returns an error message when refused.
+    func runner(_ runner: FunctionRunner, publish topic: String, payload: JSONValue, qos: Int, retain: Bool) -> String?
+    /// State, pids or counters changed: health is due.
+    func runnerChanged(_ runner: FunctionRunner)
+    /// Every wanted instance has sent `ready` (once per start).
+    func runnerReady(_ runner: FunctionRunner)
+    /// An instance failed (crash, failed start, protocol error); `broken` when it gave up.
+    func runner(_ runner: FunctionRunner, failed reason: String, broken: Bool)
+    /// The last instance has exited after `stop`.
+    func runnerStopped(_ runner: FunctionRunner)
+}

@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgePOSIX
+
+/// Drains a function's stdout or stderr into its rotating log, so a flood of output costs
+/// disk up to the cap and never blocks the function or the agent.
+final class OutputCapture {
+    private let fd: Int32
+    private let loop: EventLoop
+    private var token: EventLoop.Token?
+    private let log: RotatingLog
+    private let onError: (SystemError) -> Void
+    private var reportedError = false
+
+    init(fd: Int32, loop: EventLoop, log: RotatingLog, onError: @escaping (SystemError) -> Void) {
+        self.fd = fd
+        self.loop = loop
+        self.log = log
+        self.onError = onError
+        token = loop.watch(fd) { [weak self] _ in self?.drain() }
+    }
+
+    deinit { close() }
+
+    func close() {
+        if let token {
+            loop.unwatch(token)
+            drain()
+            Glibc.close(fd)
+        }
+        token = nil
+    }
+
+    private func drain() {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        // Bounded per turn so one noisy function cannot starve the reactor.
+        for _ in 0..<16 {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 {
+                if count == 0 || errno != EAGAIN, let token {
+                    loop.unwatch(token)
+                    self.token = nil
+                    Glibc.close(fd)
+                }
+                return
+            }
+            do {
+                try chunk.withUnsafeBytes { try log.append(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            } catch let error as SystemError {
+                if !reportedError { onError(error) }
+                reportedError = true
+            } catch {}
+        }
+    }
+}

@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgeCore
+import EdgeJSON
+import EdgePOSIX
+
+/// The agent's end of a function's fd 3: JSON lines in both directions over a non-blocking
+/// socket, with a cap on line length so a function cannot make the agent buffer without end.
+final class RuntimeChannel {
+    static let maxLineBytes = 4 << 20
+    static let maxPendingBytes = 64 << 20
+
+    enum Incoming {
+        case message([String: JSONValue])
+        case protocolError(String)
+        case closed
+    }
+
+    private let fd: Int32
+    private let loop: EventLoop
+    private var token: EventLoop.Token?
+    private var inbound: [UInt8] = []
+    private var outbound: [UInt8] = []
+    private var outboundOffset = 0
+    private let onIncoming: (Incoming) -> Void
+
+    init(fd: Int32, loop: EventLoop, onIncoming: @escaping (Incoming) -> Void) {
+        self.fd = fd
+        self.loop = loop
+        self.onIncoming = onIncoming
+        token = loop.watch(fd) { [weak self] revents in self?.ready(revents) }
+    }
+
+    deinit { close() }
+
+    func close() {
+        if let token { loop.unwatch(token) }
+        token = nil
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    var isOpen: Bool { token != nil }
+
+    /// Queues one message; false when the channel is closed or the function stopped reading.
+    @discardableResult
+    func send(_ message: JSONValue) -> Bool {
+        guard let token else { return false }
+        if outbound.count - outboundOffset > Self.maxPendingBytes { return false }
+        outbound.append(contentsOf: JSONCodec.serialize(message))
+        outbound.append(0x0A)
+        flush()
+        if outboundOffset < outbound.count { loop.setEvents(token, Int16(POLLIN | POLLOUT)) }
+        return true
+    }
+
+    private func ready(_ revents: Int16) {
+        if revents & Int16(POLLOUT) != 0 { flush() }
+        if revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { readAvailable() }
+    }
+
+    private func flush() {
+        while outboundOffset < outbound.count {
+            let written = outbound.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + outboundOffset, $0.count - outboundOffset, Int32(MSG_NOSIGNAL))
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN { return }
+                // The function closed its end; reading will report the close.
+                outbound.removeAll()
+                outboundOffset = 0
+                return
+            }
+            outboundOffset += written
+        }
+        outbound.removeAll(keepingCapacity: true)
+        outboundOffset = 0
+        if let token { loop.setEvents(token, Int16(POLLIN)) }
+    }
+
+    private func readAvailable() {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while token != nil {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN { return }
+                finish(.closed)
+                return
+            }
+            if count == 0 {
+                finish(.closed)
+                return
+            }
+            inbound.append(contentsOf: chunk[0..<count])
+            if !deliverLines() { return }
+        }
+    }
+
+    /// Hands over every complete line; false once the channel was closed on an error.
+    private func deliverLines() -> Bool {
+        var start = 0
+        while let newline = inbound[start...].firstIndex(of: 0x0A) {
+            let line = Array(inbound[start..<newline])
+            start = newline + 1
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
+            switch JSONCodec.parse(line, maxDepth: 64, maxBytes: Self.maxLineBytes) {
+            case .success(let value):
+                guard let members = value.objectValue, members["type"]?.stringValue != nil else {
+                    finish(.protocolError("a message on fd 3 is not a JSON object with a string \"type\": \(value.excerpt())"))
+                    return false
+                }
+                onIncoming(.message(members))
+                if token == nil { return false }
+            case .failure(let error):
+                let preview = String(decoding: line.prefix(60), as: UTF8.self)
+                finish(.protocolError("fd 3 carried a line that is not JSON (\(error.message)): \(preview)"))
+                return false
+            }
+        }
+        inbound.removeFirst(start)
+        if inbound.count > Self.maxLineBytes {
+            finish(.protocolError("fd 3 carried a line longer than \(Self.maxLineBytes) bytes"))
+            return false
+        }
+        return true
+    }
+
+    private func finish(_ reason: Incoming) {
+        close()
+        onIncoming(reason)
+    }
+}

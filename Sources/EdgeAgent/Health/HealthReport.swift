@@ -1,0 +1,63 @@
+import EdgeCore
+import EdgePOSIX
+
+/// Builds the retained document on `edge/things/{thing}/health`.
+public struct HealthReport {
+    public static let agentVersion = "0.1.0"
+
+    var thing: String
+    var startedMs: Int64
+    var broker: String
+    var tls: Bool
+    var connected: Bool
+    var protocolVersion: Int
+    var reconnects: Int
+    var deployment: DeploymentStatus?
+    var runners: [FunctionRunner]
+    var outboxQueued: Int
+    var outboxDropped: Int
+
+    func document(now: Int64) -> JSONValue {
+        var functions: [String: JSONValue] = [:]
+        for runner in runners {
+            var entry: [String: JSONValue] = [
+                "state": .string(runner.state.rawValue), "version": .string(runner.spec.version),
+                "lifecycle": .string(runner.spec.lifecycle.rawValue),
+                "pids": .array(runner.pids.map { .int(Int64($0)) }),
+                "restarts": .int(Int64(runner.restarts)), "invocations": .int(Int64(runner.invocations)),
+                "errors": .int(Int64(runner.errors)), "timeouts": .int(Int64(runner.timeouts)),
+                "queue": ["depth": .int(Int64(runner.queueDepth)), "capacity": .int(Int64(runner.spec.queueSize)),
+                          "dropped": .int(Int64(runner.dropped))],
+            ]
+            if let pid = runner.pids.first { entry["pid"] = .int(Int64(pid)) }
+            if let p50 = runner.latency.percentile(0.5), let p99 = runner.latency.percentile(0.99) {
+                entry["latencyMs"] = ["p50": .double(rounded(p50)), "p99": .double(rounded(p99))]
+            }
+            if let error = runner.lastError { entry["lastError"] = .string(error) }
+            functions[runner.name] = .object(entry)
+        }
+        var deploymentEntry: [String: JSONValue] = [:]
+        if let deployment {
+            deploymentEntry["status"] = .string(deployment.state.rawValue)
+            if let id = deployment.deploymentId { deploymentEntry["deploymentId"] = .string(id) }
+            if let revision = deployment.revision { deploymentEntry["revision"] = .int(revision) }
+        }
+        return [
+            "thing": .string(thing), "status": "online", "agentVersion": .string(Self.agentVersion),
+            "uptimeSeconds": .int((now - startedMs) / 1000), "timestamp": .int(now),
+            "connection": ["connected": .bool(connected), "broker": .string(broker), "tls": .bool(tls),
+                           "protocolVersion": .int(Int64(protocolVersion)), "reconnects": .int(Int64(reconnects))],
+            "deployment": .object(deploymentEntry),
+            "functions": .object(functions),
+            "outbox": ["queued": .int(Int64(outboxQueued)), "dropped": .int(Int64(outboxDropped))],
+        ]
+    }
+
+    private func rounded(_ value: Double) -> Double {
+        (value * 1000).rounded() / 1000
+    }
+
+    static func offline(thing: String, reason: String, now: Int64) -> JSONValue {
+        ["thing": .string(thing), "status": "offline", "reason": .string(reason), "timestamp": .int(now)]
+    }
+}

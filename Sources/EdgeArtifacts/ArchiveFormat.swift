@@ -1,0 +1,5 @@
+/// How an artifact archive is packed.
+public enum ArchiveFormat: String, Sendable {
+    case tar
+    case tarGz = "tar.gz"
+}
