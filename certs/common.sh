@@ -26,6 +26,19 @@ validate_name() {
     if [[ ! "$2" =~ $NAME_RE ]]; then
         die "invalid $1 name '$2': it must be 1 to 128 characters from A-Z a-z 0-9 : _ - (it becomes a file name and the MQTT username)"
     fi
+    # X.509 limits a commonName to 64 characters (RFC 5280, ub-common-name), and the broker
+    # takes the username from the CN, so a longer name cannot be a certificate identity.
+    (( ${#2} <= 64 )) \
+        || die "$1 name '$2' is ${#2} characters long: a certificate's CN (the MQTT username) holds at most 64 (RFC 5280); use a shorter name"
+    reject_reserved "$2"
+}
+
+# reject_reserved NAME: "ca" would collide with the CA's own ca.key/ca.crt in the output
+# directory (compared case-insensitively for case-insensitive file systems).
+reject_reserved() {
+    local lower
+    lower="$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')"
+    [[ "$lower" != "ca" ]] || die "the name '$1' is reserved: it would overwrite the CA's files"
 }
 
 # is_hostname VALUE: true for a DNS name of dot-separated labels, at most 253 characters.
@@ -211,7 +224,7 @@ install_pair() {
     printf 'wrote %s (0600) and %s\n' "$OUT/$name.key" "$OUT/$name.crt"
 }
 
-# subject_ou FILE: the OU of a certificate's subject, empty if none.
+# subject_is_operator FILE: true if the certificate's subject has OU=operators.
 subject_is_operator() {
     openssl x509 -in "$1" -noout -subject -nameopt multiline 2>/dev/null \
         | grep -Eq '^[[:space:]]*organizationalUnitName[[:space:]]*=[[:space:]]*operators$'

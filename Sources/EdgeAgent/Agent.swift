@@ -56,7 +56,8 @@ public final class Agent {
         if runtime == nil {
             logger.warning("the Python runtime was not found; python3 functions will fail to start until runtimeDir is set")
         }
-        host = FunctionHost(thing: config.thingName, python: config.python, pythonRuntimeDir: runtime, logDir: logDir)
+        host = FunctionHost(thing: config.thingName, python: Agent.resolveExecutable(config.python) ?? config.python,
+                            pythonRuntimeDir: runtime, logDir: logDir)
         do {
             signals = try SignalChannel([SIGTERM, SIGINT, SIGCHLD, SIGHUP])
             mqttEvents = try Inbox<MQTTEvent>()
@@ -101,6 +102,16 @@ public final class Agent {
             folder = Files.parent(of: folder)
         }
         return candidates.first { Files.exists("\($0)/edge_runtime.py") }
+    }
+
+    /// An absolute path for `name`: itself if it has a slash, else the first match on PATH.
+    static func resolveExecutable(_ name: String) -> String? {
+        if name.contains("/") { return name }
+        let path = getenv("PATH").map { String(cString: $0) } ?? LaunchPlan.basePath
+        for folder in path.split(separator: ":") where access("\(folder)/\(name)", X_OK) == 0 {
+            return "\(folder)/\(name)"
+        }
+        return nil
     }
 
     /// Runs until SIGTERM or SIGINT, then stops the functions and disconnects cleanly.

@@ -44,6 +44,8 @@ public final class MQTTClient: Sendable {
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         mosquitto_threaded_set(handle, true)
         mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5)
+        // Small request/response messages must not wait for Nagle's algorithm and delayed ACKs.
+        mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1)
         mosquitto_connect_v5_callback_set(handle, onConnect)
         mosquitto_disconnect_v5_callback_set(handle, onDisconnect)
         mosquitto_message_v5_callback_set(handle, onMessage)

@@ -16,7 +16,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var healthIntervalSeconds = 30
     public var logLevel: LogLevel = .info
     public var runtimeDir: String?
-    public var python = "/usr/bin/python3"
+    /// The interpreter for python3 functions: a path, or a name looked up on PATH at start.
+    public var python = "python3"
 
     public init(thingName: String) { self.thingName = thingName }
 }

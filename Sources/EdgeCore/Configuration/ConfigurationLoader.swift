@@ -14,7 +14,7 @@ public enum ConfigurationLoader {
           --health-interval SECS   seconds between health reports (default 30)
           --log-level LEVEL        debug, info, warning or error (default info)
           --runtime-dir DIR        folder holding python/edge_runtime.py
-          --python PATH            the Python interpreter for python3 functions (default /usr/bin/python3)
+          --python PATH            the Python interpreter for python3 functions (default: python3 on PATH)
           --version                print the version and exit
         """
 

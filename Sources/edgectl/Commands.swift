@@ -1,0 +1,185 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import EdgeCore
+import EdgeJSON
+import EdgePOSIX
+
+/// Checks a deployment document with the agent's own rules, without publishing it.
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check a deployment document without publishing it.")
+    @Argument(help: "The deployment document (JSON).") var file: String
+    @Option(help: "Thing name used to expand {thing} in topics.") var thing = "thing"
+
+    func run() throws {
+        let (document, _) = try readJSON(file)
+        switch DeploymentParser.parse(document, thing: thing) {
+        case .success(let deployment):
+            print("valid: \(deployment.deploymentId) revision \(deployment.revision), \(deployment.functions.count) function(s): \(deployment.functions.keys.sorted().joined(separator: ", "))")
+        case .failure(let rejection):
+            printIssues(rejection.issues)
+            throw ExitCode(1)
+        }
+    }
+}
+
+func printIssues(_ issues: [ValidationIssue]) {
+    print("invalid: \(issues.count) problem\(issues.count == 1 ? "" : "s")")
+    for issue in issues { print("  \(issue)") }
+}
+
+/// Validates, publishes (retained) and waits for the thing's deployment status.
+struct Deploy: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Publish a deployment and wait for its outcome.")
+    @Argument(help: "The deployment document (JSON).") var file: String
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var broker: BrokerOptions
+    @Option(help: "For --group: a thing of the group whose status to wait for.") var waitFor: String?
+    @Flag(help: "Publish and return without waiting for the status.") var noWait = false
+
+    func run() throws {
+        let (document, bytes) = try readJSON(file)
+        let deployment: Deployment
+        switch DeploymentParser.parse(document, thing: target.thing ?? waitFor ?? "thing") {
+        case .success(let parsed): deployment = parsed
+        case .failure(let rejection):
+            printIssues(rejection.issues)
+            print("nothing was published")
+            throw ExitCode(1)
+        }
+        let topic = target.thing.map { Topics(thing: $0).deployment } ?? Topics.groupDeployment(target.group!)
+        let session = try Session(broker)
+        defer { session.close() }
+        let watched = target.thing ?? waitFor
+        let statusTopic = watched.map { Topics(thing: $0).deploymentStatus }
+        if let statusTopic { try session.client.subscribe(statusTopic, qos: 1) }
+        try session.publish(topic, bytes, retain: true)
+        print("published \(deployment.deploymentId) revision \(deployment.revision) to \(topic)")
+        guard !noWait, let statusTopic else { return }
+        let terminal = ["SUCCEEDED", "FAILED", "ROLLED_BACK", "REJECTED"]
+        let answer = session.waitFor(statusTopic, timeoutSeconds: broker.timeout) { message in
+            guard case .success(let status) = JSONCodec.parse(message.payload) else { return false }
+            return status["deploymentId"]?.stringValue == deployment.deploymentId
+                && status["revision"]?.intValue == deployment.revision
+                && terminal.contains(status["status"]?.stringValue ?? "")
+        }
+        guard let answer, case .success(let status) = JSONCodec.parse(answer.payload) else {
+            print("no final status from \(watched!) within \(broker.timeout) s: is its agent running and connected? (edgectl health --thing \(watched!))")
+            throw ExitCode(3)
+        }
+        printStatus(status)
+        if status["status"]?.stringValue != "SUCCEEDED" { throw ExitCode(1) }
+    }
+}
+
+func printStatus(_ status: JSONValue) {
+    let state = status["status"]?.stringValue ?? "?"
+    let id = status["deploymentId"]?.stringValue ?? "(no id)"
+    let revision = status["revision"]?.intValue.map { " revision \($0)" } ?? ""
+    print("\(state): \(id)\(revision) on \(status["thing"]?.stringValue ?? "?")")
+    if let reason = status["reason"]?.stringValue { print("  reason: \(reason)") }
+    for error in status["errors"]?.arrayValue ?? [] {
+        let value = error["value"]?.stringValue.map { " (got \($0))" } ?? ""
+        print("  \(error["path"]?.stringValue ?? "?"): \(error["message"]?.stringValue ?? "")\(value)")
+    }
+    for (name, detail) in (status["functions"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+        let lastError = detail["lastError"]?.stringValue.map { " — \($0)" } ?? ""
+        print("  \(name) \(detail["version"]?.stringValue ?? "") \(detail["state"]?.stringValue ?? "")\(lastError)")
+    }
+}
+
+/// Clears a retained deployment, so the thing (or group) stops running what it named.
+struct Undeploy: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Clear a thing's or group's retained deployment.")
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var broker: BrokerOptions
+
+    func run() throws {
+        let topic = target.thing.map { Topics(thing: $0).deployment } ?? Topics.groupDeployment(target.group!)
+        let session = try Session(broker)
+        defer { session.close() }
+        try session.publish(topic, [], retain: true)
+        print("cleared \(topic)")
+    }
+}
+
+/// Prints a retained document of a thing: its deployment status.
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a thing's last deployment status.")
+    @Option(help: "The thing.") var thing: String
+    @Flag(help: "Print the raw JSON.") var json = false
+    @OptionGroup var broker: BrokerOptions
+
+    func run() throws {
+        let status = try retained(Topics(thing: thing).deploymentStatus, broker: broker, what: "deployment status")
+        if json { printJSON(status) } else { printStatus(status) }
+    }
+}
+
+/// Prints a thing's retained health report.
+struct Health: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a thing's health report.")
+    @Option(help: "The thing.") var thing: String
+    @Flag(help: "Print the raw JSON.") var json = false
+    @OptionGroup var broker: BrokerOptions
+
+    func run() throws {
+        let health = try retained(Topics(thing: thing).health, broker: broker, what: "health report")
+        if json {
+            printJSON(health)
+            return
+        }
+        let connection = health["connection"]?["connected"]?.boolValue == true ? "connected" : "disconnected"
+        print("\(thing): \(health["status"]?.stringValue ?? "?") (\(connection)), agent \(health["agentVersion"]?.stringValue ?? "?"), up \(health["uptimeSeconds"]?.intValue ?? 0) s")
+        if let reason = health["reason"]?.stringValue { print("  reason: \(reason)") }
+        if let deployment = health["deployment"], let state = deployment["status"]?.stringValue {
+            print("  deployment: \(deployment["deploymentId"]?.stringValue ?? "") revision \(deployment["revision"]?.intValue ?? 0) \(state)")
+        }
+        for (name, function) in (health["functions"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let latency = function["latencyMs"].map { " p50 \($0["p50"]?.doubleValue ?? 0) ms p99 \($0["p99"]?.doubleValue ?? 0) ms" } ?? ""
+            print("  \(name) \(function["version"]?.stringValue ?? "") \(function["state"]?.stringValue ?? ""): \(function["invocations"]?.intValue ?? 0) invocations, \(function["errors"]?.intValue ?? 0) errors, \(function["restarts"]?.intValue ?? 0) restarts\(latency)")
+            if let error = function["lastError"]?.stringValue { print("    last error: \(error)") }
+        }
+    }
+}
+
+func retained(_ topic: String, broker: BrokerOptions, what: String) throws -> JSONValue {
+    let session = try Session(broker)
+    defer { session.close() }
+    try session.client.subscribe(topic, qos: 1)
+    guard let message = session.waitFor(topic, timeoutSeconds: min(broker.timeout, 5), { $0.retain || true }) else {
+        throw Failure("no \(what) on \(topic): has that thing's agent ever connected to this broker?")
+    }
+    guard case .success(let value) = JSONCodec.parse(message.payload) else { throw Failure("the \(what) on \(topic) is not JSON") }
+    return value
+}
+
+/// Sends one event to a function and prints its answer (MQTT 5 request/response).
+struct Invoke: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Invoke a function directly and print its answer.")
+    @Option(help: "The thing.") var thing: String
+    @Option(help: "The function.") var function: String
+    @Option(help: "The event, as JSON.") var event = "{}"
+    @OptionGroup var broker: BrokerOptions
+
+    func run() throws {
+        guard case .success = JSONCodec.parse(event) else { throw ValidationError("--event must be JSON, for example '{\"pixels\": [0, 1]}'") }
+        let session = try Session(broker)
+        defer { session.close() }
+        let replyTopic = "edgectl/replies/\(getpid())"
+        try session.client.subscribe(replyTopic, qos: 1)
+        // The reply topic travels inside the event (`replyTo`), which works on MQTT 3.1.1 brokers too.
+        var payload = Array(event.utf8)
+        if case .success(.object(var members)) = JSONCodec.parse(event) {
+            members["replyTo"] = .string(replyTopic)
+            payload = JSONCodec.serialize(.object(members))
+        }
+        try session.publish(Topics(thing: thing).invoke(function: function), payload, retain: false)
+        guard let answer = session.waitFor(replyTopic, timeoutSeconds: broker.timeout, { _ in true }) else {
+            throw Failure("no answer from \(function) on \(thing) within \(broker.timeout) s")
+        }
+        print(String(decoding: answer.payload, as: UTF8.self))
+        if case .success(let result) = JSONCodec.parse(answer.payload), result["status"]?.stringValue != "ok" { throw ExitCode(1) }
+    }
+}

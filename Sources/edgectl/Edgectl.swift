@@ -1,0 +1,35 @@
+import ArgumentParser
+
+/// The operator's tool: publishes deployments, reads status and health, invokes functions.
+@main
+struct Edgectl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edgectl",
+        abstract: "Operate edge-agent devices through their MQTT broker.",
+        subcommands: [Validate.self, Deploy.self, Undeploy.self, Status.self, Health.self, Invoke.self])
+}
+
+/// How to reach the broker, shared by every subcommand that talks to it.
+struct BrokerOptions: ParsableArguments {
+    @Option(help: "Broker host.") var host = "localhost"
+    @Option(help: "Broker port (default 1883, or 8883 with --tls-ca).") var port: Int?
+    @Option(name: .customLong("tls-ca"), help: "CA certificate: connect with TLS.") var tlsCA: String?
+    @Option(name: .customLong("tls-cert"), help: "Client certificate for mutual TLS.") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "Client key for mutual TLS.") var tlsKey: String?
+    @Option(help: "Seconds to wait for the broker and for answers.") var timeout: Int = 30
+
+    func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if tlsCert != nil && tlsCA == nil { throw ValidationError("mutual TLS needs --tls-ca as well") }
+    }
+}
+
+/// Which deployment topic: a thing's or a group's.
+struct TargetOptions: ParsableArguments {
+    @Option(help: "The thing to deploy to.") var thing: String?
+    @Option(help: "The thing group to deploy to.") var group: String?
+
+    func validate() throws {
+        if (thing == nil) == (group == nil) { throw ValidationError("give exactly one of --thing and --group") }
+    }
+}
