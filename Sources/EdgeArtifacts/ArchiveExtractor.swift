@@ -85,8 +85,10 @@ private struct TreeWriter {
             let parent = try openDirectories(step.components.dropLast(), for: step)
             defer { if parent != rootFD { closeAfterUse(parent) } }
             let name = step.components[step.components.count - 1]
-            if symlinkat(target, parent, name) != 0 {
-                throw fail(step, "cannot create symlink", errno: errno)
+            do {
+                _ = try retryingEINTR { symlinkat(target, parent, name) }
+            } catch {
+                throw fail(step, "cannot create symlink", errno: error.code)
             }
         }
     }
@@ -100,8 +102,11 @@ private struct TreeWriter {
             prefix += prefix.isEmpty ? component : "/" + component
             var madeNow = false
             if !created.contains(prefix) {
-                if mkdirat(current, component, 0o700) != 0 {
-                    let code = errno
+                do {
+                    let parent = current
+                    _ = try retryingEINTR { mkdirat(parent, component, 0o700) }
+                } catch {
+                    let code = error.code
                     if current != rootFD { closeAfterUse(current) }
                     if code == EEXIST {
                         throw ArtifactError("archive \(archive): entry \"\(step.name)\" needs \"\(prefix)\", which already exists in \(root) and was not created by this extraction; extract into an empty directory")

@@ -24,7 +24,15 @@ public final class ContentStore: Sendable {
     public func contains(digest sha256: String) -> Bool {
         guard SHA256.isValidHex(sha256) else { return false }
         var info = stat()
-        return lstat(path(forDigest: sha256), &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+        let path = path(forDigest: sha256)
+        do {
+            _ = try retryingEINTR { lstat(path, &info) }
+        } catch {
+            // Normally ENOENT. Any other failure also reads as absent: ensure then fetches, and a real
+            // I/O problem surfaces there with its errno.
+            return false
+        }
+        return info.st_mode & S_IFMT == S_IFREG
     }
 
     /// Returns the blob's path; `fetched` is false when it was already in the store (then no I/O on the URI at all).
@@ -47,8 +55,10 @@ public final class ContentStore: Sendable {
                 throw ArtifactError("digest mismatch for \(URIText.display(uri)): expected sha256 \(sha256), got \(actual); the artifact changed at its source or the digest given for it is wrong")
             }
             try syncPath(temporary, directory: false)
-            if rename(temporary, finalPath) != 0 {
-                throw ArtifactError("cannot move the verified blob into \(finalPath)", errno: errno)
+            do {
+                _ = try retryingEINTR { rename(temporary, finalPath) }
+            } catch {
+                throw ArtifactError("cannot move the verified blob into \(finalPath)", errno: error.code)
             }
         } catch {
             throw discardingPartial(temporary, after: error)

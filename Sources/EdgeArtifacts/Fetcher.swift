@@ -79,7 +79,8 @@ public enum Fetcher {
     private static func copyFile(from source: String, uri: String, into fd: Int32, path: String, maxBytes: Int) throws(ArtifactError) {
         let input: Int32
         do {
-            input = try retryingEINTR { open(source, O_RDONLY | O_CLOEXEC) }
+            // O_NONBLOCK so that a FIFO at that path cannot hang the open; it is then refused as not regular.
+            input = try retryingEINTR { open(source, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
         } catch {
             if error.code == ENOENT {
                 throw ArtifactError("cannot fetch \(uri): the file \(source) does not exist; check the path")
@@ -88,8 +89,10 @@ public enum Fetcher {
         }
         defer { closeAfterUse(input) }
         var info = stat()
-        if fstat(input, &info) != 0 {
-            throw ArtifactError("cannot fetch \(uri): cannot stat \(source)", errno: errno)
+        do {
+            _ = try retryingEINTR { fstat(input, &info) }
+        } catch {
+            throw ArtifactError("cannot fetch \(uri): cannot stat \(source)", errno: error.code)
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
             throw ArtifactError("cannot fetch \(uri): \(source) is not a regular file")

@@ -77,20 +77,21 @@ func readSome(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, path: @autoc
     }
 }
 
-/// Size of an open file, from fstat.
-func fileSize(_ fd: Int32, path: String) throws(ArtifactError) -> Int {
-    var info = stat()
-    if fstat(fd, &info) != 0 {
-        throw ArtifactError("cannot stat \(path)", errno: errno)
-    }
-    return Int(info.st_size)
-}
-
 /// Reads a whole file into memory, refusing files larger than `maxBytes`.
 func readWholeFile(_ path: String, maxBytes: Int) throws(ArtifactError) -> [UInt8] {
-    let fd = try openFile(path, O_RDONLY, purpose: "reading")
+    // O_NONBLOCK so that a FIFO cannot hang the open; it is then refused as not regular.
+    let fd = try openFile(path, O_RDONLY | O_NONBLOCK, purpose: "reading")
     defer { closeAfterUse(fd) }
-    let size = try fileSize(fd, path: path)
+    var info = stat()
+    do {
+        _ = try retryingEINTR { fstat(fd, &info) }
+    } catch {
+        throw ArtifactError("cannot stat \(path)", errno: error.code)
+    }
+    guard info.st_mode & S_IFMT == S_IFREG else {
+        throw ArtifactError("\(path) is not a regular file")
+    }
+    let size = Int(info.st_size)
     if size > maxBytes {
         throw ArtifactError("\(path) is \(size) bytes, more than the limit of \(maxBytes); raise the limit or use a smaller file")
     }
@@ -123,9 +124,10 @@ func syncPath(_ path: String, directory: Bool) throws(ArtifactError) {
 
 /// Removes a file; a file that is already gone is not an error.
 func removeFile(_ path: String) throws(ArtifactError) {
-    if unlink(path) != 0 {
-        let code = errno
-        if code != ENOENT { throw ArtifactError("cannot remove \(path)", errno: code) }
+    do {
+        _ = try retryingEINTR { unlink(path) }
+    } catch {
+        if error.code != ENOENT { throw ArtifactError("cannot remove \(path)", errno: error.code) }
     }
 }
 
@@ -134,14 +136,20 @@ func makeDirectories(_ path: String, mode: mode_t) throws(ArtifactError) {
     var prefix = path.hasPrefix("/") ? "/" : ""
     for component in path.split(separator: "/", omittingEmptySubsequences: true) {
         prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
-        if mkdir(prefix, mode) == 0 { continue }
-        let code = errno
-        guard code == EEXIST else {
-            throw ArtifactError("cannot create directory \(prefix)", errno: code)
+        let current = prefix
+        do {
+            _ = try retryingEINTR { mkdir(current, mode) }
+            continue
+        } catch {
+            guard error.code == EEXIST else {
+                throw ArtifactError("cannot create directory \(prefix)", errno: error.code)
+            }
         }
         var info = stat()
-        if stat(prefix, &info) != 0 {
-            throw ArtifactError("cannot stat \(prefix)", errno: errno)
+        do {
+            _ = try retryingEINTR { stat(current, &info) }
+        } catch {
+            throw ArtifactError("cannot stat \(prefix)", errno: error.code)
         }
         if info.st_mode & S_IFMT != S_IFDIR {
             throw ArtifactError("\(prefix) exists but is not a directory; remove it or choose another path")

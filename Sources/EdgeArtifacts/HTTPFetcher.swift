@@ -37,9 +37,9 @@ enum HTTPFetcher {
         try check(curl.set(handle, CURLOPT_ERRORBUFFER, UnsafeRawPointer(errorText)), "ERRORBUFFER")
         // Redirects must not reach file:// or other schemes. Older libcurl (< 7.85) lacks these options but
         // already limits redirects to http/https/ftp by default, so "unknown option" is tolerated.
-        for option in [CURLOPT_PROTOCOLS_STR, CURLOPT_REDIR_PROTOCOLS_STR] {
+        for (option, name) in [(CURLOPT_PROTOCOLS_STR, "PROTOCOLS_STR"), (CURLOPT_REDIR_PROTOCOLS_STR, "REDIR_PROTOCOLS_STR")] {
             let status = "http,https".withCString { curl.set(handle, option, $0) }
-            if status != CURLE_UNKNOWN_OPTION { try check(status, "PROTOCOLS_STR") }
+            if status != CURLE_UNKNOWN_OPTION { try check(status, name) }
         }
         try check(curl.set(handle, CURLOPT_WRITEFUNCTION, writeToSink), "WRITEFUNCTION")
         let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()

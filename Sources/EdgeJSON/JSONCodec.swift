@@ -22,19 +22,29 @@ public enum JSONCodec {
         if bytes.count > maxBytes {
             return .failure(.init(kind: .tooLarge, message: "the document is \(bytes.count) bytes; at most \(maxBytes) are accepted"))
         }
+        if let problem = JSONPrecheck.problem(in: bytes) {
+            return .failure(.init(kind: .invalid, message: problem))
+        }
         guard let tokener = json_tokener_new_ex(Int32(maxDepth)) else {
             return .failure(.init(kind: .invalid, message: "out of memory"))
         }
         defer { json_tokener_free(tokener) }
         json_tokener_set_flags(tokener, Int32(JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8))
-        let parsed: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
+        var parsed: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
             buffer.baseAddress.map { base in
                 base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
                     json_tokener_parse_ex(tokener, $0, Int32(buffer.count))
                 }
             } ?? nil
         }
-        let status = json_tokener_get_error(tokener)
+        var status = json_tokener_get_error(tokener)
+        var end = Int(json_tokener_get_parse_end(tokener))
+        // A number or literal at the very end leaves json-c waiting for more: one space ends it.
+        if status == json_tokener_continue, parsed == nil, !bytes.isEmpty {
+            parsed = json_tokener_parse_ex(tokener, " ", 1)
+            status = json_tokener_get_error(tokener)
+            end = bytes.count
+        }
         if status == json_tokener_error_depth {
             return .failure(.init(kind: .tooDeep, message: "the document nests deeper than \(maxDepth) levels"))
         }
@@ -48,8 +58,7 @@ public enum JSONCodec {
             return .failure(.init(kind: .invalid, message: "invalid JSON at byte \(offset): \(reason)"))
         }
         defer { if let parsed { json_object_put(parsed) } }
-        let end = Int(json_tokener_get_parse_end(tokener))
-        if bytes[end...].contains(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) {
+        if bytes[min(end, bytes.count)...].contains(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) {
             return .failure(.init(kind: .invalid, message: "invalid JSON: unexpected data after the document at byte \(end)"))
         }
         return .success(value(of: parsed))

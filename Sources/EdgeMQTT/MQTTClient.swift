@@ -166,7 +166,11 @@ public final class MQTTClient: Sendable {
                     $0.connected = false
                     return was
                 }
-                if wasConnected { events.post(.disconnected(reason: MQTTClient.describe(rc))) }
+                if wasConnected {
+                    events.post(.disconnected(reason: MQTTClient.describe(rc)))
+                } else {
+                    events.post(.connectionFailed(reason: "the connection to \(settings.host):\(settings.port) closed before the broker accepted it (\(MQTTClient.describe(rc))): with TLS, check the CA, the client certificate and the broker's require_certificate"))
+                }
                 needConnect = true
                 pause(afterFailure: true)
             }

@@ -52,8 +52,9 @@ public enum Spawner {
         var pid: pid_t = 0
         var step: Int32 = 0
         var code: Int32 = 0
-        let argv = CStringArray([request.executable.split(separator: "/").last.map(String.init) ?? request.executable]
-            + request.arguments)
+        // argv[0] is the full path, as a shell would pass it: Python finds its prefix (a venv's,
+        // pyenv's) from argv[0], and a bare name would be looked up on the function's own PATH.
+        let argv = CStringArray([request.executable] + request.arguments)
         let envp = CStringArray(request.environment)
         let result: Int32 = request.executable.withCString { path in
             withOptionalCString(request.workingDirectory) { cwd in

@@ -187,15 +187,17 @@ final class DeploymentCoordinator {
             finish(.failed, reason: "\(failure.path): \(failure.message); the running functions were not touched", keepCandidate: false)
         case .success(let dirs):
             current.dirs = dirs
-            current.phase = .stopping(Set(current.stopped))
-            attempt = current
+            var stopping: [FunctionRunner] = []
             for name in current.stopped {
                 guard let runner = runners.removeValue(forKey: name) else { continue }
                 if current.started.contains(name) { handover[name, default: []].append(contentsOf: runner.takeQueue()) }
                 retiring[ObjectIdentifier(runner)] = runner
-                runner.stop()
+                stopping.append(runner)
             }
+            current.phase = .stopping(Set(stopping.map(\.name)))
+            attempt = current
             delegate?.coordinatorFunctionsChanged(self)
+            for runner in stopping { runner.stop() }
             advanceIfStopped()
         }
     }
@@ -228,6 +230,7 @@ final class DeploymentCoordinator {
             guard let spec = current.effective.functions[name], let dir = current.dirs[name],
                   let runner = delegate?.coordinator(self, makeRunner: spec, directory: dir, deploymentId: deploymentId)
             else { continue }
+            runner.origin = current.effective.origins[name]
             runners[name] = runner
             runner.start()
             if let held = handover.removeValue(forKey: name) { runner.enqueue(contentsOf: held) }
@@ -284,18 +287,19 @@ final class DeploymentCoordinator {
         guard var current = attempt else { return }
         loop.cancel(current.healthTimer)
         logger.warning("deployment failed; rolling back", ("reason", reason))
-        var waiting: Set<String> = []
+        // The phase is set before any runner is stopped: one with no process left reports at once.
+        var stopping: [FunctionRunner] = []
         for name in current.started {
             guard let runner = runners.removeValue(forKey: name) else { continue }
-            waiting.insert(name)
             if current.stopped.contains(name) { handover[name, default: []].append(contentsOf: runner.takeQueue()) }
             retiring[ObjectIdentifier(runner)] = runner
-            runner.stop()
+            stopping.append(runner)
         }
-        current.phase = .rollingBack(reason, waiting)
+        current.phase = .rollingBack(reason, Set(stopping.map(\.name)))
         attempt = current
         delegate?.coordinatorFunctionsChanged(self)
-        if waiting.isEmpty { completeRollback(reason) }
+        for runner in stopping { runner.stop() }
+        if stopping.isEmpty { completeRollback(reason) }
     }
 
     private func completeRollback(_ reason: String) {
@@ -306,6 +310,7 @@ final class DeploymentCoordinator {
                   let runner = delegate?.coordinator(self, makeRunner: spec, directory: dir,
                                                      deploymentId: self.current.sources.last?.deploymentId ?? "")
             else { continue }
+            runner.origin = self.current.origins[name]
             runners[name] = runner
             runner.start()
             if let held = handover.removeValue(forKey: name) { runner.enqueue(contentsOf: held) }
@@ -372,7 +377,7 @@ final class DeploymentCoordinator {
         for (name, runner) in runners {
             var entry: [String: JSONValue] = ["version": .string(runner.spec.version), "state": .string(runner.state.rawValue)]
             if let error = runner.lastError { entry["lastError"] = .string(error) }
-            if let origin = attempt?.effective.origins[name] ?? current.origins[name] { entry["source"] = .string(origin.description) }
+            if let origin = runner.origin { entry["source"] = .string(origin.description) }
             detail[name] = .object(entry)
         }
         return detail

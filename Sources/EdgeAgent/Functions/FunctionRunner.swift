@@ -14,6 +14,8 @@ final class FunctionRunner {
     private let loop: EventLoop
     private let logger: Logger
     weak var delegate: FunctionRunnerDelegate?
+    /// Which deployment document this function's spec came from.
+    var origin: DeploymentSource?
 
     private(set) var state: FunctionState = .stopped
     private(set) var instances: [FunctionInstance] = []

@@ -6,7 +6,7 @@ import EdgePOSIX
 /// Drains a function's stdout or stderr into its rotating log, so a flood of output costs
 /// disk up to the cap and never blocks the function or the agent.
 final class OutputCapture {
-    private let fd: Int32
+    private var fd: Int32
     private let loop: EventLoop
     private var token: EventLoop.Token?
     private let log: RotatingLog
@@ -23,27 +23,28 @@ final class OutputCapture {
 
     deinit { close() }
 
+    /// Reads what is left, then closes the descriptor exactly once.
     func close() {
-        if let token {
-            loop.unwatch(token)
-            drain()
-            Glibc.close(fd)
-        }
+        if token != nil { drain() }
+        release()
+    }
+
+    private func release() {
+        if let token { loop.unwatch(token) }
         token = nil
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
     }
 
     private func drain() {
+        guard fd >= 0 else { return }
         var chunk = [UInt8](repeating: 0, count: 65536)
         // Bounded per turn so one noisy function cannot starve the reactor.
         for _ in 0..<16 {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 {
-                if count == 0 || errno != EAGAIN, let token {
-                    loop.unwatch(token)
-                    self.token = nil
-                    Glibc.close(fd)
-                }
+                if count == 0 || errno != EAGAIN { release() }
                 return
             }
             do {

@@ -17,7 +17,7 @@ final class RuntimeChannel {
         case closed
     }
 
-    private let fd: Int32
+    private var fd: Int32
     private let loop: EventLoop
     private var token: EventLoop.Token?
     private var inbound: [UInt8] = []
@@ -34,10 +34,12 @@ final class RuntimeChannel {
 
     deinit { close() }
 
+    /// Closes the descriptor exactly once: its number may be reused by the next instance at once.
     func close() {
         if let token { loop.unwatch(token) }
         token = nil
         if fd >= 0 { Glibc.close(fd) }
+        fd = -1
     }
 
     var isOpen: Bool { token != nil }

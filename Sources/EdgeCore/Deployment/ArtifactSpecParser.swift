@@ -26,7 +26,10 @@ enum ArtifactSpecParser {
         let before = reader.issues.count
         reader.rejectUnknown(members, known: ["uri", "sha256", "unarchive", "name"], at: path)
         let uri = reader.string(reader.required(members, "uri", at: path), at: "\(path).uri", maxLength: 1 << 20) { uri in
-            schemes.contains(where: { uri.hasPrefix($0) }) ? nil
+            if uri.hasPrefix("file://") && !uri.hasPrefix("file:///") {
+                return "a file URI needs an absolute path: file:///path/to/file"
+            }
+            return schemes.contains(where: { uri.hasPrefix($0) }) ? nil
                 : "unsupported URI scheme; use one of \(schemes.joined(separator: " "))"
         }
         let sha256 = reader.string(reader.required(members, "sha256", at: path), at: "\(path).sha256", maxLength: 64) { digest in

@@ -60,26 +60,27 @@ enum FunctionSpecParser {
             let commandPath = FieldReader.join(path, "command")
             guard let items = reader.array(members["command"], at: commandPath, maxCount: 256) else { return nil }
             if items.isEmpty { reader.fail(commandPath, members["command"], "must name the executable first"); return nil }
+            // Every item is checked, so one rejection lists every bad one.
             var argv: [String] = []
             for (index, item) in items.enumerated() {
                 let itemPath = "\(commandPath)[\(index)]"
-                guard let text = item.stringValue else { reader.fail(itemPath, item, "must be a string"); return nil }
-                if text.contains("\u{0}") { reader.fail(itemPath, item, "cannot contain a NUL character"); return nil }
+                guard let text = item.stringValue else { reader.fail(itemPath, item, "must be a string"); continue }
+                if text.contains("\u{0}") { reader.fail(itemPath, nil, "cannot contain a NUL character"); continue }
+                if index == 0 && (text.isEmpty || RelativePath.problem(in: text, allowAbsolute: true) != nil) {
+                    reader.fail(itemPath, item, "must be an absolute path or a path inside the function's directory without '..'")
+                    continue
+                }
                 argv.append(text)
             }
-            if argv[0].isEmpty || RelativePath.problem(in: argv[0], allowAbsolute: true) != nil {
-                reader.fail("\(commandPath)[0]", items[0],
-                            "must be an absolute path or a path inside the function's directory without '..'")
-                return nil
-            }
-            return .command(argv)
+            return argv.count == items.count ? .command(argv) : nil
         }
         guard members["runtime"] != nil else {
             reader.fail(FieldReader.join(path, "runtime"), nil,
                         "is required: give \"runtime\": \"python3\" with a \"handler\", or a native \"command\"")
             return nil
         }
-        guard reader.oneOf(members["runtime"], at: FieldReader.join(path, "runtime"), runtimes) != nil else { return nil }
+        // The handler is checked even when the runtime is wrong, so both problems are reported at once.
+        let runtime = reader.oneOf(members["runtime"], at: FieldReader.join(path, "runtime"), runtimes)
         let handlerPath = FieldReader.join(path, "handler")
         guard let handler = reader.string(reader.required(members, "handler", at: path), at: handlerPath, maxLength: 256, rule: {
             let parts = $0.split(separator: ".", omittingEmptySubsequences: false)
@@ -89,7 +90,7 @@ enum FunctionSpecParser {
                 return "each part of module.function must be a Python identifier"
             }
             return nil
-        }) else { return nil }
+        }), runtime != nil else { return nil }
         return .python(handler: handler)
     }
 

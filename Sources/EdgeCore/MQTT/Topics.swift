@@ -27,7 +27,7 @@ public struct Topics: Sendable {
     /// The group named by a group deployment topic, if `topic` is one.
     public static func group(ofDeploymentTopic topic: String) -> String? {
         let parts = topic.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "edge", parts[1] == "groups", parts[3] == "deployment" else { return nil }
+        guard parts.count == 4, parts[0] == "edge", parts[1] == "groups", !parts[2].isEmpty, parts[3] == "deployment" else { return nil }
         return String(parts[2])
     }
 

@@ -1,0 +1,129 @@
+"""Fixtures for the end-to-end tests of edge-agent against a real Mosquitto.
+
+- `broker`: a mosquitto on a free 127.0.0.1 port, restartable on the same port.
+- `agent`: a factory that starts the real binary ($EDGE_AGENT_BIN, default .build/debug/edge-agent).
+- `observer`: an MQTT 5 client subscribed to `#` before the test acts.
+- `edge`: the observer plus the thing's topics and deployment helpers.
+- `echo_bin`: examples/echo-native/echo.c compiled once per session.
+On failure, the log of every agent and broker the test started is attached to the report.
+"""
+
+import subprocess
+import sys
+
+import pytest
+
+import edge_harness as h
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for index, agent in enumerate(getattr(item, "_edge_agents", [])):
+            report.sections.append(("edge-agent log #%d (%s)" % (index + 1, agent.log_path),
+                                    h.tail(agent.log_text(), 200)))
+        for broker in getattr(item, "_edge_brokers", []):
+            report.sections.append(("mosquitto log (%s)" % broker.log_path, h.tail(broker.log_text(), 60)))
+
+
+@pytest.fixture(scope="session")
+def agent_bin():
+    try:
+        return h.agent_binary()
+    except h.HarnessError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def echo_bin(tmp_path_factory):
+    """The native echo example, compiled with cc and json-c."""
+    out = tmp_path_factory.mktemp("echo-native") / "echo"
+    source = h.REPO / "examples" / "echo-native" / "echo.c"
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "json-c"], capture_output=True, text=True)
+    if flags.returncode != 0:
+        pytest.fail("pkg-config cannot find json-c (install libjson-c-dev): %s" % flags.stderr, pytrace=False)
+    result = subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-o", str(out), str(source)] + flags.stdout.split(),
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail("cannot compile %s:\n%s" % (source, result.stderr), pytrace=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def python_launcher():
+    """`--python` for the agent: this interpreter (which has onnxruntime and numpy), by its
+    absolute path, so the functions run under exactly the Python the tests were started with."""
+    return sys.executable
+
+
+@pytest.fixture
+def thing():
+    return h.unique("dev-")
+
+
+@pytest.fixture
+def make_broker(request, tmp_path):
+    brokers = []
+    request.node._edge_brokers = brokers
+
+    def make(tls=None, port=None):
+        broker = h.Broker(tmp_path / ("broker%d" % (len(brokers) + 1)), port=port, tls=tls)
+        brokers.append(broker)
+        return broker.start()
+
+    yield make
+    for broker in brokers:
+        broker.stop()
+
+
+@pytest.fixture
+def broker(make_broker):
+    return make_broker()
+
+
+@pytest.fixture
+def agent(request, tmp_path, agent_bin, broker, thing, python_launcher):
+    """Starts an edge-agent: agent(extra_args=[...], state_dir=..., thing=..., port=...)."""
+    agents = []
+    request.node._edge_agents = agents
+
+    def start(extra_args=(), state_dir=None, thing_name=None, port=None, groups=(), health_interval=2,
+              broker_host="127.0.0.1", python=None):
+        index = len(agents) + 1
+        extra_args = ["--python", str(python or python_launcher)] + list(extra_args)
+        state = state_dir or (tmp_path / "state")
+        instance = h.Agent(agent_bin, thing_name or thing, port or broker.port, state,
+                           tmp_path / ("agent%d.log" % index), health_interval=health_interval,
+                           extra_args=extra_args, groups=groups, broker_host=broker_host)
+        agents.append(instance)
+        return instance.start()
+
+    yield start
+    for instance in agents:
+        instance.cleanup()
+
+
+@pytest.fixture
+def make_observer(request):
+    observers = []
+
+    def make(port, **kwargs):
+        observer = h.Observer(port, **kwargs).start()
+        observers.append(observer)
+        return observer
+
+    yield make
+    for observer in observers:
+        observer.close()
+
+
+@pytest.fixture
+def observer(make_observer, broker):
+    return make_observer(broker.port)
+
+
+@pytest.fixture
+def edge(observer, thing):
+    return h.Edge(observer, thing)

@@ -1,0 +1,628 @@
+"""Helpers for the end-to-end tests: a real Mosquitto, the real edge-agent binary, an MQTT
+observer that records everything, and builders for deployment documents.
+
+Synchronisation rule: nothing here sleeps to let something happen. Every wait is on the event
+itself (a message, a process exit, a file, a log line) with a deadline that fails with a
+message naming what was awaited.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+REPO = Path(__file__).resolve().parents[2]
+RUNTIME_DIR = REPO / "runtime"
+DEFAULT_AGENT_BIN = REPO / ".build" / "debug" / "edge-agent"
+
+WAIT = 20.0  # default deadline for positive waits, generous for a loaded CI machine
+QUIET = 2.0  # default bounded window for "nothing must arrive" checks
+
+
+class HarnessError(AssertionError):
+    pass
+
+
+def agent_binary():
+    """The edge-agent to test: $EDGE_AGENT_BIN, else what `swift build` produces."""
+    path = Path(os.environ.get("EDGE_AGENT_BIN") or DEFAULT_AGENT_BIN)
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise HarnessError(
+            "edge-agent binary not found at %s: run `swift build` first (from %s), "
+            "or point EDGE_AGENT_BIN at a built edge-agent" % (path, REPO))
+    return path
+
+
+def poll_until(condition, timeout, what, interval=0.02):
+    """Polls `condition()` until it returns something truthy; fails naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise HarnessError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)  # a bounded poll on a condition, not a synchronising sleep
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def sha256_of(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def unique(prefix="x"):
+    return "%s%s" % (prefix, uuid.uuid4().hex[:10])
+
+
+# ---------------------------------------------------------------------------------------------
+# The broker
+
+
+class Broker:
+    """A real mosquitto on 127.0.0.1, restartable on the same port."""
+
+    def __init__(self, workdir, port=None, tls=None):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.tls = tls  # dict(ca=, cert=, key=, require_certificate=bool) or None
+        self.proc = None
+        self.log_path = self.workdir / "mosquitto.log"
+        self.conf_path = self.workdir / "mosquitto.conf"
+        self.starts = 0
+
+    def _config(self):
+        lines = [
+            "listener %d 127.0.0.1" % self.port,
+            "allow_anonymous true",
+            "persistence false",
+            "user root",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "log_type information",
+            "connection_messages true",
+        ]
+        if self.tls:
+            lines += [
+                "cafile %s" % self.tls["ca"],
+                "certfile %s" % self.tls["cert"],
+                "keyfile %s" % self.tls["key"],
+                "require_certificate %s" % ("true" if self.tls.get("require_certificate") else "false"),
+                "use_identity_as_username %s" % ("true" if self.tls.get("require_certificate") else "false"),
+                "tls_version tlsv1.2",
+            ]
+        return "\n".join(lines) + "\n"
+
+    def start(self, timeout=10.0):
+        assert self.proc is None or self.proc.poll() is not None, "broker already running"
+        self.conf_path.write_text(self._config())
+        self.starts += 1
+        log = open(self.log_path, "ab")
+        log.write(b"=== start %d on port %d\n" % (self.starts, self.port))
+        log.flush()
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf_path)], stdout=log, stderr=log,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout
+        last_error = None
+        while True:
+            if self.proc.poll() is not None:
+                raise HarnessError("mosquitto exited with code %s at start; its log:\n%s"
+                                   % (self.proc.returncode, self.log_text()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError as error:
+                last_error = error
+            if time.monotonic() >= deadline:
+                self.stop()
+                raise HarnessError("mosquitto did not accept connections on 127.0.0.1:%d within %.0f s "
+                                   "(last error: %s); its log:\n%s" % (self.port, timeout, last_error, self.log_text()))
+            time.sleep(0.02)  # bounded retry loop on the port, with the deadline above
+
+    def stop(self, timeout=10.0):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout)
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no broker log)"
+
+    def wait_log(self, text, count=1, timeout=WAIT, what=None):
+        return poll_until(lambda: self.log_text().count(text) >= count, timeout,
+                          what or "%r in the broker's log" % text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+def children_of(pid):
+    """Pids whose parent is `pid`, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path("/proc/%s/stat" % entry).read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may contain spaces: parse after the last ')'.
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def process_alive(pid):
+    """True while `pid` exists and is not a zombie."""
+    try:
+        stat = Path("/proc/%d/stat" % pid).read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
+def cmdline_of(pid):
+    try:
+        return Path("/proc/%d/cmdline" % pid).read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class Agent:
+    """One run of the real edge-agent binary."""
+
+    def __init__(self, binary, thing, broker_port, state_dir, log_path, health_interval=2, extra_args=(),
+                 broker_host="127.0.0.1", groups=(), runtime_dir=RUNTIME_DIR):
+        self.thing = thing
+        self.state_dir = Path(state_dir)
+        self.log_path = Path(log_path)
+        self.args = [str(binary), "--thing-name", thing, "--broker-host", broker_host,
+                     "--broker-port", str(broker_port), "--state-dir", str(state_dir),
+                     "--runtime-dir", str(runtime_dir), "--health-interval", str(health_interval),
+                     "--log-level", "debug"]
+        for group in groups:
+            self.args += ["--thing-group", group]
+        self.args += list(extra_args)
+        self.proc = None
+        self.known_children = set()
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        log.write(("=== %s\n" % " ".join(self.args)).encode())
+        log.flush()
+        self.proc = subprocess.Popen(self.args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no agent log)"
+
+    def wait_log(self, pattern, timeout=WAIT, what=None, count=1):
+        """Waits until `pattern` (a regex) matches at least `count` times in the agent's log."""
+        regex = re.compile(pattern)
+
+        def found():
+            return len(regex.findall(self.log_text())) >= count
+        try:
+            return poll_until(found, timeout, what or "agent log line /%s/" % pattern)
+        except HarnessError as error:
+            raise HarnessError("%s\n--- agent log tail:\n%s" % (error, tail(self.log_text(), 40)))
+
+    def children(self):
+        pids = children_of(self.proc.pid) if self.proc and self.proc.poll() is None else []
+        self.known_children.update(pids)
+        return pids
+
+    def wait_exit(self, timeout=WAIT):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise HarnessError("edge-agent (pid %d) did not exit within %.0f s" % (self.proc.pid, timeout))
+
+    def stop(self, timeout=30.0):
+        """SIGTERM, then wait; returns the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.children()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            raise HarnessError("edge-agent did not exit within %.0f s of SIGTERM (killed)" % timeout)
+
+    def kill(self):
+        """SIGKILL, then wait; remembers its function processes so cleanup can end them."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.children()
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def cleanup(self):
+        """Teardown: stop the agent and end any function process it left behind."""
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                try:
+                    self.stop(timeout=30)
+                except HarnessError:
+                    pass
+        finally:
+            for pid in self.known_children:
+                if process_alive(pid):
+                    try:
+                        os.killpg(pid, signal.SIGKILL)  # functions run in a session of their own
+                    except OSError:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except OSError:
+                            pass
+
+
+def tail(text, lines):
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# ---------------------------------------------------------------------------------------------
+# The MQTT observer
+
+
+class Message:
+    def __init__(self, raw, index):
+        self.index = index
+        self.topic = raw.topic
+        self.payload = bytes(raw.payload)
+        self.retain = bool(raw.retain)
+        self.qos = raw.qos
+        props = getattr(raw, "properties", None)
+        self.correlation = getattr(props, "CorrelationData", None) if props else None
+        self.response_topic = getattr(props, "ResponseTopic", None) if props else None
+        self.received = time.monotonic()
+        try:
+            self.json = json.loads(self.payload) if self.payload else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self):
+        text = self.payload[:400].decode(errors="replace")
+        return "<%s%s %s>" % (self.topic, " (retained)" if self.retain else "", text)
+
+
+class Observer:
+    """An MQTT 5 client that subscribes to everything before the test acts and records it all."""
+
+    def __init__(self, port, name="observer", tls=None, filters=("#",), protocol=mqtt.MQTTv5):
+        self.port = port
+        self.messages = []
+        self.cond = threading.Condition()
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self.filters = list(filters)
+        self.protocol = protocol
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=unique(name + "-"),
+                                  protocol=protocol)
+        if tls:
+            self.client.tls_set(ca_certs=tls["ca"], certfile=tls.get("cert"), keyfile=tls.get("key"))
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code == 0 and self.filters:
+            client.subscribe([(f, 1) for f in self.filters])
+        self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        self.subscribed.set()
+
+    def _on_message(self, client, userdata, raw):
+        with self.cond:
+            self.messages.append(Message(raw, len(self.messages)))
+            self.cond.notify_all()
+
+    def start(self, timeout=10.0):
+        if self.protocol == mqtt.MQTTv5:
+            self.client.connect("127.0.0.1", self.port, keepalive=30, clean_start=True)
+        else:
+            self.client.connect("127.0.0.1", self.port, keepalive=30)
+        self.client.loop_start()
+        if not self.connected.wait(timeout):
+            raise HarnessError("the MQTT observer could not connect to 127.0.0.1:%d within %.0f s" % (self.port, timeout))
+        if self.filters and not self.subscribed.wait(timeout):
+            raise HarnessError("the MQTT observer's subscription to %s was not acknowledged" % self.filters)
+        return self
+
+    def close(self):
+        try:
+            self.client.disconnect()
+        finally:
+            self.client.loop_stop()
+
+    def mark(self):
+        """An index: waits given `since=mark` consider only messages received after it."""
+        with self.cond:
+            return len(self.messages)
+
+    def seen(self, topic, predicate=None, since=0):
+        with self.cond:
+            candidates = list(self.messages[since:])
+        return [m for m in candidates if mqtt.topic_matches_sub(topic, m.topic)
+                and (predicate is None or _safe(predicate, m))]
+
+    def wait_for(self, topic, predicate=None, timeout=WAIT, what=None, since=0):
+        """The first message on `topic` (a filter) after `since` that satisfies `predicate(msg)`."""
+        deadline = time.monotonic() + timeout
+        position = since
+        with self.cond:
+            while True:
+                while position < len(self.messages):
+                    message = self.messages[position]
+                    position += 1
+                    if mqtt.topic_matches_sub(topic, message.topic) and (predicate is None or _safe(predicate, message)):
+                        return message
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(left)
+        recent = [m for m in self.messages[since:] if mqtt.topic_matches_sub(topic, m.topic)][-5:]
+        raise HarnessError("timed out after %.1f s waiting for %s on %s; last messages on that topic:\n  %s"
+                           % (timeout, what or "a matching message", topic,
+                              "\n  ".join(repr(m) for m in recent) or "(none)"))
+
+    def wait_count(self, topic, predicate, count, timeout=WAIT, what=None, since=0):
+        """Waits until at least `count` messages match; returns them."""
+        def enough():
+            found = self.seen(topic, predicate, since)
+            return found if len(found) >= count else None
+        try:
+            return poll_until(enough, timeout, what or "%d messages on %s" % (count, topic))
+        except HarnessError as error:
+            recent = self.seen(topic, None, since)[-5:]
+            raise HarnessError("%s; got %d; last messages:\n  %s" % (
+                error, len(self.seen(topic, predicate, since)), "\n  ".join(repr(m) for m in recent) or "(none)"))
+
+    def assert_none(self, topic, predicate=None, within=QUIET, since=0, why=""):
+        """A bounded negative wait: fails if a matching message arrives within `within` seconds."""
+        try:
+            message = self.wait_for(topic, predicate, timeout=within, since=since)
+        except HarnessError:
+            return
+        raise AssertionError("unexpected message on %s (%s): %r" % (topic, why, message))
+
+    def publish(self, topic, payload, qos=1, retain=False, response_topic=None, correlation=None, timeout=10.0):
+        if isinstance(payload, (dict, list)):
+            payload = json.dumps(payload)
+        properties = None
+        if response_topic is not None or correlation is not None:
+            properties = Properties(PacketTypes.PUBLISH)
+            if response_topic is not None:
+                properties.ResponseTopic = response_topic
+            if correlation is not None:
+                properties.CorrelationData = correlation
+        info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        if qos > 0:
+            info.wait_for_publish(timeout)
+            if not info.is_published():
+                raise HarnessError("publish to %s was not acknowledged within %.0f s" % (topic, timeout))
+        return info
+
+
+def _safe(predicate, message):
+    try:
+        return bool(predicate(message))
+    except (KeyError, TypeError, AttributeError, IndexError):
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Topics and documents
+
+
+class Topics:
+    def __init__(self, thing):
+        self.thing = thing
+        self.root = "edge/things/%s" % thing
+        self.deployment = self.root + "/deployment"
+        self.status = self.root + "/deployment/status"
+        self.health = self.root + "/health"
+        self.events = self.root + "/events"
+
+    def results(self, fn):
+        return "%s/functions/%s/results" % (self.root, fn)
+
+    def invoke(self, fn):
+        return "%s/functions/%s/invoke" % (self.root, fn)
+
+    @staticmethod
+    def group_deployment(group):
+        return "edge/groups/%s/deployment" % group
+
+
+def artifact(path, **extra):
+    path = Path(path).resolve()
+    entry = {"uri": "file://%s" % path, "sha256": sha256_of(path)}
+    entry.update(extra)
+    return entry
+
+
+def native_function(echo_path, version="1", subscriptions=("sensors/+/x",), **fields):
+    """The compiled echo example as a native function."""
+    spec = {
+        "version": version,
+        "command": ["echo"],
+        "artifacts": [artifact(echo_path, name="echo")],
+        "subscriptions": [{"topic": t, "qos": 1} for t in subscriptions],
+    }
+    spec.update(fields)
+    return spec
+
+
+def python_function(module_path, handler, version="1", subscriptions=(), **fields):
+    spec = {
+        "version": version,
+        "runtime": "python3",
+        "handler": handler,
+        "artifacts": [artifact(module_path)],
+        "subscriptions": [{"topic": t, "qos": 1} for t in subscriptions],
+    }
+    spec.update(fields)
+    return spec
+
+
+def document(deployment_id, revision, functions, **policy):
+    doc = {"deploymentId": deployment_id, "revision": revision, "functions": functions}
+    merged = {"healthySeconds": 0}
+    merged.update(policy)
+    doc["policy"] = merged
+    return doc
+
+
+def write_module(directory, name, source):
+    """Writes a Python handler module `name`.py into `directory`; returns its path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / ("%s.py" % name)
+    path.write_text(source)
+    return path
+
+
+FINAL = ("SUCCEEDED", "FAILED", "ROLLED_BACK", "REJECTED")
+
+
+class Edge:
+    """What a test drives: the observer, the thing's topics and the deployment helpers."""
+
+    def __init__(self, observer, thing):
+        self.obs = observer
+        self.thing = thing
+        self.topics = Topics(thing)
+
+    def publish_deployment(self, doc, topic=None, raw=None):
+        """Publishes a deployment retained with QoS 1 (`raw` bytes/str instead of a document)."""
+        payload = raw if raw is not None else json.dumps(doc)
+        self.obs.publish(topic or self.topics.deployment, payload, qos=1, retain=True)
+
+    def deploy(self, doc, expect="SUCCEEDED", topic=None, timeout=WAIT):
+        """Publishes `doc` and waits for its final status; asserts it is `expect`; returns it."""
+        since = self.obs.mark()
+        self.publish_deployment(doc, topic=topic)
+        status = self.final_status(doc["deploymentId"], doc["revision"], since=since, timeout=timeout)
+        assert status["status"] == expect, "deployment %s r%s ended %s, expected %s: %s" % (
+            doc["deploymentId"], doc["revision"], status["status"], expect, json.dumps(status, indent=1))
+        return status
+
+    def final_status(self, deployment_id, revision, since=0, timeout=WAIT):
+        message = self.obs.wait_for(
+            self.topics.status,
+            lambda m: m.json["deploymentId"] == deployment_id and m.json["revision"] == revision
+            and m.json["status"] in FINAL,
+            timeout=timeout, since=since,
+            what="a final deployment status for %s revision %s" % (deployment_id, revision))
+        return message.json
+
+    def health(self, predicate, timeout=WAIT, what="a health report", since=0):
+        return self.obs.wait_for(self.topics.health, lambda m: predicate(m.json), timeout=timeout,
+                                 since=since, what=what).json
+
+    def function_health(self, fn, predicate=lambda f: True, timeout=WAIT, what=None, since=0):
+        report = self.health(lambda h: h["status"] == "online" and predicate(h["functions"][fn]), timeout=timeout,
+                             what=what or "health of function %s" % fn, since=since)
+        return report["functions"][fn]
+
+    def event(self, type_, predicate=lambda e: True, timeout=WAIT, since=0):
+        return self.obs.wait_for(self.topics.events, lambda m: m.json["type"] == type_ and predicate(m.json),
+                                 timeout=timeout, since=since, what="event %s" % type_).json
+
+    def send(self, topic_template, event, fn, timeout=WAIT, qos=1):
+        """Publishes `event` on a topic made unique from `topic_template` ('+' replaced by a nonce)
+        and waits for the function's result for exactly that source topic."""
+        topic = topic_template.replace("+", unique("e"), 1)
+        assert topic != topic_template, "the template needs a '+' to make the topic unique"
+        since = self.obs.mark()
+        payload = event if isinstance(event, (bytes, str)) else json.dumps(event)
+        self.obs.publish(topic, payload, qos=qos)
+        return self.obs.wait_for(self.topics.results(fn), lambda m: m.json["sourceTopic"] == topic,
+                                 timeout=timeout, since=since,
+                                 what="the result of %s for an event on %s" % (fn, topic)).json
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def make_tls_material(directory, client_names=("client",)):
+    """A CA, a server certificate for 127.0.0.1/localhost and client certificates, with openssl."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+
+    def run(*args):
+        result = subprocess.run(list(args), cwd=d, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise HarnessError("openssl failed: %s\n%s" % (" ".join(args), result.stderr))
+
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+        "-days", "2", "-subj", "/CN=edge-test-ca")
+    (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=localhost")
+    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.crt", "-days", "2", "-extfile", "server.ext")
+    (d / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    material = {"ca": str(d / "ca.crt"), "server_cert": str(d / "server.crt"), "server_key": str(d / "server.key")}
+    for name in client_names:
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "%s.key" % name, "-out", "%s.csr" % name,
+            "-subj", "/CN=%s" % name)
+        run("openssl", "x509", "-req", "-in", "%s.csr" % name, "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "%s.crt" % name, "-days", "2", "-extfile", "client.ext")
+        material[name] = {"cert": str(d / ("%s.crt" % name)), "key": str(d / ("%s.key" % name))}
+    return material
+
+
+def copy_executable(source, directory, name=None):
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / (name or Path(source).name)
+    shutil.copy2(source, target)
+    return target

@@ -1,0 +1,176 @@
+"""Deployments of the native echo function: bring-up, replacement, rejection, re-delivery,
+artifact digests."""
+
+import json
+import re
+
+import paho.mqtt.client as mqtt
+
+import edge_harness as h
+
+
+def test_native_deployment_comes_up_and_answers(agent, edge, echo_bin):
+    a = agent()
+    status = edge.deploy(h.document("echo-v1", 1, {"echo": h.native_function(echo_bin, version="1")}))
+    assert status["functions"]["echo"]["version"] == "1"
+    assert status["functions"]["echo"]["state"] == "RUNNING"
+
+    fn = edge.function_health("echo", lambda f: f["state"] == "RUNNING" and f.get("pid"),
+                              what="health showing echo RUNNING with a pid")
+    assert fn["pid"] in a.children(), "the reported pid %s is not a child of the agent (%s)" % (fn["pid"], a.children())
+    assert fn["version"] == "1"
+
+    result = edge.send("sensors/+/x", {"temp": 21.5, "tags": ["a", "b"]}, "echo")
+    assert result["status"] == "ok", result
+    assert result["function"] == "echo" and result["version"] == "1" and result["thing"] == edge.thing
+    assert result["result"] == {"echo": {"temp": 21.5, "tags": ["a", "b"]}}
+    assert result["sourceTopic"].startswith("sensors/") and result["invocationId"]
+
+    raw = b"\x00\xffnot json\n"
+    result = edge.send("sensors/+/x", raw, "echo")
+    assert result["status"] == "ok", result
+    assert result["result"]["payloadBase64"] == h.b64(raw)
+    assert result["result"]["echo"] is None
+
+    failed = edge.send("sensors/+/x", {"fail": True}, "echo")
+    assert failed["status"] == "error"
+    assert failed["error"]["type"] == "EchoFailure" and failed["error"]["message"] == "asked to fail"
+    assert "result" not in failed
+
+
+def test_second_deployment_replaces_the_first(agent, edge, echo_bin):
+    a = agent()
+    edge.deploy(h.document("echo-v1", 1, {"echo": h.native_function(echo_bin, version="1")}))
+    old_pid = edge.function_health("echo", lambda f: f["state"] == "RUNNING" and f.get("pid"))["pid"]
+    assert edge.send("sensors/+/x", {"n": 1}, "echo")["version"] == "1"
+
+    since = edge.obs.mark()
+    status = edge.deploy(h.document("echo-v2", 2, {"echo": h.native_function(echo_bin, version="2")}))
+    assert status["functions"]["echo"]["version"] == "2"
+    result = edge.send("sensors/+/x", {"n": 2}, "echo")
+    assert result["status"] == "ok" and result["version"] == "2", result
+    assert result["result"]["echo"] == {"n": 2}
+
+    h.poll_until(lambda: not h.process_alive(old_pid), 10, "the version-1 process %d to be gone" % old_pid)
+    new_pid = edge.function_health("echo", lambda f: f["version"] == "2" and f.get("pid"), since=since)["pid"]
+    assert new_pid != old_pid
+    assert old_pid not in a.children()
+
+
+def test_malformed_and_invalid_documents_are_rejected(agent, edge, echo_bin):
+    agent()
+    edge.deploy(h.document("echo-v1", 1, {"echo": h.native_function(echo_bin, version="1")}))
+
+    # Not JSON at all.
+    since = edge.obs.mark()
+    edge.publish_deployment(None, raw='{"deploymentId": "broken", "revision": 2, ')
+    rejected = edge.obs.wait_for(edge.topics.status, lambda m: m.json["status"] == "REJECTED", since=since,
+                                 what="REJECTED for a malformed document").json
+    assert rejected["errors"], rejected
+    assert rejected["errors"][0]["path"] == "(document)"
+    assert rejected["errors"][0]["message"], rejected
+    assert edge.send("sensors/+/x", {"still": 1}, "echo")["version"] == "1"
+
+    # Valid JSON, three problems: a wrong type, an unknown field, a missing digest.
+    bad = h.document("echo-v2", 2, {"echo": h.native_function(echo_bin, version="2")})
+    bad["functions"]["echo"]["limits"] = {"memoryMB": "lots"}
+    bad["functions"]["echo"]["colour"] = "blue"
+    del bad["functions"]["echo"]["artifacts"][0]["sha256"]
+    since = edge.obs.mark()
+    edge.publish_deployment(bad)
+    rejected = edge.obs.wait_for(edge.topics.status, lambda m: m.json["status"] == "REJECTED", since=since,
+                                 what="REJECTED for an invalid document").json
+    paths = {e["path"]: e for e in rejected["errors"]}
+    assert "functions.echo.limits.memoryMB" in paths, paths
+    assert paths["functions.echo.limits.memoryMB"]["value"] == '"lots"'
+    assert "functions.echo.colour" in paths, paths
+    assert "functions.echo.artifacts[0].sha256" in paths, paths
+    assert rejected["deploymentId"] == "echo-v2" and rejected["revision"] == 2
+    edge.event("deployment.rejected", lambda e: e["deploymentId"] == "echo-v2", since=since)
+
+    result = edge.send("sensors/+/x", {"still": 2}, "echo")
+    assert result["status"] == "ok" and result["version"] == "1", result
+
+    # The rejected revision was not marked seen: the fixed document at revision 2 applies. (It
+    # adds a function rather than replacing echo, so this check stands apart from replacement.)
+    fixed = h.document("echo-v2", 2, {"echo": h.native_function(echo_bin, version="1"),
+                                      "other": h.native_function(echo_bin, version="2", subscriptions=["other/+/x"])})
+    edge.deploy(fixed)
+    assert edge.send("other/+/x", {"n": 3}, "other")["version"] == "2"
+
+
+def test_redelivery_and_older_revisions_are_ignored(agent, edge, echo_bin):
+    a = agent()
+    v1 = h.document("echo-v1", 1, {"echo": h.native_function(echo_bin, version="1")})
+    # Revision 2 adds a function and leaves echo as it is (no replacement involved).
+    v2 = h.document("echo-v2", 2, {"echo": h.native_function(echo_bin, version="1"),
+                                   "other": h.native_function(echo_bin, version="2", subscriptions=["other/+/x"])})
+    edge.deploy(v1)
+    edge.deploy(v2)
+    pid = edge.function_health("other", lambda f: f["version"] == "2" and f.get("pid"))["pid"]
+    ignored = r"deployment revision already seen; ignored"
+
+    # The same revision again, then an older one: each is read and ignored (the debug log line is
+    # the positive signal that it was processed) and no new attempt starts.
+    for doc, count in ((v2, 1), (v1, 2)):
+        since = edge.obs.mark()
+        edge.publish_deployment(doc)
+        a.wait_log(ignored, count=count, what="the agent to ignore revision %d" % doc["revision"])
+        # Negative wait: an IN_PROGRESS would show the document being applied again.
+        edge.obs.assert_none(edge.topics.status, lambda m: m.json["status"] == "IN_PROGRESS", since=since,
+                             why="revision %d was already seen" % doc["revision"])
+
+    # Force a reconnect (a client takes over the agent's client id): on re-subscribing the agent
+    # gets the retained document (revision 1 now) again and must ignore it.
+    seen_before = len(re.findall(ignored, a.log_text()))
+    since = edge.obs.mark()
+    intruder = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=edge.thing, protocol=mqtt.MQTTv5)
+    intruder.connect("127.0.0.1", edge.obs.port)
+    intruder.loop_start()
+    try:
+        edge.health(lambda j: j["status"] == "online" and j["connection"]["reconnects"] >= 1, since=since,
+                    what="health after the agent reconnected")
+        a.wait_log(ignored, count=seen_before + 1, what="the re-delivered retained document to be ignored")
+    finally:
+        intruder.disconnect()
+        intruder.loop_stop()
+    edge.obs.assert_none(edge.topics.status, lambda m: m.json["status"] == "IN_PROGRESS", since=since,
+                         why="the re-delivered revision was already seen")
+    result = edge.send("other/+/x", {"n": 1}, "other")
+    assert result["status"] == "ok" and result["version"] == "2", result
+    assert edge.function_health("other")["pid"] == pid
+
+
+def test_sha256_mismatch_fails_and_leaves_running_deployment(agent, edge, echo_bin):
+    agent()
+    edge.deploy(h.document("echo-v1", 1, {"echo": h.native_function(echo_bin, version="1")}))
+    pid = edge.function_health("echo", lambda f: f["state"] == "RUNNING" and f.get("pid"))["pid"]
+
+    bad = h.document("echo-v2", 2, {"echo": h.native_function(echo_bin, version="2")})
+    bad["functions"]["echo"]["artifacts"][0]["sha256"] = "0" * 64
+    status = edge.deploy(bad, expect="FAILED")
+    assert "functions.echo.artifacts[0]" in status["reason"], status
+    assert "echo" in status.get("functions", {}) and status["functions"]["echo"]["version"] == "1", status
+
+    result = edge.send("sensors/+/x", {"after": "mismatch"}, "echo")
+    assert result["status"] == "ok" and result["version"] == "1", result
+    assert edge.function_health("echo", lambda f: f["state"] == "RUNNING")["pid"] == pid
+
+
+def test_timeout_replaces_the_instance(agent, edge, echo_bin):
+    agent()
+    edge.deploy(h.document("echo-v1", 1, {"echo": h.native_function(echo_bin, timeoutMs=300)}))
+    pid = edge.function_health("echo", lambda f: f["state"] == "RUNNING" and f.get("pid"))["pid"]
+
+    since = edge.obs.mark()
+    result = edge.send("sensors/+/x", {"sleepMs": 2000}, "echo")
+    assert result["status"] == "error", result
+    assert result["error"]["type"] == "Timeout", result
+    assert result["durationMs"] < 1500, "the Timeout came after %s ms, not near timeoutMs 300" % result["durationMs"]
+    edge.event("function.timeout", lambda e: e["function"] == "echo" and e["timeoutMs"] == 300, since=since)
+
+    answer = edge.send("sensors/+/x", {"after": "timeout"}, "echo")
+    assert answer["status"] == "ok" and answer["result"]["echo"] == {"after": "timeout"}, answer
+    h.poll_until(lambda: not h.process_alive(pid), 10, "the timed-out instance %d to be gone" % pid)
+    health = edge.function_health("echo", lambda f: f["timeouts"] >= 1 and f.get("pid"), since=since)
+    assert health["pid"] != pid
