@@ -68,6 +68,10 @@ def sha256_of(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def sha256_bytes(data):
+    return hashlib.sha256(data).hexdigest()
+
+
 def unique(prefix="x"):
     return "%s%s" % (prefix, uuid.uuid4().hex[:10])
 

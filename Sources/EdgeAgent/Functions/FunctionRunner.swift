@@ -134,7 +134,9 @@ final class FunctionRunner {
             let invocation = queue.removeFirst()
             send(invocation, to: instance)
         }
-        guard !queue.isEmpty, spec.lifecycle == .onDemand, state == .idle || state == .running else { return }
+        // Once the function has proven it loads, more events may start more processes even while one is starting.
+        let mayScale = state == .idle || state == .running || (state == .starting && announcedReady)
+        guard !queue.isEmpty, spec.lifecycle == .onDemand, mayScale else { return }
         let alive = instances.filter { !isEnding($0) }
         let starting = alive.filter { if case .starting = $0.phase { return true } else { return false } }.count
         let needed = min(queue.count - starting, spec.concurrency - alive.count)
