@@ -106,7 +106,8 @@ extension Agent {
         invocationCounter += 1
         var event: JSONValue?
         if case .success(let parsed) = JSONCodec.parse(message.payload, maxDepth: 64) { event = parsed }
-        var reply = message.responseTopic
+        // A reply topic from the network is used only if it is one that can be published to.
+        var reply = message.responseTopic.flatMap { TopicName.problem(in: $0) == nil ? $0 : nil }
         if reply == nil, let replyTo = event?["replyTo"]?.stringValue, TopicName.problem(in: replyTo) == nil,
            topics.functionInvoked(by: message.topic) != nil {
             reply = replyTo

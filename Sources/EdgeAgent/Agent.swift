@@ -159,9 +159,10 @@ public final class Agent {
         guard !shuttingDown else { return }
         shuttingDown = true
         logger.info("shutting down", ("reason", reason))
+        let longest = coordinator.longestStopMs
         coordinator.stopAll()
         // A function that ignores everything is killed by then; do not wait longer than that.
-        loop.after(25_000) { [unowned self] in self.finishShutdown() }
+        loop.after(longest + 1000) { [unowned self] in self.finishShutdown() }
         if !coordinator.hasLiveProcesses { finishShutdown() }
     }
 

@@ -25,6 +25,7 @@ public final class MQTTClient: Sendable {
         var failures = 0
         var useV5 = true
         var connected = false
+        var loopFinished = false
     }
 
     private static let library: Void = { mosquitto_lib_init() }()
@@ -103,7 +104,18 @@ public final class MQTTClient: Sendable {
         mosquitto_disconnect_v5(handle, 0, nil)
         var one: UInt8 = 1
         _ = write(wake, &one, 1)
-        if let thread { pthread_join(thread, nil) }
+        guard let thread else { return }
+        // The loop thread may sit in a blocking connect to an unreachable broker: wait a little, then leave it.
+        let deadline = Clock.monotonicMs() + 3000
+        while state.withLock({ !$0.loopFinished }) && Clock.monotonicMs() < deadline {
+            var pause = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+            nanosleep(&pause, nil)
+        }
+        if state.withLock({ $0.loopFinished }) {
+            pthread_join(thread, nil)
+        } else {
+            pthread_detach(thread)
+        }
         state.withLock { $0.running = false }
     }
 
@@ -125,7 +137,9 @@ public final class MQTTClient: Sendable {
         let rc = payload.withUnsafeBytes {
             mosquitto_publish_v5(handle, &messageId, topic, Int32($0.count), $0.baseAddress, Int32(qos), retain, properties)
         }
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("publish to \(topic) failed: \(MQTTClient.describe(rc))") }
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError("publish to \(topic) failed: \(MQTTClient.describe(rc))", isOffline: rc == MOSQ_ERR_NO_CONN.rawValue)
+        }
         return messageId
     }
 
@@ -179,6 +193,7 @@ public final class MQTTClient: Sendable {
         for _ in 0..<10 where mosquitto_want_write(handle) {
             _ = mosquitto_loop(handle, 50, 1)
         }
+        state.withLock { $0.loopFinished = true }
     }
 
     private func connectOnce() -> Int32 {

@@ -74,6 +74,11 @@ public enum MQTTEvent: Sendable {
 /// A failure to set up or use the client.
 public struct MQTTError: Error, Sendable, CustomStringConvertible {
     public var description: String
+    /// The client is not connected: the same call may succeed later.
+    public var isOffline: Bool
 
-    public init(_ description: String) { self.description = description }
+    public init(_ description: String, isOffline: Bool = false) {
+        self.description = description
+        self.isOffline = isOffline
+    }
 }

@@ -84,7 +84,8 @@ public enum Signals {
     }
 
     /// Sends `signal` to a process group (functions run in their own session and group).
+    /// Never falls back to the pid alone: once reaped, that number may belong to another process.
     public static func sendToGroup(_ pid: pid_t, _ signal: Int32) {
-        if kill(-pid, signal) != 0 { kill(pid, signal) }
+        kill(-pid, signal)
     }
 }

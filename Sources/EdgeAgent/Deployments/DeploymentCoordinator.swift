@@ -40,6 +40,9 @@ final class DeploymentCoordinator {
     private var attempt: Attempt?
     private var attemptCounter = 0
     private(set) var lastStatus: DeploymentStatus?
+    /// The documents loaded at start, kept as applied while their restore is in flight.
+    private var restoredDocuments: DeploymentSet?
+    private var shuttingDown = false
 
     private struct Attempt {
         var number: Int
@@ -93,7 +96,10 @@ final class DeploymentCoordinator {
             }
             set.set(deployment, from: source)
         }
+        // What was saved stays saved even if this restore fails: the next start tries again.
         applied = DeploymentSet(documents: [:], seenRevisions: set.seenRevisions)
+        appliedRaw = snapshot.documents.filter { set.documents[$0.key] != nil }
+        restoredDocuments = set
         guard !set.documents.isEmpty else { return }
         logger.info("restoring the last applied deployment", ("sources", String(set.documents.count)))
         begin(Attempt(number: nextAttempt(), source: .thing, deployment: nil, candidate: set,
@@ -103,6 +109,7 @@ final class DeploymentCoordinator {
 
     /// A retained deployment document arrived (an empty payload clears that source).
     func received(_ payload: [UInt8], from source: DeploymentSource) {
+        if shuttingDown { return }
         if attempt != nil {
             pending.removeAll { $0.0 == source }
             pending.append((source, payload))
@@ -144,10 +151,15 @@ final class DeploymentCoordinator {
             }
         }
         let effective = candidate.effective(groupOrder: groups)
-        let changes = effective.changes(from: current)
+        var changes = effective.changes(from: current)
+        // Redeploying re-arms a BROKEN function even when its spec is unchanged.
+        for name in changes.unchanged where runners[name]?.state == .broken {
+            changes.started.append(name)
+            changes.stopped.append(name)
+        }
         begin(Attempt(number: nextAttempt(), source: source, deployment: deployment, candidate: candidate,
-                      candidateRaw: candidateRaw, effective: effective, started: changes.started,
-                      stopped: changes.stopped, isRestore: false))
+                      candidateRaw: candidateRaw, effective: effective, started: changes.started.sorted(),
+                      stopped: changes.stopped.sorted(), isRestore: false))
     }
 
     private func nextAttempt() -> Int {
@@ -226,17 +238,22 @@ final class DeploymentCoordinator {
     private func advanceIfStopped() {
         guard var current = attempt, case .stopping(let waiting) = current.phase, waiting.isEmpty else { return }
         let deploymentId = current.deployment?.deploymentId ?? current.effective.sources.last?.deploymentId ?? ""
+        var made: [FunctionRunner] = []
         for name in current.started {
             guard let spec = current.effective.functions[name], let dir = current.dirs[name],
                   let runner = delegate?.coordinator(self, makeRunner: spec, directory: dir, deploymentId: deploymentId)
             else { continue }
             runner.origin = current.effective.origins[name]
             runners[name] = runner
-            runner.start()
-            if let held = handover.removeValue(forKey: name) { runner.enqueue(contentsOf: held) }
+            made.append(runner)
         }
-        current.phase = .starting(Set(current.started.filter { runners[$0] != nil }))
+        // The phase is set before any runner starts: a start can fail (and report it) at once.
+        current.phase = .starting(Set(made.map(\.name)))
         attempt = current
+        for runner in made {
+            runner.start()
+            if let held = handover.removeValue(forKey: runner.name) { runner.enqueue(contentsOf: held) }
+        }
         delegate?.coordinatorFunctionsChanged(self)
         advanceIfReady()
     }
@@ -268,9 +285,18 @@ final class DeploymentCoordinator {
         finish(.succeeded, reason: current.isRestore ? "restored after an agent restart" : nil, keepCandidate: true)
     }
 
-    /// A function of the deployment failed while the attempt was in flight.
+    /// A function of the deployment failed while the attempt was in flight. Handled on the next
+    /// turn of the loop, so a failure reported from inside `start()` never re-enters the switch-over.
     func runnerFailed(_ runner: FunctionRunner, reason: String, broken: Bool) {
-        guard let current = attempt, runners[runner.name] === runner, current.started.contains(runner.name) else { return }
+        guard let number = attempt?.number else { return }
+        loop.after(0) { [weak self, weak runner] in
+            guard let self, let runner, let current = self.attempt, current.number == number else { return }
+            self.handleFailure(of: runner, in: current, reason: reason, broken: broken || runner.state == .broken)
+        }
+    }
+
+    private func handleFailure(of runner: FunctionRunner, in current: Attempt, reason: String, broken: Bool) {
+        guard runners[runner.name] === runner, current.started.contains(runner.name) else { return }
         switch current.phase {
         case .starting, .observing: break
         default: return
@@ -329,10 +355,13 @@ final class DeploymentCoordinator {
             current = done.effective
             for name in done.stopped where done.effective.functions[name] == nil { currentDirs[name] = nil }
             for (name, dir) in done.dirs { currentDirs[name] = dir }
+        } else if done.isRestore, let restored = restoredDocuments {
+            applied = restored
         } else if let deployment = done.deployment {
             // A revision that failed is not tried again on re-delivery: publish a new revision to retry.
             applied.markSeen(deployment.revision, from: done.source)
         }
+        restoredDocuments = nil
         attempt = nil
         persist()
         publish(status(state, reason: reason, of: done))
@@ -341,7 +370,12 @@ final class DeploymentCoordinator {
             logger.warning("cannot remove unused artifacts", ("reason", problem))
         }
         delegate?.coordinatorFunctionsChanged(self)
-        if !pending.isEmpty {
+        processPending()
+    }
+
+    /// Processes waiting documents until one starts an attempt (the others may be no-ops).
+    private func processPending() {
+        while attempt == nil && !shuttingDown && !pending.isEmpty {
             let (source, payload) = pending.removeFirst()
             process(payload, from: source)
         }
@@ -413,11 +447,23 @@ final class DeploymentCoordinator {
 
     /// Stops every function (agent shutdown); `done` runs when the last has exited.
     func stopAll() {
+        shuttingDown = true
+        if let current = attempt {
+            loop.cancel(current.healthTimer)
+            attempt = nil
+            logger.warning("the agent stops in the middle of a deployment; it is not saved", ("source", current.source.description))
+        }
+        pending.removeAll()
         for runner in runners.values {
             retiring[ObjectIdentifier(runner)] = runner
             runner.stop()
         }
         runners.removeAll()
+    }
+
+    /// The longest a function may take to stop gracefully: its grace, then SIGTERM's.
+    var longestStopMs: Int {
+        allRunners.map { $0.spec.stopTimeoutMs + FunctionRunner.killGraceMs }.max() ?? 0
     }
 
     var hasLiveProcesses: Bool {

@@ -52,6 +52,8 @@ final class FunctionRunner {
     var queueDepth: Int { queue.count }
     var pids: [pid_t] { instances.map(\.pid) }
     var logPath: String { "\(host.logDir)/\(spec.name).log" }
+    /// One log per function, shared by its instances, so the size cap holds for the function.
+    private lazy var log = RotatingLog(path: logPath)
 
     // MARK: Lifecycle
 
@@ -112,6 +114,11 @@ final class FunctionRunner {
         default:
             break
         }
+        // An invoke line carries the payload as JSON or base64 (4/3 larger); it must fit one protocol line.
+        if invocation.payload.count / 3 * 4 + 4096 > RuntimeChannel.maxLineBytes {
+            complete(invocation, .failure(type: "PayloadTooLarge", message: "the event is \(invocation.payload.count) bytes; a function takes events up to about 3 MiB"), durationMs: 0)
+            return
+        }
         guard queue.count < spec.queueSize else {
             dropped += 1
             complete(invocation, .failure(type: "QueueFull", message: "function \(spec.name) has \(queue.count) events waiting (queueSize \(spec.queueSize)); this one was dropped"), durationMs: 0)
@@ -142,7 +149,9 @@ final class FunctionRunner {
         let needed = min(queue.count - starting, spec.concurrency - alive.count)
         guard needed > 0 else { return }
         if state == .idle { state = .starting }
-        for _ in 0..<needed where spawnInstance() {}
+        for _ in 0..<needed {
+            guard spawnInstance() else { break }
+        }
     }
 
     private func send(_ invocation: Invocation, to instance: FunctionInstance) {
@@ -178,9 +187,12 @@ final class FunctionRunner {
     private func received(_ incoming: RuntimeChannel.Incoming, from instance: FunctionInstance) {
         switch incoming {
         case .closed:
-            if instance.endReason == nil {
-                end(instance, reason: .failure("closed its runtime channel (fd 3)"), gracefully: false)
-            }
+            // Usually the process is exiting: its exit status, reaped in a moment, says more.
+            guard instance.endReason == nil else { return }
+            instance.timers.append(loop.after(1000) { [weak self, weak instance] in
+                guard let self, let instance, instance.endReason == nil else { return }
+                self.end(instance, reason: .failure("closed its runtime channel (fd 3) but kept running"), gracefully: false)
+            })
         case .protocolError(let problem):
             delegate?.runner(self, event: "function.protocol_error", ["message": .string(problem)])
             end(instance, reason: .failure("protocol error: \(problem)"), gracefully: false)
@@ -296,9 +308,11 @@ final class FunctionRunner {
         var opened: [Int32] = []
         do {
             let channel = try Channels.socketPair()
+            opened += [channel.agent, channel.child]
             let out = try Channels.pipe()
+            opened += [out.read, out.write]
             let err = try Channels.pipe()
-            opened = [channel.agent, channel.child, out.read, out.write, err.read, err.write]
+            opened += [err.read, err.write]
             request = try LaunchPlan.request(for: spec, directory: directory, host: host,
                                              stdout: out.write, stderr: err.write, channel: channel.child)
             let pid = try Spawner.spawn(request)
@@ -307,7 +321,6 @@ final class FunctionRunner {
             close(out.write)
             close(err.write)
             let instance = FunctionInstance(pid: pid)
-            let log = RotatingLog(path: logPath)
             instance.channel = RuntimeChannel(fd: channel.agent, loop: loop) { [weak self, weak instance] incoming in
                 guard let self, let instance else { return }
                 self.received(incoming, from: instance)
@@ -340,15 +353,17 @@ final class FunctionRunner {
     private func end(_ instance: FunctionInstance, reason: FunctionInstance.EndReason, gracefully: Bool) {
         if instance.endReason == nil { instance.endReason = reason }
         if case .busy(let invocation, let startedNs) = instance.phase {
-            if case .failure(let why) = reason {
-                complete(invocation, .failure(type: "Crashed", message: "the function \(why) while handling this event"),
-                         durationMs: Double(Clock.monotonicNs() - startedNs) / 1e6)
-            } else if case .stopRequested = reason {
+            if case .stopRequested = reason, gracefully {
                 // Let it finish: a graceful stop waits for the event in flight.
-                if gracefully {
-                    scheduleGracefulEnd(instance)
-                    return
-                }
+                scheduleGracefulEnd(instance)
+                return
+            }
+            let elapsed = Double(Clock.monotonicNs() - startedNs) / 1e6
+            if case .failure(let why) = reason {
+                complete(invocation, .failure(type: "Crashed", message: "the function \(why) while handling this event"), durationMs: elapsed)
+            } else {
+                let type = state == .broken ? "Broken" : "Stopped"
+                complete(invocation, .failure(type: type, message: "function \(spec.name) was stopped (\(type == "Broken" ? "BROKEN: \(lastError ?? "see its log")" : "stop requested")) while handling this event"), durationMs: elapsed)
             }
         }
         instance.phase = .stopping

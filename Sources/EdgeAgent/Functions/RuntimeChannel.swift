@@ -9,7 +9,7 @@ import EdgePOSIX
 /// socket, with a cap on line length so a function cannot make the agent buffer without end.
 final class RuntimeChannel {
     static let maxLineBytes = 4 << 20
-    static let maxPendingBytes = 64 << 20
+    static let maxPendingBytes = 8 << 20
 
     enum Incoming {
         case message([String: JSONValue])
@@ -83,7 +83,8 @@ final class RuntimeChannel {
 
     private func readAvailable() {
         var chunk = [UInt8](repeating: 0, count: 65536)
-        while token != nil {
+        // Bounded per turn, so a function that streams messages cannot starve the reactor.
+        for _ in 0..<16 where token != nil {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 {
                 if errno == EINTR { continue }

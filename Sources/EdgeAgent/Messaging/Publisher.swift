@@ -3,9 +3,10 @@ import EdgeJSON
 import EdgeMQTT
 import EdgePOSIX
 
-/// Publishes for the agent. What cannot be handed to the client while offline waits in a
-/// bounded outbox, in order, and goes out when the connection is back; when the outbox is full
-/// the oldest message is dropped and counted, so memory stays bounded on a long outage.
+/// Publishes for the agent. While the broker is away, QoS 1 messages stay in libmosquitto's
+/// own queue (it sends them on reconnect); QoS 0 messages wait here, in order, in a bounded
+/// outbox that drops and counts its oldest when full. A message the client refuses for good
+/// (an invalid topic, too large) is dropped and logged, never left blocking the rest.
 final class Publisher {
     private let client: MQTTClient
     private let logger: Logger
@@ -14,6 +15,7 @@ final class Publisher {
     static let maxOutboxMessages = 10_000
     static let maxOutboxBytes = 16 << 20
     private(set) var droppedWhileOffline = 0
+    private(set) var refused = 0
     private(set) var published = 0
 
     init(client: MQTTClient, logger: Logger) {
@@ -30,13 +32,19 @@ final class Publisher {
 
     @discardableResult
     func publish(_ topic: String, bytes: [UInt8], qos: Int, retain: Bool = false, correlation: [UInt8]? = nil) -> Int32? {
-        if outbox.isEmpty {
+        if outbox.isEmpty || qos > 0 {
             do {
                 let id = try client.publish(topic: topic, payload: bytes, qos: qos, retain: retain, correlationData: correlation)
                 published += 1
                 return id
             } catch {
-                logger.debug("publish deferred", ("topic", topic), ("reason", error.description))
+                // Offline, libmosquitto keeps a QoS 1 message itself and sends it on reconnect.
+                if error.isOffline && qos > 0 { return nil }
+                if !error.isOffline {
+                    refused += 1
+                    logger.error("message dropped: the MQTT client refused it", ("topic", topic), ("reason", error.description))
+                    return nil
+                }
             }
         }
         outbox.append((topic, bytes, qos, retain, correlation))
@@ -49,16 +57,17 @@ final class Publisher {
         return nil
     }
 
-    /// Sends what waited while offline, oldest first; stops at the first refusal.
+    /// Sends what waited while offline, oldest first; stops when the client is offline again.
     func flush() {
         while let next = outbox.first {
             do {
                 try client.publish(topic: next.topic, payload: next.payload, qos: next.qos, retain: next.retain, correlationData: next.correlation)
+                published += 1
             } catch {
-                logger.debug("outbox flush paused", ("reason", error.description))
-                return
+                if error.isOffline { return }
+                refused += 1
+                logger.error("message dropped: the MQTT client refused it", ("topic", next.topic), ("reason", error.description))
             }
-            published += 1
             outbox.removeFirst()
             outboxBytes -= next.payload.count
         }
