@@ -75,7 +75,7 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
     }
 
     func coordinator(_ coordinator: DeploymentCoordinator, stage specs: [FunctionSpec], attempt: Int) {
-        let stager = coordinator.stagerForWorkers
+        let stager = coordinator.stager
         let results = stagingResults
         Worker.run {
             results.post(StagingResult(attempt: attempt, result: stager.stage(specs)))

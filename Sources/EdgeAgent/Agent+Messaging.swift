@@ -86,8 +86,17 @@ extension Agent {
             }
             return
         }
-        for spec in coordinator.routableSpecs where spec.subscriptions.contains(where: { $0.filter.matches(message.topic) }) {
-            deliver(makeInvocation(message), to: spec.name)
+        let targets = coordinator.routableSpecs.filter { $0.subscriptions.contains { $0.filter.matches(message.topic) } }
+        guard !targets.isEmpty else { return }
+        // The payload is parsed once; each function gets the event under an id of its own.
+        let invocation = makeInvocation(message)
+        for (index, spec) in targets.enumerated() {
+            var copy = invocation
+            if index > 0 {
+                invocationCounter += 1
+                copy.id = "\(config.thingName)-\(invocationCounter)"
+            }
+            deliver(copy, to: spec.name)
         }
     }
 
@@ -113,7 +122,7 @@ extension Agent {
             reply = replyTo
         }
         return Invocation(id: "\(config.thingName)-\(invocationCounter)", topic: message.topic, payload: message.payload,
-                          event: event, enqueuedAtNs: Clock.monotonicNs(), replyTopic: reply,
+                          event: event, replyTopic: reply,
                           correlationData: message.correlationData)
     }
 
@@ -170,7 +179,7 @@ extension Agent {
         HealthReport(thing: config.thingName, startedMs: startedMs, broker: "\(config.brokerHost):\(config.brokerPort)",
                      tls: config.tls != nil, connected: connected, protocolVersion: protocolVersion, reconnects: reconnects,
                      deployment: coordinator.lastStatus, runners: coordinator.runners.values.sorted { $0.name < $1.name },
-                     outboxQueued: publisher.queued, outboxDropped: publisher.droppedWhileOffline)
+                     outboxQueued: publisher.queued, outboxDropped: publisher.droppedWhileOffline, refused: publisher.refused)
     }
 
     func publishHealth() {

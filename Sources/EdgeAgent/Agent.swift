@@ -33,7 +33,9 @@ public final class Agent {
     var healthDue: EventLoop.Token?
     var shuttingDown = false
     var shutdownAck: Int32?
-    var shutdownFinishing = false
+    /// Set once the offline report is out and the connection is closing: no more health reports.
+    var finishingShutdown = false
+    var connectionClosed = false
 
     struct StagingResult: Sendable {
         var attempt: Int
@@ -166,12 +168,9 @@ public final class Agent {
         if !coordinator.hasLiveProcesses { finishShutdown() }
     }
 
-    var finishingShutdown: Bool { finishing }
-    private var finishing: Bool { get { shutdownFinishing } set { shutdownFinishing = newValue } }
-
     private func finishShutdown() {
-        guard !finishing else { return }
-        finishing = true
+        guard !finishingShutdown else { return }
+        finishingShutdown = true
         loop.cancel(healthTimer)
         loop.cancel(healthDue)
         if connected {
@@ -185,7 +184,10 @@ public final class Agent {
         }
     }
 
+    /// Called when the offline report is acknowledged, or when waiting for that gives up.
     func closeConnection() {
+        guard !connectionClosed else { return }
+        connectionClosed = true
         client.stop()
         loop.stop()
     }

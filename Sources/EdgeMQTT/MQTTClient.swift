@@ -119,8 +119,6 @@ public final class MQTTClient: Sendable {
         state.withLock { $0.running = false }
     }
 
-    public var isConnected: Bool { state.withLock { $0.connected } }
-
     /// Publishes; returns the message id. Fails when the client is offline and the message is
     /// QoS 0, or when libmosquitto refuses it (the error says why).
     @discardableResult
@@ -167,7 +165,7 @@ public final class MQTTClient: Sendable {
                 let rc = connectOnce()
                 if rc != MOSQ_ERR_SUCCESS.rawValue {
                     events.post(.connectionFailed(reason: "cannot reach \(settings.host):\(settings.port): \(MQTTClient.describe(rc))"))
-                    pause(afterFailure: true)
+                    pause()
                     continue
                 }
                 needConnect = false
@@ -186,7 +184,7 @@ public final class MQTTClient: Sendable {
                     events.post(.connectionFailed(reason: "the connection to \(settings.host):\(settings.port) closed before the broker accepted it (\(MQTTClient.describe(rc))): with TLS, check the CA, the client certificate and the broker's require_certificate"))
                 }
                 needConnect = true
-                pause(afterFailure: true)
+                pause()
             }
         }
         // Let a clean DISCONNECT go out before the thread ends.
@@ -209,7 +207,7 @@ public final class MQTTClient: Sendable {
 
     /// Waits before the next attempt: exponential from reconnectMinMs, capped, with full jitter
     /// in its upper half so a fleet does not reconnect in lockstep. `stop` cuts it short.
-    private func pause(afterFailure: Bool) {
+    private func pause() {
         let failures = state.withLock {
             $0.failures += 1
             return $0.failures

@@ -27,8 +27,13 @@ public final class EventLoop {
     private var timers: [Int: Timer] = [:]
     private var nextToken = 1
     private var stopped = false
+    /// One read buffer for every handler on this loop's thread: handlers run one at a time, and
+    /// a buffer per descriptor would cost memory for each function instance.
+    public let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
 
     public init() {}
+
+    deinit { readBuffer.deallocate() }
 
     /// Calls `handler` whenever `fd` is ready for `events` (POLLIN, POLLOUT), until unwatched.
     @discardableResult
@@ -94,14 +99,22 @@ public final class EventLoop {
         }
     }
 
+    /// The earliest deadline, found without allocating: this runs on every turn.
+    private var earliestDeadline: Int64? {
+        var earliest: Int64?
+        for timer in timers.values where earliest == nil || timer.deadline < earliest! { earliest = timer.deadline }
+        return earliest
+    }
+
     private func nextTimeout() -> Int32 {
-        guard let earliest = timers.values.map(\.deadline).min() else { return -1 }
+        guard let earliest = earliestDeadline else { return -1 }
         let wait = earliest - Clock.monotonicMs()
         return Int32(clamping: max(0, wait))
     }
 
     private func fireDueTimers() {
         let now = Clock.monotonicMs()
+        guard let earliest = earliestDeadline, earliest <= now else { return }
         let due = timers.filter { $0.value.deadline <= now }.sorted { $0.value.deadline < $1.value.deadline }
         for (token, _) in due {
             // An earlier timer this turn may have cancelled this one.

@@ -21,7 +21,8 @@ final class DeploymentCoordinator {
     private let thing: String
     private let groups: [String]
     private let store: DeploymentStore
-    private let stager: ArtifactStager
+    /// Stateless and Sendable: staging runs on a worker thread with it.
+    let stager: ArtifactStager
     private let loop: EventLoop
     private let logger: Logger
     weak var delegate: DeploymentCoordinatorDelegate?
@@ -74,8 +75,6 @@ final class DeploymentCoordinator {
         self.logger = logger
     }
 
-    var isBusy: Bool { attempt != nil }
-    var stagerForWorkers: ArtifactStager { stager }
 
     // MARK: Inputs
 
@@ -199,13 +198,7 @@ final class DeploymentCoordinator {
             finish(.failed, reason: "\(failure.path): \(failure.message); the running functions were not touched", keepCandidate: false)
         case .success(let dirs):
             current.dirs = dirs
-            var stopping: [FunctionRunner] = []
-            for name in current.stopped {
-                guard let runner = runners.removeValue(forKey: name) else { continue }
-                if current.started.contains(name) { handover[name, default: []].append(contentsOf: runner.takeQueue()) }
-                retiring[ObjectIdentifier(runner)] = runner
-                stopping.append(runner)
-            }
+            let stopping = retire(current.stopped, successors: current.started)
             current.phase = .stopping(Set(stopping.map(\.name)))
             attempt = current
             delegate?.coordinatorFunctionsChanged(self)
@@ -215,6 +208,19 @@ final class DeploymentCoordinator {
     }
 
     private var retiring: [ObjectIdentifier: FunctionRunner] = [:]
+
+    /// Takes the runners of `names` out of service (the caller stops them); events queued for a
+    /// function that has a successor in `successors` are held for that successor.
+    private func retire(_ names: [String], successors: [String]) -> [FunctionRunner] {
+        var retired: [FunctionRunner] = []
+        for name in names {
+            guard let runner = runners.removeValue(forKey: name) else { continue }
+            if successors.contains(name) { handover[name, default: []].append(contentsOf: runner.takeQueue()) }
+            retiring[ObjectIdentifier(runner)] = runner
+            retired.append(runner)
+        }
+        return retired
+    }
 
     func runnerStopped(_ runner: FunctionRunner) {
         retiring[ObjectIdentifier(runner)] = nil
@@ -238,24 +244,32 @@ final class DeploymentCoordinator {
     private func advanceIfStopped() {
         guard var current = attempt, case .stopping(let waiting) = current.phase, waiting.isEmpty else { return }
         let deploymentId = current.deployment?.deploymentId ?? current.effective.sources.last?.deploymentId ?? ""
-        var made: [FunctionRunner] = []
-        for name in current.started {
-            guard let spec = current.effective.functions[name], let dir = current.dirs[name],
-                  let runner = delegate?.coordinator(self, makeRunner: spec, directory: dir, deploymentId: deploymentId)
-            else { continue }
-            runner.origin = current.effective.origins[name]
-            runners[name] = runner
-            made.append(runner)
+        let made = current.started.compactMap { name in
+            current.dirs[name].flatMap { makeRunner(name, of: current.effective, directory: $0, deploymentId: deploymentId) }
         }
         // The phase is set before any runner starts: a start can fail (and report it) at once.
         current.phase = .starting(Set(made.map(\.name)))
         attempt = current
-        for runner in made {
-            runner.start()
-            if let held = handover.removeValue(forKey: runner.name) { runner.enqueue(contentsOf: held) }
-        }
+        for runner in made { launch(runner) }
         delegate?.coordinatorFunctionsChanged(self)
         advanceIfReady()
+    }
+
+    /// A registered (not yet started) runner for function `name` of `deployment`.
+    private func makeRunner(_ name: String, of deployment: EffectiveDeployment, directory: String,
+                            deploymentId: String) -> FunctionRunner? {
+        guard let spec = deployment.functions[name],
+              let runner = delegate?.coordinator(self, makeRunner: spec, directory: directory, deploymentId: deploymentId)
+        else { return nil }
+        runner.origin = deployment.origins[name]
+        runners[name] = runner
+        return runner
+    }
+
+    /// Starts a runner and gives it the events held for it during the switch-over.
+    private func launch(_ runner: FunctionRunner) {
+        runner.start()
+        if let held = handover.removeValue(forKey: runner.name) { runner.enqueue(contentsOf: held) }
     }
 
     func runnerReady(_ runner: FunctionRunner) {
@@ -314,13 +328,7 @@ final class DeploymentCoordinator {
         loop.cancel(current.healthTimer)
         logger.warning("deployment failed; rolling back", ("reason", reason))
         // The phase is set before any runner is stopped: one with no process left reports at once.
-        var stopping: [FunctionRunner] = []
-        for name in current.started {
-            guard let runner = runners.removeValue(forKey: name) else { continue }
-            if current.stopped.contains(name) { handover[name, default: []].append(contentsOf: runner.takeQueue()) }
-            retiring[ObjectIdentifier(runner)] = runner
-            stopping.append(runner)
-        }
+        let stopping = retire(current.started, successors: current.stopped)
         current.phase = .rollingBack(reason, Set(stopping.map(\.name)))
         attempt = current
         delegate?.coordinatorFunctionsChanged(self)
@@ -332,14 +340,10 @@ final class DeploymentCoordinator {
         guard let current = attempt else { return }
         // Bring back what the failed attempt replaced, from its folders, which were kept.
         for name in current.stopped {
-            guard let spec = self.current.functions[name], let dir = currentDirs[name],
-                  let runner = delegate?.coordinator(self, makeRunner: spec, directory: dir,
-                                                     deploymentId: self.current.sources.last?.deploymentId ?? "")
+            guard let dir = currentDirs[name],
+                  let runner = makeRunner(name, of: self.current, directory: dir, deploymentId: self.current.sources.last?.deploymentId ?? "")
             else { continue }
-            runner.origin = self.current.origins[name]
-            runners[name] = runner
-            runner.start()
-            if let held = handover.removeValue(forKey: name) { runner.enqueue(contentsOf: held) }
+            launch(runner)
         }
         delegate?.coordinatorFunctionsChanged(self)
         finish(.rolledBack, reason: "\(reason); the previous deployment was restored", keepCandidate: false)
@@ -445,7 +449,7 @@ final class DeploymentCoordinator {
         return specs
     }
 
-    /// Stops every function (agent shutdown); `done` runs when the last has exited.
+    /// Stops every function (agent shutdown), abandoning a deployment in flight without saving it.
     func stopAll() {
         shuttingDown = true
         if let current = attempt {
@@ -454,11 +458,7 @@ final class DeploymentCoordinator {
             logger.warning("the agent stops in the middle of a deployment; it is not saved", ("source", current.source.description))
         }
         pending.removeAll()
-        for runner in runners.values {
-            retiring[ObjectIdentifier(runner)] = runner
-            runner.stop()
-        }
-        runners.removeAll()
+        for runner in retire(Array(runners.keys), successors: []) { runner.stop() }
     }
 
     /// The longest a function may take to stop gracefully: its grace, then SIGTERM's.

@@ -33,11 +33,6 @@ final class FunctionInstance {
 
     init(pid: pid_t) { self.pid = pid }
 
-    var isBusy: Bool {
-        if case .busy = phase { return true }
-        return false
-    }
-
     var isIdle: Bool {
         if case .idle = phase { return true }
         return false

@@ -92,14 +92,6 @@ final class FunctionRunner {
         return taken
     }
 
-    /// Clears BROKEN and starts again, as a redeployment would.
-    func rearm() {
-        guard state == .broken else { return }
-        consecutiveFailures = 0
-        lastError = nil
-        start()
-    }
-
     // MARK: Events
 
     /// Queues an event; a full queue or a BROKEN function answers with an error at once.
@@ -343,7 +335,7 @@ final class FunctionRunner {
             return true
         } catch {
             for fd in opened { close(fd) }
-            recordFailure(String(describing: error), exited: nil)
+            recordFailure(String(describing: error))
             return false
         }
     }
@@ -403,11 +395,11 @@ final class FunctionRunner {
         case .invocationTimeout?:
             if state == .running || state == .starting { replaceInstances() }
         case .failure(let why)?:
-            recordFailure(why, exited: status)
+            recordFailure(why)
         case nil:
             let phase: String
             if case .starting = instance.phase { phase = " before sending ready" } else { phase = "" }
-            recordFailure("\(status)\(phase) (see \(logPath))", exited: status)
+            recordFailure("\(status)\(phase) (see \(logPath))")
         }
         if state == .stopping && instances.isEmpty {
             finishStop()
@@ -423,7 +415,7 @@ final class FunctionRunner {
         if spec.lifecycle == .longLived { fillInstances(minimum: spec.concurrency) } else { dispatch() }
     }
 
-    private func recordFailure(_ reason: String, exited: ExitStatus?) {
+    private func recordFailure(_ reason: String) {
         guard state != .stopping && state != .stopped && state != .broken else { return }
         consecutiveFailures += 1
         lastError = reason
@@ -446,12 +438,13 @@ final class FunctionRunner {
                 guard let self, self.state == .restarting else { return }
                 self.restartTimer = nil
                 self.restarts += 1
-                self.state = .starting
-                if self.spec.lifecycle == .longLived {
-                    self.fillInstances(minimum: self.spec.concurrency)
+                if self.spec.lifecycle == .onDemand && self.announcedReady {
+                    // It has loaded before: the next event starts it.
+                    self.state = .idle
+                    self.dispatch()
                 } else {
-                    self.state = self.announcedReady ? .idle : .starting
-                    if self.announcedReady { self.dispatch() } else { self.fillInstances(minimum: 1) }
+                    self.state = .starting
+                    self.fillInstances(minimum: self.spec.lifecycle == .longLived ? self.spec.concurrency : 1)
                 }
                 self.delegate?.runnerChanged(self)
             }

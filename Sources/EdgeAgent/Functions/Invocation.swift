@@ -6,7 +6,6 @@ struct Invocation {
     var topic: String
     var payload: [UInt8]
     var event: JSONValue?
-    var enqueuedAtNs: Int64
     /// MQTT 5 response topic and correlation data, or a 3.1.1 client's `replyTo`.
     var replyTopic: String?
     var correlationData: [UInt8]?

@@ -38,21 +38,22 @@ final class OutputCapture {
 
     private func drain() {
         guard fd >= 0 else { return }
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        let buffer = loop.readBuffer
         // Bounded per turn so one noisy function cannot starve the reactor.
         for _ in 0..<16 {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let count = read(fd, buffer.baseAddress, buffer.count)
             if count < 0 && errno == EINTR { continue }
             if count <= 0 {
                 if count == 0 || errno != EAGAIN { release() }
                 return
             }
             do {
-                try chunk.withUnsafeBytes { try log.append(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-            } catch let error as SystemError {
+                try log.append(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            } catch {
+                // Reported once: a full disk must not flood the agent's own log.
                 if !reportedError { onError(error) }
                 reportedError = true
-            } catch {}
+            }
         }
     }
 }

@@ -42,8 +42,6 @@ final class RuntimeChannel {
         fd = -1
     }
 
-    var isOpen: Bool { token != nil }
-
     /// Queues one message; false when the channel is closed or the function stopped reading.
     @discardableResult
     func send(_ message: JSONValue) -> Bool {
@@ -82,10 +80,10 @@ final class RuntimeChannel {
     }
 
     private func readAvailable() {
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        let buffer = loop.readBuffer
         // Bounded per turn, so a function that streams messages cannot starve the reactor.
         for _ in 0..<16 where token != nil {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let count = recv(fd, buffer.baseAddress, buffer.count, 0)
             if count < 0 {
                 if errno == EINTR { continue }
                 if errno == EAGAIN { return }
@@ -96,7 +94,7 @@ final class RuntimeChannel {
                 finish(.closed)
                 return
             }
-            inbound.append(contentsOf: chunk[0..<count])
+            inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
             if !deliverLines() { return }
         }
     }

@@ -16,6 +16,7 @@ public struct HealthReport {
     var runners: [FunctionRunner]
     var outboxQueued: Int
     var outboxDropped: Int
+    var refused: Int
 
     func document(now: Int64) -> JSONValue {
         var functions: [String: JSONValue] = [:]
@@ -30,8 +31,8 @@ public struct HealthReport {
                           "dropped": .int(Int64(runner.dropped))],
             ]
             if let pid = runner.pids.first { entry["pid"] = .int(Int64(pid)) }
-            if let p50 = runner.latency.percentile(0.5), let p99 = runner.latency.percentile(0.99) {
-                entry["latencyMs"] = ["p50": .double(rounded(p50)), "p99": .double(rounded(p99))]
+            if let latency = runner.latency.percentiles([0.5, 0.99]) {
+                entry["latencyMs"] = ["p50": .double(rounded(latency[0])), "p99": .double(rounded(latency[1]))]
             }
             if let error = runner.lastError { entry["lastError"] = .string(error) }
             functions[runner.name] = .object(entry)
@@ -49,7 +50,7 @@ public struct HealthReport {
                            "protocolVersion": .int(Int64(protocolVersion)), "reconnects": .int(Int64(reconnects))],
             "deployment": .object(deploymentEntry),
             "functions": .object(functions),
-            "outbox": ["queued": .int(Int64(outboxQueued)), "dropped": .int(Int64(outboxDropped))],
+            "outbox": ["queued": .int(Int64(outboxQueued)), "dropped": .int(Int64(outboxDropped)), "refused": .int(Int64(refused))],
         ]
     }
 

@@ -16,7 +16,6 @@ final class Publisher {
     static let maxOutboxBytes = 16 << 20
     private(set) var droppedWhileOffline = 0
     private(set) var refused = 0
-    private(set) var published = 0
 
     init(client: MQTTClient, logger: Logger) {
         self.client = client
@@ -35,7 +34,6 @@ final class Publisher {
         if outbox.isEmpty || qos > 0 {
             do {
                 let id = try client.publish(topic: topic, payload: bytes, qos: qos, retain: retain, correlationData: correlation)
-                published += 1
                 return id
             } catch {
                 // Offline, libmosquitto keeps a QoS 1 message itself and sends it on reconnect.
@@ -62,7 +60,6 @@ final class Publisher {
         while let next = outbox.first {
             do {
                 try client.publish(topic: next.topic, payload: next.payload, qos: next.qos, retain: next.retain, correlationData: next.correlation)
-                published += 1
             } catch {
                 if error.isOffline { return }
                 refused += 1

@@ -21,10 +21,17 @@ public struct LatencyWindow: Sendable {
 
     /// The `fraction` percentile (0...1) by nearest rank, or nil with no samples.
     public func percentile(_ fraction: Double) -> Double? {
+        percentiles([fraction])?.first
+    }
+
+    /// Several percentiles from one sort of the window, or nil with no samples.
+    public func percentiles(_ fractions: [Double]) -> [Double]? {
         let n = count
         guard n > 0 else { return nil }
         let sorted = samples[0..<n].sorted()
-        let rank = Int((fraction * Double(n)).rounded(.up)) - 1
-        return sorted[min(max(rank, 0), n - 1)]
+        return fractions.map { fraction in
+            let rank = Int((fraction * Double(n)).rounded(.up)) - 1
+            return sorted[min(max(rank, 0), n - 1)]
+        }
     }
 }
