@@ -30,8 +30,9 @@ let package = Package(
         .target(name: "EdgePOSIX", dependencies: ["EdgeCore", "CEdgeSpawn"]),
         .target(name: "EdgeMQTT", dependencies: ["EdgePOSIX", "CMosquitto", "CEdgeSpawn"]),
         .target(name: "EdgeArtifacts", dependencies: ["CCurl", "CZlib", "CCrypto"]),
+        .target(name: "EdgeCgroups", dependencies: ["EdgeCore", "EdgePOSIX", "CEdgeSpawn"]),
         // Wiring: the reactor, deployments, function supervision, health.
-        .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeJSON", "EdgePOSIX", "EdgeMQTT", "EdgeArtifacts"]),
+        .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeJSON", "EdgePOSIX", "EdgeMQTT", "EdgeArtifacts", "EdgeCgroups"]),
         .executableTarget(name: "edge-agent", dependencies: ["EdgeAgent"]),
         .executableTarget(name: "edgectl", dependencies: [
             "EdgeCore", "EdgeJSON", "EdgeMQTT", "EdgePOSIX",
@@ -40,6 +41,7 @@ let package = Package(
 
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore", "EdgeJSON"]),
         .testTarget(name: "EdgeArtifactsTests", dependencies: ["EdgeArtifacts"]),
+        .testTarget(name: "EdgeCgroupsTests", dependencies: ["EdgeCgroups", "EdgeCore", "EdgePOSIX"]),
     ],
     swiftLanguageModes: [.v6]
 )

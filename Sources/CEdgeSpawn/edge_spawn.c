@@ -62,13 +62,9 @@ static void edge_spawn_child(const struct edge_spawn_request *request, int repor
 
     if (setsid() < 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_SETSID);
 
-    /* Join the cgroup before anything is allocated, so nothing escapes its limits. */
-    if (request->cgroup_procs_fd >= 0) {
-        if (write(request->cgroup_procs_fd, "0", 1) != 1) edge_spawn_fail(report, EDGE_SPAWN_STEP_CGROUP);
-    }
-    for (int i = 0; i < request->rlimit_count && i < EDGE_SPAWN_MAX_RLIMITS; i++) {
-        struct rlimit limit = {(rlim_t)request->rlimits[i].soft, (rlim_t)request->rlimits[i].hard};
-        if (setrlimit(request->rlimits[i].resource, &limit) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_RLIMIT);
+    /* Join the cgroups before anything is allocated or exec'd, so nothing escapes their limits. */
+    for (int i = 0; i < request->cgroup_count && i < EDGE_SPAWN_MAX_CGROUPS; i++) {
+        if (write(request->cgroup_procs_fds[i], "0", 1) != 1) edge_spawn_fail(report, EDGE_SPAWN_STEP_CGROUP);
     }
 
     /* Copy the sources high first, so that dup2 onto 0-3 cannot clobber one still needed. */
@@ -87,6 +83,13 @@ static void edge_spawn_child(const struct edge_spawn_request *request, int repor
     edge_spawn_close_from(request->runtime_fd >= 0 ? 4 : 3, report);
 
     if (request->cwd != NULL && chdir(request->cwd) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_CHDIR);
+
+    /* rlimits after the descriptors are in place (a low RLIMIT_NOFILE would refuse the high copies),
+       before the identity switch (an unprivileged process could not raise a hard limit) and exec. */
+    for (int i = 0; i < request->rlimit_count && i < EDGE_SPAWN_MAX_RLIMITS; i++) {
+        struct rlimit limit = {(rlim_t)request->rlimits[i].soft, (rlim_t)request->rlimits[i].hard};
+        if (setrlimit(request->rlimits[i].resource, &limit) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_RLIMIT);
+    }
 
     if (request->set_ids) {
         gid_t groups[1] = {(gid_t)request->gid};

@@ -3,8 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int edge_eventfd(void) {
@@ -28,4 +32,25 @@ int edge_signalfd_next(int fd) {
 
 int edge_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
+}
+
+pid_t edge_wait_peek(void) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int result;
+    do {
+        result = waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT);
+    } while (result < 0 && errno == EINTR);
+    if (result < 0) return errno == ECHILD ? 0 : -1;
+    return info.si_pid;
+}
+
+int edge_set_child_subreaper(void) {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+int edge_is_cgroupfs(const char *path) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -1;
+    return info.f_type == 0x63677270 /* CGROUP2_SUPER_MAGIC */ || info.f_type == 0x27e0eb /* CGROUP_SUPER_MAGIC */;
 }

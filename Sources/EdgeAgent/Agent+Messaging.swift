@@ -179,7 +179,22 @@ extension Agent {
         HealthReport(thing: config.thingName, startedMs: startedMs, broker: "\(config.brokerHost):\(config.brokerPort)",
                      tls: config.tls != nil, connected: connected, protocolVersion: protocolVersion, reconnects: reconnects,
                      deployment: coordinator.lastStatus, runners: coordinator.runners.values.sorted { $0.name < $1.name },
-                     outboxQueued: publisher.queued, outboxDropped: publisher.droppedWhileOffline, refused: publisher.refused)
+                     outboxQueued: publisher.queued, outboxDropped: publisher.droppedWhileOffline, refused: publisher.refused,
+                     cgroups: cgroupHealth)
+    }
+
+    /// The `cgroups` member of health: the version and controllers in use, or why caps are off.
+    var cgroupHealth: JSONValue {
+        guard let tree = host.cgroups else {
+            return ["version": "none", "controllers": [], "reason": .string(cgroupProblem ?? "unknown"),
+                    "allowUncapped": .bool(config.allowUncapped)]
+        }
+        var members: [String: JSONValue] = [
+            "version": .string(tree.version.rawValue), "controllers": .array(tree.controllers.sorted().map { .string($0) }),
+            "paths": .array(tree.paths.map { .string($0) }),
+        ]
+        if let problem = cgroupProblem { members["reason"] = .string(problem) }
+        return .object(members)
     }
 
     func publishHealth() {

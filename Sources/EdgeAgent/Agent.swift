@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import EdgeArtifacts
+import EdgeCgroups
 import EdgeCore
 import EdgeJSON
 import EdgeMQTT
@@ -21,7 +22,13 @@ public final class Agent {
     let publisher: Publisher
     let coordinator: DeploymentCoordinator
     let host: FunctionHost
+    let policy: FunctionHostPolicy
+    /// Why cgroup caps are off, when they are.
+    let cgroupProblem: String?
     let startedMs = Clock.wallMs()
+    var usageTimer: EventLoop.Token?
+    /// How often the functions' cgroups are read for the limits they hit.
+    static let usageSampleMs = 2000
 
     var connected = false
     var protocolVersion = 0
@@ -49,8 +56,11 @@ public final class Agent {
         logger = Logger(level: config.logLevel).with("thing", config.thingName)
         let logDir = "\(config.stateDir)/logs"
         do {
-            try Files.makeDirectories(config.stateDir, mode: 0o750)
+            // Others may traverse (not list) the state directory: functions running as their own
+            // user reach their folders below it.
+            try Files.makeDirectories(config.stateDir, mode: 0o711)
             try Files.makeDirectories(logDir, mode: 0o750)
+            try Files.allowTraversal(config.stateDir)
         } catch {
             throw StartupError("stateDir: cannot create \(config.stateDir) (\(error.reason.lowercased())): choose a writable folder with --state-dir")
         }
@@ -58,8 +68,28 @@ public final class Agent {
         if runtime == nil {
             logger.warning("the Python runtime was not found; python3 functions will fail to start until runtimeDir is set")
         }
-        host = FunctionHost(thing: config.thingName, python: Agent.resolveExecutable(config.python) ?? config.python,
-                            pythonRuntimeDir: runtime, logDir: logDir)
+        // Orphaned descendants of functions become the agent's to reap.
+        if !Signals.becomeSubreaper() { logger.warning("cannot become the reaper of orphaned function processes") }
+        let tree: CgroupTree?
+        switch Cgroups.setUp(mode: config.cgroupMode, root: config.cgroupRoot) {
+        case .success(let made):
+            tree = made
+            cgroupProblem = made.problems.isEmpty ? nil : made.problems.joined(separator: "; ")
+        case .failure(let error):
+            tree = nil
+            cgroupProblem = error.description
+        }
+        let python = Agent.resolveExecutable(config.python) ?? config.python
+        host = FunctionHost(thing: config.thingName, python: python, pythonRuntimeDir: runtime, logDir: logDir, cgroups: tree)
+        let pythonProblem = DeviceProbe.traversalProblem(python).map { "\(python): \($0)" }
+            ?? runtime.flatMap { folder in DeviceProbe.traversalProblem(folder).map { "\(folder): \($0)" } }
+        var policy = FunctionHostPolicy(
+            defaultLimits: config.defaultLimits, defaultUser: config.functionUser ?? (Users.isRoot ? Agent.defaultFunctionUser : nil),
+            allowRoot: config.allowRootFunctions, agentUid: geteuid(), capacity: DeviceProbe.capacity(),
+            controllers: tree?.controllers ?? [], cgroupProblem: cgroupProblem, allowUncapped: config.allowUncapped)
+        policy.stateDirProblem = DeviceProbe.traversalProblem(config.stateDir)
+        policy.pythonProblem = pythonProblem
+        self.policy = policy
         do {
             signals = try SignalChannel([SIGTERM, SIGINT, SIGCHLD, SIGHUP])
             mqttEvents = try Inbox<MQTTEvent>()
@@ -85,7 +115,11 @@ public final class Agent {
         coordinator = DeploymentCoordinator(thing: config.thingName, groups: config.thingGroups, stateDir: config.stateDir,
                                             loop: loop, logger: logger)
         coordinator.delegate = self
+        coordinator.admit = { [policy] spec in FunctionAdmission.check(spec, policy: policy, lookupUser: Users.lookup) }
     }
+
+    /// The user functions run as by default when the agent is root (created by scripts/setup.sh).
+    static let defaultFunctionUser = "edgefn"
 
     /// Finds `python/edge_runtime.py`: the configured folder, the installed one, or the source tree's.
     static func pythonRuntime(_ config: AgentConfiguration) throws(StartupError) -> String? {
@@ -127,11 +161,40 @@ public final class Agent {
         loop.watch(stagingResults.fd) { [unowned self] _ in
             for done in self.stagingResults.drain() { self.coordinator.staged(done.result, attempt: done.attempt) }
         }
+        reportCgroups()
         coordinator.restore()
         client.start()
         scheduleHealthInterval()
+        if host.cgroups != nil { scheduleUsageSampling() }
         loop.run()
         logger.info("edge-agent stopped")
+    }
+
+    // MARK: Cgroups
+
+    /// Says at start which cgroup version is in use, cleans up after an earlier run, or says
+    /// plainly that cgroup caps are off.
+    private func reportCgroups() {
+        guard let tree = host.cgroups else {
+            logger.warning("cgroup caps are off: functions get rlimits only", ("reason", cgroupProblem ?? "unknown"),
+                           ("deployments with memoryMB, cpus or pids", config.allowUncapped ? "run uncapped (cgroups.allowUncapped)" : "are rejected"))
+            return
+        }
+        logger.info("cgroups in use", ("version", tree.version.rawValue), ("controllers", tree.controllers.sorted().joined(separator: ",")),
+                    ("subtree", tree.paths.joined(separator: ",")), ("agentLeaf", tree.agentLeaf ?? "-"))
+        for problem in tree.problems { logger.warning("a cgroup controller is not available", ("problem", problem)) }
+        let stale = tree.cleanStale()
+        if !stale.cleaned.isEmpty {
+            logger.info("removed cgroups an earlier run left, with their processes", ("cgroups", stale.cleaned.joined(separator: ",")))
+        }
+        for path in stale.leftover { logger.warning("a stale cgroup could not be removed", ("cgroup", path)) }
+    }
+
+    private func scheduleUsageSampling() {
+        usageTimer = loop.after(Agent.usageSampleMs) { [unowned self] in
+            for runner in self.coordinator.allRunners { runner.sampleUsage() }
+            self.scheduleUsageSampling()
+        }
     }
 
     // MARK: Signals and shutdown
@@ -150,7 +213,9 @@ public final class Agent {
     }
 
     private func reapChildren() {
-        for (pid, status) in Signals.reapChildren() {
+        let runners = coordinator.allRunners
+        let ended = Signals.reapChildren { pid in _ = runners.first { $0.beforeReaping(pid) } }
+        for (pid, status) in ended {
             let owner = coordinator.allRunners.first { $0.reaped(pid, status: status) }
             if owner == nil { logger.debug("reaped a process that is no function's", ("pid", String(pid))) }
         }
@@ -173,6 +238,8 @@ public final class Agent {
         finishingShutdown = true
         loop.cancel(healthTimer)
         loop.cancel(healthDue)
+        loop.cancel(usageTimer)
+        host.cgroups?.removeSubtree()
         if connected {
             shutdownAck = publisher.publish(topics.health, HealthReport.offline(thing: config.thingName, reason: "agent stopped", now: Clock.wallMs()),
                                             qos: 1, retain: true)

@@ -88,6 +88,15 @@ public enum Files {
         }
     }
 
+    /// Adds search (x) permission for others to a directory the process owns, so that other users
+    /// can reach what is below it without being able to list it.
+    public static func allowTraversal(_ path: String) throws(SystemError) {
+        var info = stat()
+        _ = try systemCall("inspect \(path)") { stat(path, &info) }
+        guard info.st_uid == geteuid(), info.st_mode & 0o001 == 0 else { return }
+        _ = try systemCall("chmod \(path)") { chmod(path, (info.st_mode & 0o7777) | 0o011) }
+    }
+
     /// The names in a directory, without `.` and `..`.
     public static func list(_ path: String) throws(SystemError) -> [String] {
         guard let directory = opendir(path) else { throw SystemError("list \(path)", errno: Glibc.errno) }

@@ -49,13 +49,17 @@ public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
 
 /// Reaping children and naming signals.
 public enum Signals {
-    /// Every child that has ended, reaped so none is left a zombie.
-    public static func reapChildren() -> [(pid: pid_t, status: ExitStatus)] {
+    /// Every child that has ended, reaped so none is left a zombie. `beforeReaping` runs while the
+    /// ended child is still a zombie, so its pid and process group cannot have been reused: the
+    /// place to kill what it left behind.
+    public static func reapChildren(beforeReaping: (pid_t) -> Void = { _ in }) -> [(pid: pid_t, status: ExitStatus)] {
         var ended: [(pid_t, ExitStatus)] = []
         while true {
-            var status: Int32 = 0
-            let pid = waitpid(-1, &status, WNOHANG)
+            let pid = edge_wait_peek()
             if pid <= 0 { break }
+            beforeReaping(pid)
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { break }
             // The wait-status macros are not importable; decode the standard layout.
             let signal = status & 0x7f
             if signal == 0 {
@@ -65,6 +69,12 @@ public enum Signals {
             }
         }
         return ended
+    }
+
+    /// Orphaned descendants of functions (daemons that double-forked) become the agent's
+    /// children, so it reaps them: no zombies even when the agent is PID 1 in a container.
+    public static func becomeSubreaper() -> Bool {
+        edge_set_child_subreaper() == 0
     }
 
     public static func name(_ signal: Int32) -> String {

@@ -12,7 +12,8 @@ public struct SpawnRequest: Sendable {
     public var stdout: Int32
     public var stderr: Int32
     public var runtimeChannel: Int32
-    public var cgroupProcsFD: Int32 = -1
+    /// cgroup.procs files the child writes itself into before exec (one per v1 hierarchy).
+    public var cgroupProcsFDs: [Int32] = []
     public var rlimits: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
     public var identity: (uid: UInt32, gid: UInt32)?
     public var noNewPrivileges = true
@@ -67,7 +68,11 @@ public enum Spawner {
                 raw.stdout_fd = request.stdout
                 raw.stderr_fd = request.stderr
                 raw.runtime_fd = request.runtimeChannel
-                raw.cgroup_procs_fd = request.cgroupProcsFD
+                raw.cgroup_count = Int32(min(request.cgroupProcsFDs.count, Int(EDGE_SPAWN_MAX_CGROUPS)))
+                withUnsafeMutableBytes(of: &raw.cgroup_procs_fds) { bytes in
+                    let slots = bytes.bindMemory(to: Int32.self)
+                    for (index, fd) in request.cgroupProcsFDs.prefix(slots.count).enumerated() { slots[index] = fd }
+                }
                 raw.rlimit_count = Int32(min(request.rlimits.count, Int(EDGE_SPAWN_MAX_RLIMITS)))
                 withUnsafeMutableBytes(of: &raw.rlimits) { bytes in
                     let slots = bytes.bindMemory(to: edge_spawn_rlimit.self)
@@ -163,4 +168,13 @@ public enum Users {
     }
 
     public static var isRoot: Bool { geteuid() == 0 }
+
+    /// The name of the user with `uid`, if it has one.
+    public static func name(of uid: UInt32) -> String? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else { return nil }
+        return String(cString: name)
+    }
 }

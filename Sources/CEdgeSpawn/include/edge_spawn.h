@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #define EDGE_SPAWN_MAX_RLIMITS 8
+#define EDGE_SPAWN_MAX_CGROUPS 8
 
 /// One resource limit to apply in the child before exec.
 struct edge_spawn_rlimit {
@@ -23,7 +24,8 @@ struct edge_spawn_request {
     int stdout_fd;                  /* becomes fd 1 */
     int stderr_fd;                  /* becomes fd 2 */
     int runtime_fd;                 /* becomes fd 3, or -1 */
-    int cgroup_procs_fd;            /* a cgroup's cgroup.procs opened for writing, or -1 */
+    int cgroup_count;               /* how many of cgroup_procs_fds are set */
+    int cgroup_procs_fds[EDGE_SPAWN_MAX_CGROUPS]; /* cgroup.procs files opened for writing (one per v1 hierarchy) */
     int rlimit_count;
     struct edge_spawn_rlimit rlimits[EDGE_SPAWN_MAX_RLIMITS];
     int set_ids;                    /* nonzero: setgroups/setgid/setuid to gid/uid */

@@ -18,4 +18,14 @@ int edge_signalfd_next(int fd);
 /// pipe2(fds, O_CLOEXEC).
 int edge_pipe_cloexec(int fds[2]);
 
+/// The pid of a child that has ended, left unreaped (waitid with WNOWAIT), so that its pid and
+/// process group cannot be reused while the caller cleans up after it: >0 a pid, 0 none, -1 error.
+pid_t edge_wait_peek(void);
+
+/// Makes this process the reaper of its orphaned descendants (PR_SET_CHILD_SUBREAPER).
+int edge_set_child_subreaper(void);
+
+/// 1 when `path` is on a cgroup filesystem (v1 or v2), 0 when not, -1 on error.
+int edge_is_cgroupfs(const char *path);
+
 #endif

@@ -26,6 +26,8 @@ final class DeploymentCoordinator {
     private let loop: EventLoop
     private let logger: Logger
     weak var delegate: DeploymentCoordinatorDelegate?
+    /// Checks a function against this device (user, limits, caps); nil admits everything as written.
+    var admit: ((FunctionSpec) -> Result<FunctionAdmission, DocumentRejection>)?
 
     /// What is applied now, and the documents it came from.
     private(set) var applied = DeploymentSet()
@@ -93,6 +95,12 @@ final class DeploymentCoordinator {
                 logger.error("a saved deployment no longer validates; it is skipped", ("source", source.description))
                 continue
             }
+            let issues = admissionIssues(deployment)
+            guard issues.isEmpty else {
+                logger.error("a saved deployment cannot run on this device any more; it is skipped", ("source", source.description),
+                             ("errors", issues.map(\.description).joined(separator: "; ")))
+                continue
+            }
             set.set(deployment, from: source)
         }
         // What was saved stays saved even if this restore fails: the next start tries again.
@@ -102,7 +110,7 @@ final class DeploymentCoordinator {
         guard !set.documents.isEmpty else { return }
         logger.info("restoring the last applied deployment", ("sources", String(set.documents.count)))
         begin(Attempt(number: nextAttempt(), source: .thing, deployment: nil, candidate: set,
-                      candidateRaw: snapshot.documents, effective: set.effective(groupOrder: groups),
+                      candidateRaw: snapshot.documents, effective: admitted(set.effective(groupOrder: groups)),
                       started: [], stopped: [], isRestore: true))
     }
 
@@ -144,12 +152,17 @@ final class DeploymentCoordinator {
                                  ("revision", String(parsed.revision)))
                     return
                 }
+                let issues = admissionIssues(parsed)
+                guard issues.isEmpty else {
+                    reject(source: source, document: document, issues: issues)
+                    return
+                }
                 deployment = parsed
                 candidate.set(parsed, from: source)
                 candidateRaw[source] = document
             }
         }
-        let effective = candidate.effective(groupOrder: groups)
+        let effective = admitted(candidate.effective(groupOrder: groups))
         var changes = effective.changes(from: current)
         // Redeploying re-arms a BROKEN function even when its spec is unchanged.
         for name in changes.unchanged where runners[name]?.state == .broken {
@@ -159,6 +172,31 @@ final class DeploymentCoordinator {
         begin(Attempt(number: nextAttempt(), source: source, deployment: deployment, candidate: candidate,
                       candidateRaw: candidateRaw, effective: effective, started: changes.started.sorted(),
                       stopped: changes.stopped.sorted(), isRestore: false))
+    }
+
+    /// What keeps a document's functions from running here (unknown user, a limit the device
+    /// cannot meet or enforce), every problem at once.
+    private func admissionIssues(_ deployment: Deployment) -> [ValidationIssue] {
+        guard let admit else { return [] }
+        var issues: [ValidationIssue] = []
+        for name in deployment.functions.keys.sorted() {
+            if case .failure(let rejection) = admit(deployment.functions[name]!) { issues += rejection.issues }
+        }
+        return issues
+    }
+
+    /// The deployment with each function's limits and user as they will apply (defaults filled in).
+    private func admitted(_ deployment: EffectiveDeployment) -> EffectiveDeployment {
+        guard let admit else { return deployment }
+        var result = deployment
+        for (name, spec) in deployment.functions {
+            guard case .success(let admission) = admit(spec) else { continue }
+            var applied = spec
+            applied.limits = admission.limits
+            applied.user = admission.user
+            result.functions[name] = applied
+        }
+        return result
     }
 
     private func nextAttempt() -> Int {

@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EdgeCgroups
+import EdgeCore
 import EdgePOSIX
 
 /// One running process of a function, and what it is doing.
@@ -30,8 +32,19 @@ final class FunctionInstance {
     var timers: [EventLoop.Token] = []
     var invocationTimer: EventLoop.Token?
     var idleTimer: EventLoop.Token?
+    /// Its own cgroup (nil when cgroups are off): its whole process tree, its usage, its kills.
+    let cgroup: FunctionCgroup?
+    /// Which limits it has hit since the last sample.
+    var limitWatch = LimitWatch()
+    /// OOM kills already reported for it, so a kill is reported once.
+    var reportedOomKills: Int64 = 0
+    /// Whether what it left behind was killed while it was still unreaped.
+    var leftoversKilled = false
 
-    init(pid: pid_t) { self.pid = pid }
+    init(pid: pid_t, cgroup: FunctionCgroup?) {
+        self.pid = pid
+        self.cgroup = cgroup
+    }
 
     var isIdle: Bool {
         if case .idle = phase { return true }
@@ -52,9 +65,26 @@ final class FunctionInstance {
         idleTimer = nil
     }
 
-    /// Signals the whole process group (the function runs in a session of its own).
+    /// Signals the whole process group (the function runs in a session of its own); SIGKILL
+    /// goes to the whole cgroup as well, which holds every descendant, even those that left the group.
     func signal(_ signal: Int32) {
         Signals.sendToGroup(pid, signal)
+        if signal == SIGKILL { cgroup?.killAll() }
+    }
+
+    /// Called while the ended main process is still a zombie (its pid and group cannot be reused):
+    /// kills whatever it left behind.
+    func killLeftovers() {
+        guard !leftoversKilled else { return }
+        leftoversKilled = true
+        Signals.sendToGroup(pid, SIGKILL)
+        cgroup?.killAll()
+    }
+
+    /// Descriptors the main process has open, from /proc (nil once it has exited).
+    var openFiles: Int? {
+        guard let names = try? Files.list("/proc/\(pid)/fd") else { return nil }
+        return names.count
     }
 
     func closeIO() {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EdgeCgroups
 import EdgeCore
 import EdgePOSIX
 
@@ -33,6 +34,9 @@ final class FunctionRunner {
     private(set) var dropped = 0
     private(set) var lastError: String?
     private(set) var latency = LatencyWindow()
+    /// Limit counters of instances already gone, so health totals survive replacements.
+    private var retiredOomKills: Int64 = 0
+    private var retiredPidsLimitHits: Int64 = 0
 
     /// How long an instance must stay up after `ready` before its failure count resets.
     static let stableMs = 10_000
@@ -199,6 +203,8 @@ final class FunctionRunner {
         case "ready":
             guard case .starting = instance.phase else { return }
             instance.phase = .idle
+            let startupMs = Double((Clock.monotonicNs() - instance.startedNs) / 1000) / 1000
+            delegate?.runner(self, event: "function.ready", ["pid": .int(Int64(instance.pid)), "startupMs": .double(startupMs)])
             let stable = loop.after(Self.stableMs) { [weak self, weak instance] in
                 guard let self, let instance, instance.endReason == nil else { return }
                 self.consecutiveFailures = 0
@@ -296,8 +302,9 @@ final class FunctionRunner {
 
     /// Starts one process; false when it could not be started (already counted as a failure).
     private func spawnInstance() -> Bool {
-        let request: SpawnRequest
+        var request: SpawnRequest
         var opened: [Int32] = []
+        var cgroup: FunctionCgroup?
         do {
             let channel = try Channels.socketPair()
             opened += [channel.agent, channel.child]
@@ -307,12 +314,16 @@ final class FunctionRunner {
             opened += [err.read, err.write]
             request = try LaunchPlan.request(for: spec, directory: directory, host: host,
                                              stdout: out.write, stderr: err.write, channel: channel.child)
+            if let tree = host.cgroups {
+                let made = try tree.makeInstance(function: spec.name, limits: spec.limits)
+                cgroup = made
+                request.cgroupProcsFDs = try made.openForJoining()
+                opened += request.cgroupProcsFDs
+            }
             let pid = try Spawner.spawn(request)
             // The child holds its ends now; the agent keeps only its own.
-            close(channel.child)
-            close(out.write)
-            close(err.write)
-            let instance = FunctionInstance(pid: pid)
+            for fd in [channel.child, out.write, err.write] + request.cgroupProcsFDs { close(fd) }
+            let instance = FunctionInstance(pid: pid, cgroup: cgroup)
             instance.channel = RuntimeChannel(fd: channel.agent, loop: loop) { [weak self, weak instance] incoming in
                 guard let self, let instance else { return }
                 self.received(incoming, from: instance)
@@ -330,11 +341,13 @@ final class FunctionRunner {
                                     "thing": .string(host.thing), "deploymentId": .string(deploymentId),
                                     "config": .object(spec.config)])
             instances.append(instance)
-            logger.info("function instance started", ("pid", String(pid)))
+            logger.info("function instance started", ("pid", String(pid)), ("cgroup", cgroup?.path ?? "none"),
+                        ("user", spec.user ?? "(the agent's)"))
             delegate?.runner(self, event: "function.started", ["pid": .int(Int64(pid))])
             return true
         } catch {
             for fd in opened { close(fd) }
+            if let cgroup { removeCgroup(cgroup) }
             recordFailure(String(describing: error))
             return false
         }
@@ -376,15 +389,34 @@ final class FunctionRunner {
         })
     }
 
+    /// Called while `pid` is an unreaped zombie: kills what it left behind (its process group and
+    /// cgroup). False when the pid is not one of this function's.
+    func beforeReaping(_ pid: pid_t) -> Bool {
+        guard let instance = instances.first(where: { $0.pid == pid }) else { return false }
+        instance.killLeftovers()
+        return true
+    }
+
     /// Called by the agent when it reaps `pid`; false when the pid is not one of this function's.
     func reaped(_ pid: pid_t, status: ExitStatus) -> Bool {
         guard let index = instances.firstIndex(where: { $0.pid == pid }) else { return false }
         let instance = instances.remove(at: index)
         instance.cancelTimers(loop)
-        // Anything it left behind in its process group goes with it.
-        instance.signal(SIGKILL)
         instance.closeIO()
         logger.info("function instance exited", ("pid", String(pid)), ("status", status.description))
+        var limitReason: String?
+        if let cgroup = instance.cgroup {
+            let final = cgroup.usage()
+            report(instance.limitWatch.observe(final, atMs: Clock.monotonicMs()), of: instance, usage: final)
+            reportOomKills(of: instance, usage: final)
+            retiredOomKills += final.oomKills ?? 0
+            retiredPidsLimitHits += final.pidsLimitHits ?? 0
+            if (final.oomKills ?? 0) > 0, let memory = spec.limits.memoryMB {
+                limitReason = "was killed by the kernel's OOM killer at its memory limit (limits.memoryMB: \(memory) MB)"
+            }
+            removeCgroup(cgroup)
+        }
+        if limitReason == nil { limitReason = rlimitReason(status) }
         let reason = instance.endReason
         if let invocation = instance.currentInvocation {
             complete(invocation, .failure(type: "Crashed", message: "the function \(status) while handling this event"), durationMs: 0)
@@ -399,7 +431,7 @@ final class FunctionRunner {
         case nil:
             let phase: String
             if case .starting = instance.phase { phase = " before sending ready" } else { phase = "" }
-            recordFailure("\(status)\(phase) (see \(logPath))")
+            recordFailure("\(limitReason ?? "\(status)")\(phase) (see \(logPath))")
         }
         if state == .stopping && instances.isEmpty {
             finishStop()
@@ -409,6 +441,92 @@ final class FunctionRunner {
         if state == .idle || state == .running { dispatch() }
         delegate?.runnerChanged(self)
         return true
+    }
+
+    /// The rlimit a signal says was hit, in the deployment's terms.
+    private func rlimitReason(_ status: ExitStatus) -> String? {
+        switch status {
+        case .signalled(SIGXCPU):
+            return "used up its CPU time (limits.cpuSeconds: \(spec.limits.cpuSeconds.map(String.init) ?? "?") s) and was killed by SIGXCPU"
+        case .signalled(SIGXFSZ):
+            return "wrote a file past its size limit (limits.fileSizeMB: \(spec.limits.fileSizeMB.map(String.init) ?? "?") MB) and was killed by SIGXFSZ"
+        default:
+            return nil
+        }
+    }
+
+    /// Removes an instance's cgroup once the kernel lets go of it (its last process has exited).
+    private func removeCgroup(_ cgroup: FunctionCgroup, attempt: Int = 1) {
+        if cgroup.remove() { return }
+        guard attempt < 50 else {
+            logger.warning("a function's cgroup could not be removed", ("cgroup", cgroup.path))
+            return
+        }
+        cgroup.killAll()
+        loop.after(100) { [weak self] in self?.removeCgroup(cgroup, attempt: attempt + 1) }
+    }
+
+    // MARK: Usage
+
+    /// Reads every instance's cgroup and reports the limits hit since the last sample.
+    func sampleUsage() {
+        let now = Clock.monotonicMs()
+        for instance in instances {
+            guard let cgroup = instance.cgroup else { continue }
+            let usage = cgroup.usage()
+            report(instance.limitWatch.observe(usage, atMs: now), of: instance, usage: usage)
+            reportOomKills(of: instance, usage: usage)
+        }
+    }
+
+    /// An OOM kill is reported once, whether a sample or the instance's exit sees it first.
+    private func reportOomKills(of instance: FunctionInstance, usage: ResourceUsage) {
+        guard let total = usage.oomKills, total > instance.reportedOomKills else { return }
+        instance.reportedOomKills = total
+        lastError = "OOM-killed at its memory limit (limits.memoryMB: \(spec.limits.memoryMB.map(String.init) ?? "?") MB)"
+        delegate?.runner(self, event: "function.oom_killed", [
+            "limit": "memoryMB", "memoryMB": spec.limits.memoryMB.map { .int(Int64($0)) } ?? .null,
+            "oomKills": .int(retiredOomKills + total), "pid": .int(Int64(instance.pid)),
+        ])
+    }
+
+    private func report(_ hits: [LimitHit], of instance: FunctionInstance, usage: ResourceUsage) {
+        for hit in hits {
+            switch hit {
+            case .oomKilled:
+                continue  // reportOomKills, which also sees kills before the first sample
+            case .pidsLimit(_, let total):
+                delegate?.runner(self, event: "function.pids_limit", [
+                    "limit": "pids", "pids": spec.limits.pids.map { .int(Int64($0)) } ?? .null,
+                    "hits": .int(retiredPidsLimitHits + total), "current": usage.pids.map { .int($0) } ?? .null,
+                    "pid": .int(Int64(instance.pid)),
+                ])
+            case .cpuThrottled(let percent, let window):
+                delegate?.runner(self, event: "function.cpu_throttled", [
+                    "limit": "cpus", "cpus": spec.limits.cpus.map { .double($0) } ?? .null,
+                    "throttledPercent": .double(percent), "windowSeconds": .double(window),
+                    "pid": .int(Int64(instance.pid)),
+                ])
+            }
+        }
+    }
+
+    /// What the function's live instances use now, with the counters of replaced ones; nil
+    /// without cgroups but for open descriptors.
+    func usage() -> JSONValue {
+        var total: ResourceUsage?
+        var files: Int?
+        for instance in instances {
+            if let usage = instance.cgroup?.usage() { total = total.map { $0.adding(usage) } ?? usage }
+            if let open = instance.openFiles { files = max(files ?? 0, open) }
+        }
+        var members = total?.json.objectValue ?? [:]
+        if host.cgroups != nil {
+            members["oomKills"] = .int(retiredOomKills + (total?.oomKills ?? 0))
+            members["pidsLimitHits"] = .int(retiredPidsLimitHits + (total?.pidsLimitHits ?? 0))
+        }
+        if let files { members["openFiles"] = .int(Int64(files)) }
+        return .object(members)
     }
 
     private func replaceInstances() {

@@ -1,16 +1,20 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EdgeCgroups
 import EdgeCore
 import EdgePOSIX
 
-/// What every function of this agent shares: the thing, the interpreters, where logs go.
+/// What every function of this agent shares: the thing, the interpreters, where logs go, and
+/// the cgroup subtree their instances get cgroups in.
 struct FunctionHost {
     var thing: String
     var python: String
     /// The folder holding `edge_runtime.py`, or nil when none was found.
     var pythonRuntimeDir: String?
     var logDir: String
+    /// nil when no cgroup can be used: functions then get rlimits only.
+    var cgroups: CgroupTree?
 }
 
 /// Turns a function's spec and directory into the exact process to start: executable,

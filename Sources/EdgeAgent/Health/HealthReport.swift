@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import EdgeCore
 import EdgePOSIX
 
@@ -17,6 +20,8 @@ public struct HealthReport {
     var outboxQueued: Int
     var outboxDropped: Int
     var refused: Int
+    /// Which cgroup version is in use and with what, or why none.
+    var cgroups: JSONValue
 
     func document(now: Int64) -> JSONValue {
         var functions: [String: JSONValue] = [:]
@@ -35,6 +40,9 @@ public struct HealthReport {
                 entry["latencyMs"] = ["p50": .double(rounded(latency[0])), "p99": .double(rounded(latency[1]))]
             }
             if let error = runner.lastError { entry["lastError"] = .string(error) }
+            entry["user"] = runner.spec.user.map { .string($0) } ?? .string(HealthReport.agentUser)
+            entry["limits"] = runner.spec.limits.json
+            entry["usage"] = runner.usage()
             functions[runner.name] = .object(entry)
         }
         var deploymentEntry: [String: JSONValue] = [:]
@@ -50,9 +58,13 @@ public struct HealthReport {
                            "protocolVersion": .int(Int64(protocolVersion)), "reconnects": .int(Int64(reconnects))],
             "deployment": .object(deploymentEntry),
             "functions": .object(functions),
+            "cgroups": cgroups,
             "outbox": ["queued": .int(Int64(outboxQueued)), "dropped": .int(Int64(outboxDropped)), "refused": .int(Int64(refused))],
         ]
     }
+
+    /// The agent's own user name, which functions without a user of their own run as.
+    static let agentUser: String = Users.name(of: geteuid()) ?? String(geteuid())
 
     private func rounded(_ value: Double) -> Double {
         (value * 1000).rounded() / 1000

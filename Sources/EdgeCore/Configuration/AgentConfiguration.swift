@@ -18,8 +18,25 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var runtimeDir: String?
     /// The interpreter for python3 functions: a path, or a name looked up on PATH at start.
     public var python = "python3"
+    /// The user functions run as when their spec names none; nil: `edgefn` when the agent is root,
+    /// else the agent's own user.
+    public var functionUser: String?
+    /// Whether a function may run as root (uid 0); off unless the operator says so.
+    public var allowRootFunctions = false
+    /// Limits every function gets unless its deployment sets them.
+    public var defaultLimits = ResourceLimits()
+    public var cgroupMode: CgroupMode = .auto
+    /// The agent's cgroup subtree: absolute from each hierarchy's root, or relative to the agent's own cgroup.
+    public var cgroupRoot: String?
+    /// Whether functions with memory, CPU or pids limits may run when no cgroup can enforce them.
+    public var allowUncapped = false
 
     public init(thingName: String) { self.thingName = thingName }
+}
+
+/// Which cgroup version the agent uses: what the machine has (`auto`), one forced, or none.
+public enum CgroupMode: String, Sendable, CaseIterable {
+    case auto, v1, v2, off
 }
 
 /// Severity of a log line.

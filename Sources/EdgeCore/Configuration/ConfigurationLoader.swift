@@ -15,11 +15,20 @@ public enum ConfigurationLoader {
           --log-level LEVEL        debug, info, warning or error (default info)
           --runtime-dir DIR        folder holding python/edge_runtime.py
           --python PATH            the Python interpreter for python3 functions (default: python3 on PATH)
+          --function-user NAME     the user functions run as unless their deployment names one
+                                   (default edgefn when the agent is root)
+          --allow-root-functions   let functions run as root
+          --cgroups MODE           auto, v2, v1 or off (default auto: what the machine has)
+          --cgroup-root PATH       the agent's cgroup subtree: absolute from each hierarchy's root,
+                                   or relative to the agent's own cgroup (default: see docs/functions.md)
+          --allow-uncapped         run functions whose memory, cpus or pids limits no cgroup can enforce
           --version                print the version and exit
         """
 
     static let fileFields = ["thingName", "thingGroups", "broker", "stateDir", "healthIntervalSeconds", "logLevel",
-                             "runtimeDir", "python"]
+                             "runtimeDir", "python", "functions", "cgroups"]
+    static let functionsFields = ["user", "allowRoot", "limits"]
+    static let cgroupsFields = ["mode", "root", "allowUncapped"]
     static let brokerFields = ["host", "port", "keepAliveSeconds", "tls"]
     static let tlsFields = ["ca", "cert", "key"]
 
@@ -57,6 +66,12 @@ struct Settings {
     var logLevel: String?
     var runtimeDir: String?
     var python: String?
+    var functionUser: String?
+    var allowRootFunctions: Bool?
+    var defaultLimits = ResourceLimits()
+    var cgroupMode: String?
+    var cgroupRoot: String?
+    var allowUncapped: Bool?
 
     mutating func read(file: JSONValue) throws(ConfigurationError) {
         guard let top = file.objectValue else {
@@ -93,6 +108,30 @@ struct Settings {
         logLevel = try string(top, "logLevel", prefix: "")
         runtimeDir = try string(top, "runtimeDir", prefix: "")
         python = try string(top, "python", prefix: "")
+        if let functions = top["functions"] {
+            guard let members = functions.objectValue else {
+                throw ConfigurationError(setting: "functions", message: "must be an object with user, allowRoot, limits")
+            }
+            try checkKnown(members, ConfigurationLoader.functionsFields, prefix: "functions.")
+            functionUser = try string(members, "user", prefix: "functions.")
+            allowRootFunctions = try bool(members, "allowRoot", prefix: "functions.")
+            if members["limits"] != nil {
+                let reader = FieldReader()
+                defaultLimits = FunctionSpecParser.parseLimits(members["limits"], at: "functions.limits", reader: reader)
+                if let issue = reader.issues.first {
+                    throw ConfigurationError(setting: issue.path, message: issue.message + (issue.value.map { " (got \($0))" } ?? ""))
+                }
+            }
+        }
+        if let cgroups = top["cgroups"] {
+            guard let members = cgroups.objectValue else {
+                throw ConfigurationError(setting: "cgroups", message: "must be an object with mode, root, allowUncapped")
+            }
+            try checkKnown(members, ConfigurationLoader.cgroupsFields, prefix: "cgroups.")
+            cgroupMode = try string(members, "mode", prefix: "cgroups.")
+            cgroupRoot = try string(members, "root", prefix: "cgroups.")
+            allowUncapped = try bool(members, "allowUncapped", prefix: "cgroups.")
+        }
     }
 
     mutating func read(arguments: [String]) throws(ConfigurationError) {
@@ -127,6 +166,11 @@ struct Settings {
             case "--log-level": logLevel = try value(flag)
             case "--runtime-dir": runtimeDir = try value(flag)
             case "--python": python = try value(flag)
+            case "--function-user": functionUser = try value(flag)
+            case "--allow-root-functions": allowRootFunctions = true
+            case "--cgroups": cgroupMode = try value(flag)
+            case "--cgroup-root": cgroupRoot = try value(flag)
+            case "--allow-uncapped": allowUncapped = true
             default:
                 throw ConfigurationError(setting: flag, message: "unknown option\n\(ConfigurationLoader.usage)")
             }
@@ -194,6 +238,28 @@ struct Settings {
         }
         config.runtimeDir = runtimeDir
         if let python { config.python = python }
+        if let functionUser {
+            if let problem = NameRule.check(functionUser, extra: "._-", what: "a user name", maxLength: 32) {
+                throw ConfigurationError(setting: "functions.user", message: "'\(functionUser)' is not valid: \(problem)")
+            }
+            config.functionUser = functionUser
+        }
+        config.allowRootFunctions = allowRootFunctions ?? false
+        config.defaultLimits = defaultLimits
+        if let cgroupMode {
+            guard let mode = CgroupMode(rawValue: cgroupMode) else {
+                throw ConfigurationError(setting: "cgroups.mode", message: "'\(cgroupMode)' is not a mode; use auto, v2, v1 or off")
+            }
+            config.cgroupMode = mode
+        }
+        if let cgroupRoot {
+            let parts = cgroupRoot.split(separator: "/")
+            guard !parts.isEmpty || cgroupRoot == "/", !parts.contains(where: { $0 == ".." || $0 == "." }) else {
+                throw ConfigurationError(setting: "cgroups.root", message: "'\(cgroupRoot)' must be a cgroup path without '.' or '..', for example edge-agent or /edge-agent")
+            }
+            config.cgroupRoot = cgroupRoot
+        }
+        config.allowUncapped = allowUncapped ?? false
         return config
     }
 
@@ -209,6 +275,14 @@ struct Settings {
             throw ConfigurationError(setting: prefix + key, message: "must be a non-empty string, not \(value.excerpt())")
         }
         return text
+    }
+
+    private func bool(_ members: [String: JSONValue], _ key: String, prefix: String) throws(ConfigurationError) -> Bool? {
+        guard let value = members[key] else { return nil }
+        guard let flag = value.boolValue else {
+            throw ConfigurationError(setting: prefix + key, message: "must be true or false, not \(value.excerpt())")
+        }
+        return flag
     }
 
     private func int(_ members: [String: JSONValue], _ key: String, prefix: String) throws(ConfigurationError) -> Int? {

@@ -63,26 +63,6 @@ public struct ArtifactSpec: Sendable, Equatable {
     public var name: String
 }
 
-/// Kernel-enforced caps for a function's processes; nil means the agent's default.
-public struct ResourceLimits: Sendable, Equatable {
-    public var memoryMB: Int?
-    public var cpus: Double?
-    public var pids: Int?
-    public var openFiles: Int?
-    public var fileSizeMB: Int?
-    public var cpuSeconds: Int?
-
-    public init(memoryMB: Int? = nil, cpus: Double? = nil, pids: Int? = nil, openFiles: Int? = nil,
-                fileSizeMB: Int? = nil, cpuSeconds: Int? = nil) {
-        self.memoryMB = memoryMB
-        self.cpus = cpus
-        self.pids = pids
-        self.openFiles = openFiles
-        self.fileSizeMB = fileSizeMB
-        self.cpuSeconds = cpuSeconds
-    }
-}
-
 /// How a crashed function is restarted, and when it is given up on as BROKEN.
 public struct RestartPolicy: Sendable, Equatable {
     public var maxFailures: Int

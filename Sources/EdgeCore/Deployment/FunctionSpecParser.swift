@@ -97,16 +97,16 @@ enum FunctionSpecParser {
     static func parseLimits(_ value: JSONValue?, at path: String, reader: FieldReader) -> ResourceLimits {
         var limits = ResourceLimits()
         guard let members = reader.object(value, at: path) else { return limits }
-        reader.rejectUnknown(members, known: ["memoryMB", "cpus", "pids", "openFiles", "fileSizeMB", "cpuSeconds"], at: path)
+        reader.rejectUnknown(members, known: ResourceLimits.fields, at: path)
         func int(_ key: String, _ range: ClosedRange<Int64>) -> Int? {
             reader.integer(members[key], at: FieldReader.join(path, key), range: range).map { Int($0) }
         }
-        limits.memoryMB = int("memoryMB", 16...1_048_576)
-        limits.cpus = reader.number(members["cpus"], at: FieldReader.join(path, "cpus"), range: 0.01...1024)
-        limits.pids = int("pids", 1...65_536)
-        limits.openFiles = int("openFiles", 16...1_048_576)
-        limits.fileSizeMB = int("fileSizeMB", 1...1_048_576)
-        limits.cpuSeconds = int("cpuSeconds", 1...86_400)
+        limits.memoryMB = int("memoryMB", ResourceLimits.memoryRange)
+        limits.cpus = reader.number(members["cpus"], at: FieldReader.join(path, "cpus"), range: ResourceLimits.cpusRange)
+        limits.pids = int("pids", ResourceLimits.pidsRange)
+        limits.openFiles = int("openFiles", ResourceLimits.openFilesRange)
+        limits.fileSizeMB = int("fileSizeMB", ResourceLimits.fileSizeRange)
+        limits.cpuSeconds = int("cpuSeconds", ResourceLimits.cpuSecondsRange)
         return limits
     }
 

@@ -1,0 +1,182 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgeCore
+import EdgePOSIX
+
+/// The agent's own cgroup subtree: one child cgroup per function instance below it. On v2 a
+/// single directory with the memory, cpu and pids controllers enabled for its children; on v1
+/// one directory in each hierarchy (memory, cpu, cpuacct, pids, freezer).
+public final class CgroupTree {
+    public let version: CgroupVersion
+    /// The limit controllers functions get ("memory", "cpu", "pids").
+    public private(set) var controllers: Set<String> = []
+    /// Why a limit controller is missing, one line each.
+    public private(set) var problems: [String] = []
+    /// The subtree's directories, by the controllers of their hierarchy ("unified" on v2).
+    let roots: [(controllers: [String], path: String)]
+    /// v2 only: the leaf the agent moved itself into, when it lives in its own subtree.
+    public private(set) var agentLeaf: String?
+    /// Whether the agent made the subtree (and so removes it when it stops).
+    private var created: [String] = []
+    private var counter = 0
+
+    static let limitControllers = ["memory", "cpu", "pids"]
+
+    init(version: CgroupVersion, roots: [(controllers: [String], path: String)]) {
+        self.version = version
+        self.roots = roots
+    }
+
+    /// Where the subtree is, for health and logs.
+    public var paths: [String] { roots.map(\.path) }
+
+    // MARK: Set-up
+
+    /// A v2 subtree at `subtree` (inside the mount at `mountPoint`). When `agentDirectory` is the
+    /// subtree itself (a delegated systemd cgroup), the agent first moves into `subtree/agent`, as
+    /// v2 allows processes only in leaves of a cgroup that enables controllers for its children.
+    public static func v2(subtree: String, mountPoint: String, agentDirectory: String?) throws(CgroupError) -> CgroupTree {
+        let tree = CgroupTree(version: .v2, roots: [(["unified"], subtree)])
+        try tree.makeRoot(subtree)
+        if agentDirectory.map({ CgroupLayout.join($0, "") }) == CgroupLayout.join(subtree, "") {
+            let leaf = "\(subtree)/agent"
+            do {
+                try Files.makeDirectories(leaf)
+                try CgroupFile.write("\(leaf)/cgroup.procs", "0")
+            } catch {
+                throw CgroupError("cannot move the agent into \(leaf): \(error.reason.lowercased())")
+            }
+            tree.agentLeaf = leaf
+        }
+        // Each controller must be enabled in every cgroup from the mount down to the subtree.
+        var chain: [String] = [mountPoint]
+        var current = mountPoint
+        let below = subtree.hasPrefix(mountPoint) ? String(subtree.dropFirst(mountPoint.count)) : ""
+        for component in below.split(separator: "/") {
+            current += "/\(component)"
+            chain.append(current)
+        }
+        for controller in limitControllers {
+            var failure: String?
+            for directory in chain {
+                let enabled = CgroupFile.read("\(directory)/cgroup.subtree_control")?.split(whereSeparator: { $0 == " " || $0 == "\n" }) ?? []
+                if enabled.contains(where: { $0 == controller || $0 == "+\(controller)" }) { continue }
+                let available = CgroupFile.read("\(directory)/cgroup.controllers")?.split(whereSeparator: { $0 == " " || $0 == "\n" }) ?? []
+                guard available.contains(where: { $0 == controller }) else {
+                    failure = "the \(controller) controller is not available in \(directory) (its parent does not enable it, or the kernel lacks it)"
+                    break
+                }
+                do {
+                    try CgroupFile.write("\(directory)/cgroup.subtree_control", "+\(controller)")
+                } catch {
+                    let hint = error.errno == EBUSY ? " (other processes live in that cgroup: run the agent under systemd with Delegate=yes, or set cgroups.root)" : ""
+                    failure = "cannot enable the \(controller) controller in \(directory): \(error.reason.lowercased())\(hint)"
+                    break
+                }
+            }
+            if let failure { tree.problems.append(failure) } else { tree.controllers.insert(controller) }
+        }
+        return tree
+    }
+
+    /// A v1 subtree: one directory per hierarchy, each given as its controllers and the path.
+    public static func v1(hierarchies: [(controllers: [String], path: String)]) throws(CgroupError) -> CgroupTree {
+        let tree = CgroupTree(version: .v1, roots: hierarchies)
+        for hierarchy in hierarchies { try tree.makeRoot(hierarchy.path) }
+        for controller in limitControllers {
+            if hierarchies.contains(where: { $0.controllers.contains(controller) }) {
+                tree.controllers.insert(controller)
+            } else {
+                tree.problems.append("no cgroup v1 hierarchy has the \(controller) controller mounted")
+            }
+        }
+        return tree
+    }
+
+    private func makeRoot(_ path: String) throws(CgroupError) {
+        let existed = Files.isDirectory(path)
+        do {
+            try Files.makeDirectories(path)
+        } catch {
+            let hint = error.errno == EACCES || error.errno == EPERM || error.errno == EROFS
+                ? " (the agent is not root and no cgroup is delegated to its user: run it as root, or under systemd with Delegate=yes)" : ""
+            throw CgroupError("cannot create \(path): \(error.reason.lowercased())\(hint)")
+        }
+        if !existed { created.append(path) }
+    }
+
+    // MARK: Instances
+
+    /// A new cgroup for one instance of `function`, with `limits` written into it.
+    public func makeInstance(function: String, limits: ResourceLimits) throws(CgroupError) -> FunctionCgroup {
+        counter += 1
+        let name = "\(function).\(counter)"
+        var directories: [(controllers: [String], path: String)] = []
+        for root in roots {
+            let path = "\(root.path)/\(name)"
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                let reason = String(cString: strerror(errno)).lowercased()
+                for made in directories { _ = CgroupFile.removeTree(made.path) }
+                throw CgroupError("cannot create the cgroup \(path): \(reason)")
+            }
+            directories.append((root.controllers, path))
+        }
+        let cgroup = FunctionCgroup(version: version, directories: directories)
+        let writes = version == .v2 ? CgroupSettings.v2(limits) : CgroupSettings.v1(limits)
+        for write in writes where controllers.contains(write.controller) {
+            guard let directory = cgroup.directory(for: version == .v2 ? "unified" : write.controller) else { continue }
+            let file = "\(directory)/\(write.file)"
+            if write.optional && !Files.exists(file) && CgroupFile.isCgroupfs(directory) { continue }
+            do {
+                try CgroupFile.write(file, write.value)
+            } catch {
+                if write.optional { continue }
+                _ = cgroup.remove()
+                throw CgroupError("cannot set \(write.file) to \(write.value) in \(directory): \(error.reason.lowercased())")
+            }
+        }
+        return cgroup
+    }
+
+    // MARK: Housekeeping
+
+    /// Kills and removes cgroups an earlier run left behind (its functions with them). Returns
+    /// the names cleaned and what could not be removed.
+    public func cleanStale(waitMs: Int = 2000) -> (cleaned: [String], leftover: [String]) {
+        var names: Set<String> = []
+        for root in roots {
+            for child in CgroupFile.children(root.path) where "\(root.path)/\(child)" != agentLeaf { names.insert(child) }
+        }
+        var cleaned: [String] = []
+        var leftover: [String] = []
+        for name in names.sorted() {
+            let directories = roots.compactMap { root -> (controllers: [String], path: String)? in
+                let path = "\(root.path)/\(name)"
+                return Files.isDirectory(path) ? (root.controllers, path) : nil
+            }
+            let stale = FunctionCgroup(version: version, directories: directories)
+            stale.killAll()
+            // The killed processes are not the agent's children: wait for the kernel to let them go.
+            let deadline = Clock.monotonicMs() + Int64(waitMs)
+            while !stale.remove() {
+                if Clock.monotonicMs() > deadline {
+                    leftover.append(stale.path)
+                    break
+                }
+                stale.killAll()
+                var pause = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+                nanosleep(&pause, nil)
+            }
+            if !leftover.contains(stale.path) { cleaned.append(name) }
+        }
+        return (cleaned, leftover)
+    }
+
+    /// At stop: removes the subtree's directories the agent created (not the one it lives in).
+    public func removeSubtree() {
+        for path in created.reversed() where agentLeaf == nil || !(agentLeaf!.hasPrefix(path + "/")) {
+            _ = CgroupFile.removeTree(path)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EdgeCore
+import EdgePOSIX
+
+/// The cgroup of one function instance: on v2 one directory, on v1 one per hierarchy. It is
+/// joined by the child before exec, read for usage, killed as a whole, and removed.
+public final class FunctionCgroup {
+    public let version: CgroupVersion
+    /// The directories, by the controllers their hierarchy carries ("unified" on v2).
+    let directories: [(controllers: [String], path: String)]
+    private let hasKillFile: Bool
+
+    init(version: CgroupVersion, directories: [(controllers: [String], path: String)]) {
+        self.version = version
+        self.directories = directories
+        hasKillFile = version == .v2 && directories.first.map { Files.exists("\($0.path)/cgroup.kill") } ?? false
+    }
+
+    /// The directory that holds `controller`'s files.
+    func directory(for controller: String) -> String? {
+        directories.first { $0.controllers.contains(controller) }?.path
+    }
+
+    /// Where the instance is, for logs: the first directory.
+    public var path: String { directories.first?.path ?? "" }
+
+    /// cgroup.procs of every directory, opened for the child to write itself into.
+    public func openForJoining() throws(CgroupError) -> [Int32] {
+        var fds: [Int32] = []
+        for directory in directories {
+            do {
+                fds.append(try CgroupFile.openForJoining("\(directory.path)/cgroup.procs"))
+            } catch {
+                for fd in fds { close(fd) }
+                throw CgroupError("cannot join \(directory.path): \(error.reason.lowercased())")
+            }
+        }
+        return fds
+    }
+
+    /// Every process in the instance's cgroup (grandchildren included).
+    public var processes: [pid_t] {
+        CgroupFile.pids("\(path)/cgroup.procs")
+    }
+
+    /// What the kernel counted for this instance.
+    public func usage() -> ResourceUsage {
+        var files: [String: String] = [:]
+        let wanted: [(String, [String])]
+        switch version {
+        case .v2:
+            wanted = [("unified", ["memory.current", "memory.peak", "memory.max", "memory.events", "cpu.stat",
+                                   "pids.current", "pids.max", "pids.events"])]
+        case .v1:
+            wanted = [("memory", ["memory.usage_in_bytes", "memory.max_usage_in_bytes", "memory.limit_in_bytes", "memory.oom_control"]),
+                      ("cpu", ["cpu.stat"]), ("cpuacct", ["cpuacct.usage"]),
+                      ("pids", ["pids.current", "pids.max", "pids.events"])]
+        }
+        for (controller, names) in wanted {
+            guard let directory = directory(for: controller) else { continue }
+            for name in names {
+                if let text = CgroupFile.read("\(directory)/\(name)") { files[name] = text }
+            }
+        }
+        return version == .v2 ? ResourceUsage.v2(files) : ResourceUsage.v1(files)
+    }
+
+    /// SIGKILL to every process in the cgroup, forks in flight included: `cgroup.kill` on v2
+    /// (Linux 5.14+), otherwise freeze, kill each, thaw; without a freezer, kill until empty.
+    public func killAll() {
+        if hasKillFile, (try? CgroupFile.write("\(path)/cgroup.kill", "1")) != nil { return }
+        let freezer: (file: String, frozen: String, thawed: String)?
+        switch version {
+        case .v2:
+            freezer = Files.exists("\(path)/cgroup.freeze") ? ("\(path)/cgroup.freeze", "1", "0") : nil
+        case .v1:
+            freezer = directory(for: "freezer").map { ("\($0)/freezer.state", "FROZEN", "THAWED") }
+        }
+        if let freezer { try? CgroupFile.write(freezer.file, freezer.frozen) }
+        // Frozen processes cannot fork; without a freezer, repeat until no new one appears.
+        for _ in 0..<50 {
+            let pids = processes
+            if pids.isEmpty { break }
+            for pid in pids { kill(pid, SIGKILL) }
+            if freezer != nil { break }
+        }
+        if let freezer { try? CgroupFile.write(freezer.file, freezer.thawed) }
+    }
+
+    /// Removes the cgroup; false while a process is still in it (try again once it has exited).
+    public func remove() -> Bool {
+        var removed = true
+        for directory in directories where !CgroupFile.removeTree(directory.path) { removed = false }
+        return removed
+    }
+}
+
+public enum CgroupVersion: String, Sendable {
+    case v1
+    case v2
+}
