@@ -130,17 +130,7 @@ struct Health: ParsableCommand {
             printJSON(health)
             return
         }
-        let connection = health["connection"]?["connected"]?.boolValue == true ? "connected" : "disconnected"
-        print("\(thing): \(health["status"]?.stringValue ?? "?") (\(connection)), agent \(health["agentVersion"]?.stringValue ?? "?"), up \(health["uptimeSeconds"]?.intValue ?? 0) s")
-        if let reason = health["reason"]?.stringValue { print("  reason: \(reason)") }
-        if let deployment = health["deployment"], let state = deployment["status"]?.stringValue {
-            print("  deployment: \(deployment["deploymentId"]?.stringValue ?? "") revision \(deployment["revision"]?.intValue ?? 0) \(state)")
-        }
-        for (name, function) in (health["functions"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-            let latency = function["latencyMs"].map { " p50 \($0["p50"]?.doubleValue ?? 0) ms p99 \($0["p99"]?.doubleValue ?? 0) ms" } ?? ""
-            print("  \(name) \(function["version"]?.stringValue ?? "") \(function["state"]?.stringValue ?? ""): \(function["invocations"]?.intValue ?? 0) invocations, \(function["errors"]?.intValue ?? 0) errors, \(function["restarts"]?.intValue ?? 0) restarts\(latency)")
-            if let error = function["lastError"]?.stringValue { print("    last error: \(error)") }
-        }
+        for line in HealthSummary.lines(thing: thing, health) { print(line) }
     }
 }
 
