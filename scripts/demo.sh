@@ -31,9 +31,19 @@ trap cleanup EXIT
 echo "== starting mosquitto on 127.0.0.1:$port"
 start_broker "$run/broker" "$port"
 
-echo "== starting edge-agent (thing demo-device, state in run/demo/state)"
-"$bin/edge-agent" --thing-name demo-device --broker-port "$port" --state-dir "$run/state" \
-    --runtime-dir "$repo/runtime" --health-interval 10 > "$run/agent.log" 2>&1 &
+# Functions run as the unprivileged user edgefn (when root): their files, under the state
+# directory, must be reachable by that user, which a clone under /root (mode 0700) is not.
+state="$run/state"
+if [ "$(id -u)" -eq 0 ] && ! reachable_by_others "$run"; then
+    state="/var/tmp/edge-agent-demo"
+    rm -rf "$state"
+fi
+function_python="${EDGE_FUNCTION_VENV:-/opt/edge-agent/python}/bin/python3"
+[ -x "$function_python" ] || function_python="$repo/run/function-python/bin/python3"
+
+echo "== starting edge-agent (thing demo-device, state in $state, functions run by $function_python)"
+"$bin/edge-agent" --thing-name demo-device --broker-port "$port" --state-dir "$state" \
+    --runtime-dir "$repo/runtime" --python "$function_python" --health-interval 10 > "$run/agent.log" 2>&1 &
 agent_pid=$!
 
 echo "== deploying the digits classifier"

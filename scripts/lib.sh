@@ -40,3 +40,17 @@ CONF
     echo $! > "$dir/mosquitto.pid"
     wait_until 10 "mosquitto on port $port" port_open "$port"
 }
+
+# reachable_by_others PATH: whether every folder on the way to PATH lets other users through
+# (functions run as their own user and must reach their folders in the agent's state directory).
+reachable_by_others() {
+    local path="" part
+    local IFS=/
+    for part in $1; do
+        [ -n "$part" ] || continue
+        path="$path/$part"
+        [ -d "$path" ] || return 0
+        [ $(( 0$(stat -c %a "$path") & 1 )) -eq 1 ] || return 1
+    done
+    return 0
+}

@@ -64,7 +64,11 @@ public final class Agent {
         } catch {
             throw StartupError("stateDir: cannot create \(config.stateDir) (\(error.reason.lowercased())): choose a writable folder with --state-dir")
         }
-        let runtime = try Agent.pythonRuntime(config)
+        var runtime = try Agent.pythonRuntime(config)
+        if let folder = runtime, Users.isRoot, DeviceProbe.traversalProblem(folder) != nil {
+            // Functions run as another user, who must be able to read the runtime module.
+            runtime = Agent.installRuntime(from: folder, stateDir: config.stateDir, logger: logger) ?? folder
+        }
         if runtime == nil {
             logger.warning("the Python runtime was not found; python3 functions will fail to start until runtimeDir is set")
         }
@@ -138,6 +142,22 @@ public final class Agent {
             folder = Files.parent(of: folder)
         }
         return candidates.first { Files.exists("\($0)/edge_runtime.py") }
+    }
+
+    /// Copies `edge_runtime.py` into `<stateDir>/runtime/python`, readable by every user, for when
+    /// the folder it was found in is not (a source tree under /root). nil if the copy failed.
+    static func installRuntime(from folder: String, stateDir: String, logger: Logger) -> String? {
+        let target = "\(stateDir)/runtime/python"
+        do {
+            try Files.makeDirectories(target, mode: 0o755)
+            let module = try Files.read("\(folder)/edge_runtime.py", maxBytes: 1 << 20)
+            try Files.writeAtomically("\(target)/edge_runtime.py", module, mode: 0o644)
+            logger.info("the Python runtime was copied where functions can read it", ("from", folder), ("to", target))
+            return target
+        } catch {
+            logger.warning("cannot copy the Python runtime where functions can read it", ("error", error.description))
+            return nil
+        }
     }
 
     /// An absolute path for `name`: itself if it has a slash, else the first match on PATH.
