@@ -78,15 +78,18 @@ public final class FunctionCgroup {
         case .v1:
             freezer = directory(for: "freezer").map { ("\($0)/freezer.state", "FROZEN", "THAWED") }
         }
-        if let freezer { try? CgroupFile.write(freezer.file, freezer.frozen) }
-        // Frozen processes cannot fork; without a freezer, repeat until no new one appears.
+        // Frozen processes cannot fork while they are listed and killed; a child forked while the
+        // freeze was spreading shows up in the next round. Without a freezer, rounds until empty.
+        // Processes killed but not yet gone stay listed for a moment: stop once no new one appears.
+        var killed: Set<pid_t> = []
         for _ in 0..<50 {
-            let pids = processes
-            if pids.isEmpty { break }
-            for pid in pids { kill(pid, SIGKILL) }
-            if freezer != nil { break }
+            if let freezer { try? CgroupFile.write(freezer.file, freezer.frozen) }
+            let fresh = processes.filter { !killed.contains($0) }
+            for pid in fresh { kill(pid, SIGKILL) }
+            if let freezer { try? CgroupFile.write(freezer.file, freezer.thawed) }
+            if fresh.isEmpty { break }
+            killed.formUnion(fresh)
         }
-        if let freezer { try? CgroupFile.write(freezer.file, freezer.thawed) }
     }
 
     /// Removes the cgroup; false while a process is still in it (try again once it has exited).
