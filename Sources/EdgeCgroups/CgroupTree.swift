@@ -39,7 +39,20 @@ public final class CgroupTree {
     public static func v2(subtree: String, mountPoint: String, agentDirectory: String?) throws(CgroupError) -> CgroupTree {
         let tree = CgroupTree(version: .v2, roots: [(["unified"], subtree)])
         try tree.makeRoot(subtree)
-        if agentDirectory.map({ CgroupLayout.join($0, "") }) == CgroupLayout.join(subtree, "") {
+        // Each controller must be enabled in every cgroup from the mount down to the subtree.
+        var chain: [String] = [mountPoint]
+        var current = mountPoint
+        let below = subtree.hasPrefix(mountPoint) ? String(subtree.dropFirst(mountPoint.count)) : ""
+        for component in below.split(separator: "/") {
+            current += "/\(component)"
+            chain.append(current)
+        }
+        // A cgroup that enables controllers for its children may hold no process itself, but the
+        // real root may: if the agent sits on that chain (a delegated systemd cgroup, a container's
+        // namespace root), it moves into a leaf of its subtree first. Only the real root lacks
+        // cgroup.events (a namespace root is a cgroup like any other).
+        let isRealRoot = { (path: String) in path == mountPoint && !Files.exists("\(path)/cgroup.events") }
+        if let own = agentDirectory.map({ CgroupLayout.join($0, "") }), chain.contains(own), !isRealRoot(own) {
             let leaf = "\(subtree)/agent"
             do {
                 try Files.makeDirectories(leaf)
@@ -48,14 +61,6 @@ public final class CgroupTree {
                 throw CgroupError("cannot move the agent into \(leaf): \(error.reason.lowercased())")
             }
             tree.agentLeaf = leaf
-        }
-        // Each controller must be enabled in every cgroup from the mount down to the subtree.
-        var chain: [String] = [mountPoint]
-        var current = mountPoint
-        let below = subtree.hasPrefix(mountPoint) ? String(subtree.dropFirst(mountPoint.count)) : ""
-        for component in below.split(separator: "/") {
-            current += "/\(component)"
-            chain.append(current)
         }
         for controller in limitControllers {
             var failure: String?
@@ -95,7 +100,13 @@ public final class CgroupTree {
     }
 
     private func makeRoot(_ path: String) throws(CgroupError) {
-        let existed = Files.isDirectory(path)
+        // Every folder this creates, parents included, is removed again when the agent stops.
+        var missing: [String] = []
+        var folder = path
+        while !folder.isEmpty && folder != "/" && !Files.isDirectory(folder) {
+            missing.append(folder)
+            folder = Files.parent(of: folder)
+        }
         do {
             try Files.makeDirectories(path)
         } catch {
@@ -103,19 +114,23 @@ public final class CgroupTree {
                 ? " (the agent is not root and no cgroup is delegated to its user: run it as root, or under systemd with Delegate=yes)" : ""
             throw CgroupError("cannot create \(path): \(error.reason.lowercased())\(hint)")
         }
-        if !existed { created.append(path) }
+        created += missing.reversed()
     }
 
     // MARK: Instances
 
     /// A new cgroup for one instance of `function`, with `limits` written into it.
     public func makeInstance(function: String, limits: ResourceLimits) throws(CgroupError) -> FunctionCgroup {
-        counter += 1
-        let name = "\(function).\(counter)"
+        // A name no cgroup has (one a failed clean-up left is never reused with what is in it).
+        var name: String
+        repeat {
+            counter += 1
+            name = "\(function).\(counter)"
+        } while roots.contains(where: { Files.exists("\($0.path)/\(name)") })
         var directories: [(controllers: [String], path: String)] = []
         for root in roots {
             let path = "\(root.path)/\(name)"
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            if mkdir(path, 0o755) != 0 {
                 let reason = String(cString: strerror(errno)).lowercased()
                 for made in directories { _ = CgroupFile.removeTree(made.path) }
                 throw CgroupError("cannot create the cgroup \(path): \(reason)")
@@ -146,7 +161,9 @@ public final class CgroupTree {
     public func cleanStale(waitMs: Int = 2000) -> (cleaned: [String], leftover: [String]) {
         var names: Set<String> = []
         for root in roots {
-            for child in CgroupFile.children(root.path) where "\(root.path)/\(child)" != agentLeaf { names.insert(child) }
+            for child in CgroupFile.children(root.path) where "\(root.path)/\(child)" != agentLeaf && Self.isInstanceName(child) {
+                names.insert(child)
+            }
         }
         var cleaned: [String] = []
         var leftover: [String] = []
@@ -171,6 +188,16 @@ public final class CgroupTree {
             if !leftover.contains(stale.path) { cleaned.append(name) }
         }
         return (cleaned, leftover)
+    }
+
+    /// Whether `name` is one of the agent's instance cgroups (`<function>.<n>`): the clean-up at
+    /// start never touches another cgroup, even in a subtree shared by mistake.
+    static func isInstanceName(_ name: String) -> Bool {
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return false }
+        let function = name[..<dot]
+        let number = name[name.index(after: dot)...]
+        return !number.isEmpty && number.allSatisfy(\.isASCII) && number.allSatisfy(\.isNumber)
+            && NameRule.functionName(String(function)) == nil
     }
 
     /// At stop: removes the subtree's directories the agent created (not the one it lives in).

@@ -54,8 +54,10 @@ public struct CgroupLayout: Sendable, Equatable {
 
     /// The directory of this process's own cgroup in `mount`, given its path in the hierarchy.
     public static func directory(of path: String, in mount: Mount) -> String {
+        // Below the mount's root by whole components: "/docker/abcdef" is not below "/docker/abc".
         var relative = path
-        if mount.root != "/" && relative.hasPrefix(mount.root) { relative.removeFirst(mount.root.count) }
+        let root = mount.root.hasSuffix("/") ? String(mount.root.dropLast()) : mount.root
+        if !root.isEmpty && (relative == root || relative.hasPrefix(root + "/")) { relative.removeFirst(root.count) }
         return join(mount.mountPoint, relative)
     }
 
