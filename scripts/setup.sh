@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what edge-agent needs on a Debian machine, skipping what is already there:
 # the C libraries and the broker from Debian, the Python packages of the runtime, the tests and
-# the examples from PyPI. Swift itself must already be installed (swift.org toolchain).
+# the examples from PyPI, the system user `edgefn` that functions run as when the agent runs as
+# root, and the interpreter for Python functions (a venv every user can read, with the packages of
+# requirements-functions.txt). Swift itself must already be installed (swift.org toolchain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debian_packages=(mosquitto mosquitto-clients libmosquitto-dev libjson-c-dev libcurl4-openssl-dev
-                 zlib1g-dev libssl-dev pkg-config gcc make openssl python3 python3-pip)
+                 zlib1g-dev libssl-dev pkg-config gcc make openssl python3 python3-pip python3-venv)
 missing=()
 for package in "${debian_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -28,6 +30,61 @@ if ! "$python" -c 'import paho.mqtt, pytest, onnxruntime, numpy' 2>/dev/null; th
     echo "setup: installing Python packages from requirements-dev.txt"
     "$python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
         || "$python" -m pip install --quiet --disable-pip-version-check --break-system-packages -r requirements-dev.txt
+fi
+
+# Functions run as this unprivileged system user when the agent runs as root.
+function_user=edgefn
+if [ "$(id -u)" -eq 0 ]; then
+    if ! id -u "$function_user" >/dev/null 2>&1; then
+        echo "setup: creating the system user $function_user (functions run as it when the agent runs as root)"
+        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$function_user"
+    fi
+else
+    echo "setup: note: not root, so no user $function_user is created; functions will run as the agent's own user"
+fi
+
+# The interpreter for Python functions: a venv from Debian's /usr/bin/python3 (not a pyenv or a
+# home-directory one, which the function user cannot reach), readable by every user, with the
+# packages functions use (requirements-functions.txt). The agent is given it with --python.
+venv="${EDGE_FUNCTION_VENV:-/opt/edge-agent/python}"
+if [ -z "${EDGE_FUNCTION_VENV:-}" ] && [ "$(id -u)" -ne 0 ]; then
+    parent=/opt/edge-agent
+    [ -d "$parent" ] || parent=/opt
+    if [ ! -w "$parent" ]; then
+        venv="$PWD/run/function-python"
+        echo "setup: note: not root and $parent is not writable: the function interpreter goes to $venv instead"
+    fi
+fi
+# Works when it imports what functions use, as the user functions run as (when there is one).
+venv_works() {
+    local check=("$venv/bin/python3" -c 'import numpy, onnxruntime')
+    if [ "$(id -u)" -eq 0 ]; then
+        (cd / && runuser -u "$function_user" -- "${check[@]}") >/dev/null 2>&1
+    else
+        "${check[@]}" >/dev/null 2>&1
+    fi
+}
+if venv_works; then
+    echo "setup: function interpreter: $venv/bin/python3 (already there)"
+else
+    echo "setup: creating the function interpreter in $venv from /usr/bin/python3 with requirements-functions.txt"
+    (
+        umask 022
+        mkdir -p "$venv"
+        /usr/bin/python3 -m venv "$venv"
+        PIP_ROOT_USER_ACTION=ignore "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
+            -r requirements-functions.txt
+    )
+    # Every user must be able to run it and read its packages, whatever umask made them.
+    chmod -R u+rwX,go+rX,go-w "$venv"
+    [ "$venv" != /opt/edge-agent/python ] || chmod 0755 /opt/edge-agent
+    if ! venv_works; then
+        who="the current user"
+        [ "$(id -u)" -ne 0 ] || who="user $function_user (can every user reach $venv?)"
+        echo "setup: $venv/bin/python3 cannot import numpy and onnxruntime as $who" >&2
+        exit 1
+    fi
+    echo "setup: function interpreter: $venv/bin/python3"
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

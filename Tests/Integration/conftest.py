@@ -5,11 +5,17 @@
 - `observer`: an MQTT 5 client subscribed to `#` before the test acts.
 - `edge`: the observer plus the thing's topics and deployment helpers.
 - `echo_bin`: examples/echo-native/echo.c compiled once per session.
+- `misbehave_bin`: Tests/Integration/functions/misbehave.c (a function that misbehaves on request)
+  compiled once per session.
+- `python_launcher`: the interpreter for Python functions (the venv scripts/setup.sh makes).
+- `shared_tmp`: this test's folder under the session's world-traversable base (/tmp/edge-e2e-*,
+  0711): state directories, modules and executables a function must reach go there, since
+  functions may run as another user (edgefn) who cannot enter pytest's tmp_path. Agent logs and
+  broker files stay in tmp_path.
 On failure, the log of every agent and broker the test started is attached to the report.
 """
 
 import subprocess
-import sys
 
 import pytest
 
@@ -28,6 +34,23 @@ def pytest_runtest_makereport(item, call):
             report.sections.append(("mosquitto log (%s)" % broker.log_path, h.tail(broker.log_text(), 60)))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_base():
+    """The session's world-traversable base folder, removed at the end of the session."""
+    base = h.make_shared_base()
+    yield base
+    h.remove_shared_base()
+
+
+@pytest.fixture(autouse=True)
+def shared_tmp(request, shared_base):
+    """This test's folder (0711) under the shared base; the default folder of h.shared_path,
+    h.write_module and h.copy_executable while the test runs."""
+    folder = h.begin_shared_test(request.node.name)
+    yield folder
+    h.end_shared_test()
+
+
 @pytest.fixture(scope="session")
 def agent_bin():
     try:
@@ -37,9 +60,9 @@ def agent_bin():
 
 
 @pytest.fixture(scope="session")
-def echo_bin(tmp_path_factory):
-    """The native echo example, compiled with cc and json-c."""
-    out = tmp_path_factory.mktemp("echo-native") / "echo"
+def echo_bin(shared_base):
+    """The native echo example, compiled with cc and json-c (into the shared base: any user may read it)."""
+    out = h.shared_path(shared_base / "bin") / "echo"
     source = h.REPO / "examples" / "echo-native" / "echo.c"
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "json-c"], capture_output=True, text=True)
     if flags.returncode != 0:
@@ -52,10 +75,28 @@ def echo_bin(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def misbehave_bin(shared_base):
+    """Tests/Integration/functions/misbehave.c: one native function with a misbehaviour per mode
+    (argv[1]), compiled with cc alone (no json-c)."""
+    out = h.shared_path(shared_base / "bin") / "misbehave"
+    source = h.REPO / "Tests" / "Integration" / "functions" / "misbehave.c"
+    result = subprocess.run(["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-o", str(out), str(source)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail("cannot compile %s:\n%s" % (source, result.stderr), pytrace=False)
+    out.chmod(0o755)
+    return out
+
+
+@pytest.fixture(scope="session")
 def python_launcher():
-    """`--python` for the agent: this interpreter (which has onnxruntime and numpy), by its
-    absolute path, so the functions run under exactly the Python the tests were started with."""
-    return sys.executable
+    """`--python` for the agent: the function interpreter scripts/setup.sh makes (a venv of
+    Debian's python3 with numpy and onnxruntime that every user can read, since functions may run
+    as edgefn), or $EDGE_FUNCTION_PYTHON; by its absolute path."""
+    try:
+        return h.function_python()
+    except h.HarnessError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture
@@ -85,7 +126,10 @@ def broker(make_broker):
 
 @pytest.fixture
 def agent(request, tmp_path, agent_bin, broker, thing, python_launcher):
-    """Starts an edge-agent: agent(extra_args=[...], state_dir=..., thing=..., port=...)."""
+    """Starts an edge-agent: agent(extra_args=[...], state_dir=..., thing=..., port=...). The state
+    directory is "state" (or the name of `state_dir`) in the test's shared folder; with
+    h.CGROUP_ROOT_FLAG the agent gets --cgroup-root /edge-e2e/<thing>, and whatever cgroups are
+    left there are removed after the test."""
     agents = []
     request.node._edge_agents = agents
 
@@ -93,7 +137,9 @@ def agent(request, tmp_path, agent_bin, broker, thing, python_launcher):
               broker_host="127.0.0.1", python=None):
         index = len(agents) + 1
         extra_args = ["--python", str(python or python_launcher)] + list(extra_args)
-        state = state_dir or (tmp_path / "state")
+        # Functions (maybe another user) reach their folders under the state directory: it goes
+        # in the shared folder, by its name when a test gives one.
+        state = h.shared_location(state_dir or "state")
         instance = h.Agent(agent_bin, thing_name or thing, port or broker.port, state,
                            tmp_path / ("agent%d.log" % index), health_interval=health_interval,
                            extra_args=extra_args, groups=groups, broker_host=broker_host)
@@ -103,6 +149,8 @@ def agent(request, tmp_path, agent_bin, broker, thing, python_launcher):
     yield start
     for instance in agents:
         instance.cleanup()
+    for name in sorted({instance.thing for instance in agents}):
+        h.remove_cgroups(name)
 
 
 @pytest.fixture

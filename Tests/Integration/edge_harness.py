@@ -4,23 +4,32 @@ observer that records everything, and builders for deployment documents.
 Synchronisation rule: nothing here sleeps to let something happen. Every wait is on the event
 itself (a message, a process exit, a file, a log line) with a deadline that fails with a
 message naming what was awaited.
+
+Functions may run as another user than the tests (edgefn, when the agent is root): what they
+must reach (state directories, modules, executables) lives under a world-traversable base per
+session (shared_path), and Python functions get an interpreter every user can run
+(function_python). Tests that need root or cgroups say so with require_root/require_cgroups,
+which skip, or fail under CI=true.
 """
 
 import base64
 import hashlib
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -30,6 +39,16 @@ DEFAULT_AGENT_BIN = REPO / ".build" / "debug" / "edge-agent"
 
 WAIT = 20.0  # default deadline for positive waits, generous for a loaded CI machine
 QUIET = 2.0  # default bounded window for "nothing must arrive" checks
+
+# Pass `--cgroup-root /edge-e2e/<thing>` to every agent, so each test's cgroups are its own and
+# teardown can find what is left of them. Off until the agent has the flag.
+CGROUP_ROOT_FLAG = True
+CGROUP_PARENT = "edge-e2e"
+
+# The unprivileged user functions run as when the agent runs as root (scripts/setup.sh makes it).
+FUNCTION_USER = "edgefn"
+# The interpreter for Python functions: readable by every user, with numpy and onnxruntime.
+DEFAULT_FUNCTION_PYTHON = "/opt/edge-agent/python/bin/python3"
 
 
 class HarnessError(AssertionError):
@@ -44,6 +63,144 @@ def agent_binary():
             "edge-agent binary not found at %s: run `swift build` first (from %s), "
             "or point EDGE_AGENT_BIN at a built edge-agent" % (path, REPO))
     return path
+
+
+def function_python():
+    """The interpreter for Python functions: $EDGE_FUNCTION_PYTHON, else the venv scripts/setup.sh
+    makes. It must import numpy and onnxruntime as the user functions run as (when we are root)."""
+    path = os.environ.get("EDGE_FUNCTION_PYTHON") or DEFAULT_FUNCTION_PYTHON
+    fix = ("run scripts/setup.sh (it makes %s, readable by every user, from requirements-functions.txt), "
+           "or point EDGE_FUNCTION_PYTHON at such an interpreter" % DEFAULT_FUNCTION_PYTHON)
+    if not os.path.isfile(path) or not os.access(path, os.X_OK):
+        raise HarnessError("the function interpreter %s is missing: %s" % (path, fix))
+    as_user = FUNCTION_USER if os.geteuid() == 0 and user_exists(FUNCTION_USER) else None
+    check = subprocess.run([path, "-c", "import numpy, onnxruntime"], capture_output=True, text=True, cwd="/",
+                           user=as_user, timeout=120)
+    if check.returncode != 0:
+        raise HarnessError("the function interpreter %s cannot import numpy and onnxruntime%s: %s\n%s"
+                           % (path, " as user %s" % as_user if as_user else "", fix, tail(check.stderr, 5)))
+    return Path(path)
+
+
+def user_exists(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Files a function must reach
+#
+# pytest's tmp_path is under /tmp/pytest-of-<user> (mode 0700): a function running as another
+# user (edgefn) cannot reach it. State directories and every file a function reads live instead
+# under one base per session, /tmp/edge-e2e-XXXX (0711), in a folder per test (0711).
+
+_shared = {"base": None, "test": None}
+
+
+def make_shared_base():
+    """Creates the session's base folder (0711) and returns it."""
+    base = Path(tempfile.mkdtemp(prefix="edge-e2e-", dir="/tmp"))
+    base.chmod(0o711)
+    _shared["base"] = base
+    return base
+
+
+def remove_shared_base():
+    base, _shared["base"], _shared["test"] = _shared["base"], None, None
+    if base is not None:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def begin_shared_test(name):
+    """A folder (0711) of its own under the base for the test `name`; the default for shared_path."""
+    if _shared["base"] is None:
+        raise HarnessError("no shared base folder: make_shared_base() was not called")
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80]
+    folder = Path(tempfile.mkdtemp(prefix=safe + "-", dir=_shared["base"]))
+    folder.chmod(0o711)
+    _shared["test"] = folder
+    return folder
+
+
+def end_shared_test():
+    _shared["test"] = None
+
+
+def shared_location(path):
+    """Where `path` goes so that a function's user can reach it: `path` itself when it is under the
+    shared base, else an entry of the same name in the current test's shared folder (so
+    `tmp_path / "src"` becomes <test folder>/src). The folders above it, up to the base, are
+    created (0711); `path` itself is not. Without a current test (the harness used on its own),
+    `path` as given."""
+    path = Path(path)
+    base, test = _shared["base"], _shared["test"]
+    if test is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+    if base is not None and path.is_absolute() and _is_under(path, base):
+        target = path
+    else:
+        target = test / path.name
+    missing = []
+    cursor = target.parent
+    while not cursor.exists():
+        missing.append(cursor)
+        cursor = cursor.parent
+    for folder in reversed(missing):
+        folder.mkdir()
+        folder.chmod(0o711)
+    return target
+
+
+def shared_path(directory=None, mode=0o711):
+    """The folder `directory` names, placed by shared_location and created with `mode`; without
+    `directory`, the current test's shared folder."""
+    if directory is None:
+        if _shared["test"] is None:
+            raise HarnessError("shared_path() without a folder needs a current test")
+        return _shared["test"]
+    target = shared_location(directory)
+    target.mkdir(exist_ok=True)
+    target.chmod(mode)
+    return target
+
+
+def _is_under(path, base):
+    try:
+        Path(path).resolve().relative_to(Path(base).resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def world_writable_dir(name):
+    """A folder in the current test's shared folder that any user may create files in (sticky, 1777)."""
+    return shared_path(name, mode=0o1777)
+
+
+def require(condition, reason):
+    """Skips the test with `reason` unless `condition`; under CI=true a skip is a failure, so CI
+    never passes by skipping what it was meant to run."""
+    if condition:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("%s (CI=true: this test must run in CI, so the missing prerequisite is a failure)" % reason,
+                    pytrace=False)
+    pytest.skip(reason)
+
+
+def require_root():
+    require(os.geteuid() == 0, "needs root (the agent must be root to switch users and manage cgroups)")
+
+
+def require_function_user():
+    """Root, and the user functions run as by default (scripts/setup.sh creates it)."""
+    require_root()
+    require(user_exists(FUNCTION_USER), "needs the system user %s: run scripts/setup.sh" % FUNCTION_USER)
+    return pwd.getpwnam(FUNCTION_USER)
 
 
 def poll_until(condition, timeout, what, interval=0.02):
@@ -206,6 +363,199 @@ def cmdline_of(pid):
         return ""
 
 
+def proc_stat(pid):
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, session, ...), or None."""
+    try:
+        stat = Path("/proc/%d/stat" % pid).read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()
+
+
+def session_members(sid):
+    """Live (not zombie) pids whose session id is `sid`: a function and everything it started that
+    did not leave its session."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = proc_stat(int(entry))
+            if fields and int(fields[3]) == sid and fields[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+def cpu_ticks(pid):
+    """utime + stime of `pid` in clock ticks, or None once it is gone."""
+    fields = proc_stat(pid)
+    return int(fields[11]) + int(fields[12]) if fields else None
+
+
+def uids_of(pid):
+    """The real, effective, saved and filesystem uids of `pid` (the Uid line of /proc/<pid>/status)."""
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith("Uid:"):
+            return [int(v) for v in line.split()[1:5]]
+    raise HarnessError("no Uid line in /proc/%d/status" % pid)
+
+
+def open_fd_count(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return None
+
+
+def kill_quietly(pid, sig=signal.SIGKILL):
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Cgroups
+
+KNOWN_V1_CONTROLLERS = {"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "io", "devices", "freezer",
+                        "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"}
+
+
+class CgroupMount:
+    def __init__(self, version, mountpoint, root, controllers):
+        self.version = version          # "v1" or "v2"
+        self.mountpoint = Path(mountpoint)
+        self.root = root                # the hierarchy's path seen at the mount point
+        self.controllers = controllers
+
+    def directory(self, cgroup_path):
+        """The folder of `cgroup_path` (absolute from the hierarchy's root), or None when this
+        mount does not show it."""
+        root = self.root.rstrip("/")
+        if cgroup_path != root and not cgroup_path.startswith(root + "/"):
+            return None
+        return self.mountpoint / cgroup_path[len(root):].lstrip("/")
+
+    def __repr__(self):
+        return "<%s %s %s>" % (self.version, self.mountpoint, ",".join(self.controllers) or "-")
+
+
+def _unescape_mount(text):
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+
+
+def cgroup_mounts():
+    """Every cgroup v1 and v2 hierarchy mounted here, from /proc/self/mountinfo."""
+    mounts = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        fields, tail_fields = left.split(), right.split()
+        if not tail_fields or tail_fields[0] not in ("cgroup", "cgroup2"):
+            continue
+        root, mountpoint = _unescape_mount(fields[3]), _unescape_mount(fields[4])
+        if tail_fields[0] == "cgroup2":
+            try:
+                controllers = Path(mountpoint, "cgroup.controllers").read_text().split()
+            except OSError:
+                controllers = []
+            mounts.append(CgroupMount("v2", mountpoint, root, controllers))
+        else:
+            options = tail_fields[2].split(",") if len(tail_fields) > 2 else []
+            mounts.append(CgroupMount("v1", mountpoint, root, [o for o in options if o in KNOWN_V1_CONTROLLERS]))
+    return mounts
+
+
+def _writable(mount):
+    probe = mount.mountpoint / ("%s-probe-%s" % (CGROUP_PARENT, uuid.uuid4().hex[:8]))
+    try:
+        probe.mkdir()
+    except OSError:
+        return False
+    try:
+        probe.rmdir()
+    except OSError:
+        pass
+    return True
+
+
+def require_cgroups(controllers=("memory", "cpu", "pids")):
+    """Root, and writable cgroups with `controllers`: all of them in one v2 hierarchy, or each in a
+    v1 hierarchy of its own. Skips otherwise (a failure under CI=true, see require()); returns
+    {"v1": bool, "v2": bool}: which of the two could serve."""
+    require_root()
+    mounts = cgroup_mounts()
+    v2 = any(m.version == "v2" and set(controllers) <= set(m.controllers) and _writable(m) for m in mounts)
+    v1 = all(any(m.version == "v1" and c in m.controllers and _writable(m) for m in mounts) for c in controllers)
+    require(v1 or v2, "needs writable cgroups (v2, or v1 hierarchies) with the controllers %s; mounted: %s"
+            % (", ".join(controllers), mounts or "no cgroup file system"))
+    return {"v1": v1, "v2": v2}
+
+
+def cgroup_root(thing):
+    """The --cgroup-root the harness gives the agent of `thing`."""
+    return "/%s/%s" % (CGROUP_PARENT, thing)
+
+
+def cgroup_of(pid, controller, version):
+    """The folder of the cgroup `pid` is in for `controller` ("memory", "cpu", "pids"), in the
+    hierarchy of `version` ("v1" or "v2", as the agent's health says)."""
+    try:
+        lines = Path("/proc/%d/cgroup" % pid).read_text().splitlines()
+    except OSError as error:
+        raise HarnessError("cannot read the cgroups of pid %d: %s" % (pid, error))
+    for line in lines:
+        _, names, path = line.split(":", 2)
+        if version == "v2" and names == "":
+            candidates = [m for m in cgroup_mounts() if m.version == "v2"]
+            candidates.sort(key=lambda m: controller not in m.controllers)
+        elif version == "v1" and controller in names.split(","):
+            candidates = [m for m in cgroup_mounts() if m.version == "v1" and controller in m.controllers]
+        else:
+            continue
+        for mount in candidates:
+            directory = mount.directory(path)
+            if directory is not None and directory.is_dir():
+                return directory
+    raise HarnessError("pid %d is in no %s cgroup with %s that is mounted here: %s"
+                       % (pid, version, controller, lines))
+
+
+def cgroup_tree_procs(directory):
+    """Every pid in the cgroup `directory` and the cgroups below it."""
+    pids = set()
+    for folder, _, _ in os.walk(directory):
+        try:
+            pids.update(int(p) for p in Path(folder, "cgroup.procs").read_text().split())
+        except OSError:
+            continue
+    return pids
+
+
+def remove_cgroups(thing, timeout=10.0):
+    """Teardown, best effort: the cgroups an agent of `thing` left under its --cgroup-root, in every
+    hierarchy, removed bottom-up after killing whatever is still in them."""
+    seen = set()
+    for mount in cgroup_mounts():
+        top = mount.directory(cgroup_root(thing))
+        if top is None or top in seen:
+            continue
+        seen.add(top)
+        deadline = time.monotonic() + timeout
+        while top.is_dir() and time.monotonic() < deadline:
+            for folder, _, _ in os.walk(top, topdown=False):
+                for pid in cgroup_tree_procs(folder):
+                    if pid != os.getpid():
+                        kill_quietly(pid)
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    pass
+            if top.exists():
+                time.sleep(0.05)  # bounded retry: killed processes leave their cgroup as they exit
+        try:
+            top.parent.rmdir()  # the shared /edge-e2e parent, once no agent uses it
+        except OSError:
+            pass
+
+
 class Agent:
     """One run of the real edge-agent binary."""
 
@@ -220,6 +570,8 @@ class Agent:
                      "--log-level", "debug"]
         for group in groups:
             self.args += ["--thing-group", group]
+        if CGROUP_ROOT_FLAG:
+            self.args += ["--cgroup-root", cgroup_root(thing)]
         self.args += list(extra_args)
         self.proc = None
         self.known_children = set()
@@ -299,10 +651,13 @@ class Agent:
                     try:
                         os.killpg(pid, signal.SIGKILL)  # functions run in a session of their own
                     except OSError:
-                        try:
-                            os.kill(pid, signal.SIGKILL)
-                        except OSError:
-                            pass
+                        kill_quietly(pid)
+            # What left the process group but not the session (setpgid) goes too.
+            if self.known_children:
+                for entry in os.listdir("/proc"):
+                    fields = proc_stat(int(entry)) if entry.isdigit() else None
+                    if fields and int(fields[3]) in self.known_children and int(entry) != os.getpid():
+                        kill_quietly(int(entry))
 
 
 def tail(text, lines):
@@ -524,11 +879,11 @@ def document(deployment_id, revision, functions, **policy):
 
 
 def write_module(directory, name, source):
-    """Writes a Python handler module `name`.py into `directory`; returns its path."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / ("%s.py" % name)
+    """Writes a Python handler module `name`.py (0644) into the folder `directory` names, placed
+    where a function's user can read it (see shared_path); returns its path."""
+    path = shared_path(directory) / ("%s.py" % name)
     path.write_text(source)
+    path.chmod(0o644)
     return path
 
 
@@ -625,8 +980,9 @@ def make_tls_material(directory, client_names=("client",)):
 
 
 def copy_executable(source, directory, name=None):
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / (name or Path(source).name)
+    """Copies `source` (0755) into the folder `directory` names, placed where a function's user can
+    read it (see shared_path); returns its path."""
+    target = shared_path(directory) / (name or Path(source).name)
     shutil.copy2(source, target)
+    target.chmod(0o755)
     return target

@@ -149,12 +149,14 @@ def check_log_cap(logs):
     assert all(size <= 1 << 20 for size in sizes.values()), "over the 1 MiB cap: %s" % sizes
 
 
-def test_python_interpreter_given_by_path(agent, edge, tmp_path):
-    """`--python /abs/path/python3` (a venv or pyenv interpreter, not the first python3 on the
-    function's PATH) must run with its own standard library and site-packages."""
-    import sys
+def test_python_interpreter_given_by_path(agent, edge, tmp_path, python_launcher):
+    """`--python /abs/path/python3` (a venv interpreter, not the first python3 on the function's
+    PATH) must run with its own standard library and site-packages."""
+    import subprocess
 
-    agent(python=sys.executable)
+    agent(python=python_launcher)
+    prefix = subprocess.run([python_launcher, "-c", "import sys; print(sys.prefix)"], capture_output=True,
+                            text=True, check=True).stdout.strip()
     module = h.write_module(tmp_path / "src", "whichpy",
                             "import sys\n\ndef handler(event, context):\n"
                             "    return {'prefix': sys.prefix, 'executable': sys.executable}\n")
@@ -162,4 +164,4 @@ def test_python_interpreter_given_by_path(agent, edge, tmp_path):
                                                                         subscriptions=["py/+/in"])}))
     result = edge.send("py/+/in", {}, "whichpy")
     assert result["status"] == "ok", result
-    assert result["result"]["prefix"] == sys.prefix, result
+    assert result["result"]["prefix"] == prefix, result

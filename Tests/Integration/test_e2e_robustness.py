@@ -32,9 +32,10 @@ def test_oversized_event_is_refused_and_the_function_keeps_running(agent, edge, 
     assert fn["restarts"] == 0, fn
 
 
-def test_redeploying_rearms_a_broken_function(agent, edge, tmp_path):
+def test_redeploying_rearms_a_broken_function(agent, edge, tmp_path, shared_tmp):
     agent()
-    marker = tmp_path / "fail-while-this-exists"
+    # Where the function (running as edgefn) can see it.
+    marker = shared_tmp / "fail-while-this-exists"
     marker.write_text("")
     script = tmp_path / "flaky" / "flaky.sh"
     script.parent.mkdir()

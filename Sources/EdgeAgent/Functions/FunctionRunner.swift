@@ -37,6 +37,8 @@ final class FunctionRunner {
     /// Limit counters of instances already gone, so health totals survive replacements.
     private var retiredOomKills: Int64 = 0
     private var retiredPidsLimitHits: Int64 = 0
+    /// The highest memory peak of instances already gone (an OOM-killed one peaks at its limit).
+    private var retiredMemoryPeak: Int64?
 
     /// How long an instance must stay up after `ready` before its failure count resets.
     static let stableMs = 10_000
@@ -411,6 +413,7 @@ final class FunctionRunner {
             reportOomKills(of: instance, usage: final)
             retiredOomKills += final.oomKills ?? 0
             retiredPidsLimitHits += final.pidsLimitHits ?? 0
+            if let peak = final.memoryPeakBytes { retiredMemoryPeak = max(retiredMemoryPeak ?? 0, peak) }
             if (final.oomKills ?? 0) > 0, let memory = spec.limits.memoryMB {
                 limitReason = "was killed by the kernel's OOM killer at its memory limit (limits.memoryMB: \(memory) MB)"
             }
@@ -522,6 +525,13 @@ final class FunctionRunner {
         }
         var members = total?.json.objectValue ?? [:]
         if host.cgroups != nil {
+            let peak = max(total?.memoryPeakBytes ?? 0, retiredMemoryPeak ?? 0)
+            if peak > 0 {
+                members["memoryPeakBytes"] = .int(peak)
+            }
+            if members["memoryLimitBytes"] == nil, let memory = spec.limits.memoryMB {
+                members["memoryLimitBytes"] = .int(Int64(memory) << 20)
+            }
             members["oomKills"] = .int(retiredOomKills + (total?.oomKills ?? 0))
             members["pidsLimitHits"] = .int(retiredPidsLimitHits + (total?.pidsLimitHits ?? 0))
         }
