@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "EdgeArtifacts", dependencies: ["CCurl", "CZlib", "CCrypto"]),
         .target(name: "EdgeCgroups", dependencies: ["EdgeCore", "EdgePOSIX", "CEdgeSpawn"]),
         // Wiring: the reactor, deployments, function supervision, health.
-        .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeJSON", "EdgePOSIX", "EdgeMQTT", "EdgeArtifacts", "EdgeCgroups"]),
+        .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeJSON", "EdgePOSIX", "EdgeMQTT", "EdgeArtifacts", "EdgeCgroups", "CEdgeSpawn"]),
         .executableTarget(name: "edge-agent", dependencies: ["EdgeAgent"]),
         .executableTarget(name: "edgectl", dependencies: [
             "EdgeCore", "EdgeJSON", "EdgeMQTT", "EdgePOSIX",

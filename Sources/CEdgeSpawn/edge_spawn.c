@@ -92,16 +92,24 @@ static void edge_spawn_child(const struct edge_spawn_request *request, int repor
     }
 
     if (request->set_ids) {
-        gid_t groups[1] = {(gid_t)request->gid};
-        if (setgroups(1, groups) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_SETGROUPS);
+        gid_t groups[EDGE_SPAWN_MAX_GROUPS];
+        int count = request->group_count > 0 && request->group_count <= EDGE_SPAWN_MAX_GROUPS ? request->group_count : 0;
+        for (int i = 0; i < count; i++) groups[i] = (gid_t)request->groups[i];
+        if (count == 0) {
+            groups[0] = (gid_t)request->gid;
+            count = 1;
+        }
+        if (setgroups((size_t)count, groups) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_SETGROUPS);
         if (setresgid(request->gid, request->gid, request->gid) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_SETGID);
         if (setresuid(request->uid, request->uid, request->uid) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_SETUID);
     }
     if (request->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         edge_spawn_fail(report, EDGE_SPAWN_STEP_NO_NEW_PRIVS);
     }
-    if (request->parent_death_signal > 0 && prctl(PR_SET_PDEATHSIG, request->parent_death_signal, 0, 0, 0) != 0) {
-        edge_spawn_fail(report, EDGE_SPAWN_STEP_PDEATHSIG);
+    if (request->parent_death_signal > 0) {
+        if (prctl(PR_SET_PDEATHSIG, request->parent_death_signal, 0, 0, 0) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_PDEATHSIG);
+        /* The agent may have died before the signal was armed: then nobody would ever send it. */
+        if (request->parent > 0 && getppid() != request->parent) _exit(127);
     }
     execve(request->path, request->argv, request->envp);
     edge_spawn_fail(report, EDGE_SPAWN_STEP_EXEC);

@@ -65,7 +65,7 @@ public final class Agent {
             throw StartupError("stateDir: cannot create \(config.stateDir) (\(error.reason.lowercased())): choose a writable folder with --state-dir")
         }
         var runtime = try Agent.pythonRuntime(config)
-        if let folder = runtime, Users.isRoot, DeviceProbe.traversalProblem(folder) != nil {
+        if let folder = runtime, Users.isRoot, DeviceProbe.traversalProblem("\(folder)/edge_runtime.py", need: "r") != nil {
             // Functions run as another user, who must be able to read the runtime module.
             runtime = Agent.installRuntime(from: folder, stateDir: config.stateDir, logger: logger) ?? folder
         }
@@ -75,7 +75,7 @@ public final class Agent {
         // Orphaned descendants of functions become the agent's to reap.
         if !Signals.becomeSubreaper() { logger.warning("cannot become the reaper of orphaned function processes") }
         let tree: CgroupTree?
-        switch Cgroups.setUp(mode: config.cgroupMode, root: config.cgroupRoot) {
+        switch Agent.claimCgroups(config) {
         case .success(let made):
             tree = made
             cgroupProblem = made.problems.isEmpty ? nil : made.problems.joined(separator: "; ")
@@ -85,8 +85,8 @@ public final class Agent {
         }
         let python = Agent.resolveExecutable(config.python) ?? config.python
         host = FunctionHost(thing: config.thingName, python: python, pythonRuntimeDir: runtime, logDir: logDir, cgroups: tree)
-        let pythonProblem = DeviceProbe.traversalProblem(python).map { "\(python): \($0)" }
-            ?? runtime.flatMap { folder in DeviceProbe.traversalProblem(folder).map { "\(folder): \($0)" } }
+        let pythonProblem = DeviceProbe.traversalProblem(python, need: "x").map { "\(python): \($0)" }
+            ?? runtime.flatMap { folder in DeviceProbe.traversalProblem("\(folder)/edge_runtime.py", need: "r").map { "\(folder): \($0)" } }
         var policy = FunctionHostPolicy(
             defaultLimits: config.defaultLimits, defaultUser: config.functionUser ?? (Users.isRoot ? Agent.defaultFunctionUser : nil),
             allowRoot: config.allowRootFunctions, agentUid: geteuid(), capacity: DeviceProbe.capacity(),
@@ -120,6 +120,21 @@ public final class Agent {
                                             loop: loop, logger: logger)
         coordinator.delegate = self
         coordinator.admit = { [policy] spec in FunctionAdmission.check(spec, policy: policy, lookupUser: Users.lookup) }
+    }
+
+    /// Sets up the agent's cgroup subtree and takes it (no other agent may use it at the same time).
+    static func claimCgroups(_ config: AgentConfiguration) -> Result<CgroupTree, CgroupError> {
+        switch Cgroups.setUp(mode: config.cgroupMode, root: config.cgroupRoot, name: Cgroups.subtreeName(thing: config.thingName)) {
+        case .success(let tree):
+            do {
+                try tree.claim()
+            } catch {
+                return .failure(error)
+            }
+            return .success(tree)
+        case .failure(let error):
+            return .failure(error)
+        }
     }
 
     /// The user functions run as by default when the agent is root (created by scripts/setup.sh).

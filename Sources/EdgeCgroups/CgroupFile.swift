@@ -26,7 +26,11 @@ enum CgroupFile {
     /// Writes `value` to a cgroup file. Creating the file is allowed so the same code runs against
     /// a plain directory laid out like cgroupfs (the tests); cgroupfs itself never creates one.
     static func write(_ path: String, _ value: String) throws(SystemError) {
-        let fd = try systemCall("open \(path)") { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        var fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        if fd < 0 && errno == ENOENT && !isCgroupfs(Files.parent(of: path)) {
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        }
+        if fd < 0 { throw SystemError("open \(path)", errno: errno) }
         defer { close(fd) }
         let bytes = Array(value.utf8)
         let written = try systemCall("write '\(value)' to \(path)") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }

@@ -20,8 +20,11 @@ public final class CgroupTree {
     /// Whether the agent made the subtree (and so removes it when it stops).
     private var created: [String] = []
     private var counter = 0
+    /// The subtree's directory held open with an exclusive flock while this agent owns it.
+    private var claimFD: Int32 = -1
 
     static let limitControllers = ["memory", "cpu", "pids"]
+    static let noBandwidth = "the cpu controller has no CFS bandwidth control (no cpu.max or cpu.cfs_quota_us: a kernel built without CONFIG_CFS_BANDWIDTH), so cpus cannot be capped"
 
     init(version: CgroupVersion, roots: [(controllers: [String], path: String)]) {
         self.version = version
@@ -80,6 +83,9 @@ public final class CgroupTree {
                     break
                 }
             }
+            if failure == nil && controller == "cpu" && CgroupFile.isCgroupfs(subtree) && !Files.exists("\(subtree)/cpu.max") {
+                failure = Self.noBandwidth
+            }
             if let failure { tree.problems.append(failure) } else { tree.controllers.insert(controller) }
         }
         return tree
@@ -88,13 +94,22 @@ public final class CgroupTree {
     /// A v1 subtree: one directory per hierarchy, each given as its controllers and the path.
     public static func v1(hierarchies: [(controllers: [String], path: String)]) throws(CgroupError) -> CgroupTree {
         let tree = CgroupTree(version: .v1, roots: hierarchies)
-        for hierarchy in hierarchies { try tree.makeRoot(hierarchy.path) }
+        do {
+            for hierarchy in hierarchies { try tree.makeRoot(hierarchy.path) }
+        } catch {
+            tree.removeSubtree()
+            throw error
+        }
         for controller in limitControllers {
-            if hierarchies.contains(where: { $0.controllers.contains(controller) }) {
-                tree.controllers.insert(controller)
-            } else {
+            guard let hierarchy = hierarchies.first(where: { $0.controllers.contains(controller) }) else {
                 tree.problems.append("no cgroup v1 hierarchy has the \(controller) controller mounted")
+                continue
             }
+            if controller == "cpu" && CgroupFile.isCgroupfs(hierarchy.path) && !Files.exists("\(hierarchy.path)/cpu.cfs_quota_us") {
+                tree.problems.append(Self.noBandwidth)
+                continue
+            }
+            tree.controllers.insert(controller)
         }
         return tree
     }
@@ -115,6 +130,24 @@ public final class CgroupTree {
             throw CgroupError("cannot create \(path): \(error.reason.lowercased())\(hint)")
         }
         created += missing.reversed()
+    }
+
+    deinit {
+        if claimFD >= 0 { close(claimFD) }
+    }
+
+    /// Takes the subtree for this agent (an exclusive, non-blocking flock on its directory, held
+    /// until the agent exits): a second agent pointed at the same subtree must not clean up, and
+    /// so kill, the first one's functions.
+    public func claim() throws(CgroupError) {
+        guard claimFD < 0, let root = roots.first?.path else { return }
+        let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw CgroupError("cannot open \(root): \(String(cString: strerror(errno)).lowercased())") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw CgroupError("the cgroup subtree \(root) is in use by another edge-agent: give each agent its own cgroups.root")
+        }
+        claimFD = fd
     }
 
     // MARK: Instances
@@ -200,10 +233,14 @@ public final class CgroupTree {
             && NameRule.functionName(String(function)) == nil
     }
 
-    /// At stop: removes the subtree's directories the agent created (not the one it lives in).
+    /// At stop: removes the subtree if the agent created it (not one it lives in), with its
+    /// instance cgroups; then the parents it created, only if empty (another agent may use them).
     public func removeSubtree() {
-        for path in created.reversed() where agentLeaf == nil || !(agentLeaf!.hasPrefix(path + "/")) {
-            _ = CgroupFile.removeTree(path)
+        for root in roots where created.contains(root.path) && agentLeaf.map({ !$0.hasPrefix(root.path + "/") }) ?? true {
+            _ = CgroupFile.removeTree(root.path)
+        }
+        for path in created.reversed() where !roots.contains(where: { $0.path == path }) {
+            rmdir(path)
         }
     }
 }

@@ -9,15 +9,20 @@ public enum Cgroups {
     /// The agent's subtree name below its own cgroup when no root is configured.
     public static let defaultName = "edge-agent"
 
+    /// The default subtree name for the agent of `thing`: two agents on one machine never share one.
+    public static func subtreeName(thing: String) -> String {
+        "\(defaultName)-" + String(thing.map { $0 == ":" ? "_" : $0 })
+    }
+
     /// Reads /proc and sets up the subtree; the error says why cgroups cannot be used.
-    public static func setUp(mode: CgroupMode, root: String?) -> Result<CgroupTree, CgroupError> {
+    public static func setUp(mode: CgroupMode, root: String?, name: String = defaultName) -> Result<CgroupTree, CgroupError> {
         guard mode != .off else { return .failure(CgroupError("cgroups are off in the agent's configuration")) }
         let mountinfo = CgroupFile.read("/proc/self/mountinfo") ?? ""
         let own = CgroupFile.read("/proc/self/cgroup") ?? ""
-        return setUp(mode: mode, root: root, layout: CgroupLayout.parse(mountinfo: mountinfo, procSelfCgroup: own))
+        return setUp(mode: mode, root: root, layout: CgroupLayout.parse(mountinfo: mountinfo, procSelfCgroup: own), name: name)
     }
 
-    public static func setUp(mode: CgroupMode, root: String?, layout: CgroupLayout) -> Result<CgroupTree, CgroupError> {
+    public static func setUp(mode: CgroupMode, root: String?, layout: CgroupLayout, name: String = defaultName) -> Result<CgroupTree, CgroupError> {
         let unifiedControllers = layout.unified.flatMap { CgroupFile.read("\($0.mountPoint)/cgroup.controllers") }?
             .split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) ?? []
         let v2Usable = layout.unified != nil && unifiedControllers.contains { CgroupTree.limitControllers.contains($0) }
@@ -52,7 +57,7 @@ public enum Cgroups {
                     // Under systemd with Delegate=yes the service's own cgroup is the agent's to manage.
                     subtree = ownDirectory
                 } else {
-                    subtree = CgroupLayout.join(mount.mountPoint, defaultName)
+                    subtree = CgroupLayout.join(mount.mountPoint, name)
                 }
                 return .success(try CgroupTree.v2(subtree: subtree, mountPoint: mount.mountPoint, agentDirectory: ownDirectory))
             case .v1:
@@ -66,7 +71,7 @@ public enum Cgroups {
                     if let root {
                         path = root.hasPrefix("/") ? CgroupLayout.directory(of: root, in: mount) : CgroupLayout.join(ownDirectory, root)
                     } else {
-                        path = CgroupLayout.join(ownDirectory, defaultName)
+                        path = CgroupLayout.join(ownDirectory, name)
                     }
                     hierarchies.append((mount.controllers, path))
                 }

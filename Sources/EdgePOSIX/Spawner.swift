@@ -16,6 +16,8 @@ public struct SpawnRequest: Sendable {
     public var cgroupProcsFDs: [Int32] = []
     public var rlimits: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
     public var identity: (uid: UInt32, gid: UInt32)?
+    /// Supplementary groups with the identity (its user's, from /etc/group: video, dialout…).
+    public var groups: [UInt32] = []
     public var noNewPrivileges = true
 
     public init(executable: String, arguments: [String], environment: [String], workingDirectory: String?,
@@ -84,9 +86,15 @@ public enum Spawner {
                     raw.set_ids = 1
                     raw.uid = identity.uid
                     raw.gid = identity.gid
+                    raw.group_count = Int32(min(request.groups.count, Int(EDGE_SPAWN_MAX_GROUPS)))
+                    withUnsafeMutableBytes(of: &raw.groups) { bytes in
+                        let slots = bytes.bindMemory(to: UInt32.self)
+                        for (index, group) in request.groups.prefix(slots.count).enumerated() { slots[index] = group }
+                    }
                 }
                 raw.no_new_privs = request.noNewPrivileges ? 1 : 0
                 raw.parent_death_signal = SIGKILL
+                raw.parent = getpid()
                 return edge_spawn(&raw, &pid, &step, &code)
             }
         }
@@ -168,6 +176,15 @@ public enum Users {
     }
 
     public static var isRoot: Bool { geteuid() == 0 }
+
+    /// The groups `name` belongs to, its primary group first (getgrouplist), at most 32.
+    public static func groups(of name: String, primary: UInt32) -> [UInt32] {
+        var count: Int32 = 32
+        var groups = [gid_t](repeating: 0, count: 32)
+        if getgrouplist(name, primary, &groups, &count) < 0 { count = min(count, 32) }
+        let found = Array(groups.prefix(Int(max(count, 0))))
+        return [primary] + found.filter { $0 != primary }.prefix(31)
+    }
 
     /// The name of the user with `uid`, if it has one.
     public static func name(of uid: UInt32) -> String? {

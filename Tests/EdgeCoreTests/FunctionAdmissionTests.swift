@@ -95,7 +95,7 @@ private func limited(_ limits: JSONValue, _ more: [String: JSONValue] = [:]) -> 
     @Test func openFilesAboveNrOpenFromTheDefaults() throws {
         let found = try rejected(function(), hostPolicy(defaults: ResourceLimits(openFiles: 1_048_576)))
         #expect(found == [ValidationIssue(path: "agent configuration functions.limits.openFiles", value: "1048576",
-                                          message: "is above the kernel's nr_open (524288): lower it")])
+                                          message: "is above what this agent can grant (524288: the kernel's nr_open, or the agent's own hard limit when it is not root): lower it")])
     }
 
     @Test func rlimitOnlyLimitsNeedNoController() throws {
@@ -201,10 +201,12 @@ private func limited(_ limits: JSONValue, _ more: [String: JSONValue] = [:]) -> 
         #expect(found.first?.message.contains("functions.allowRoot") == true)
     }
 
-    @Test func rootAgentWithNoUserRunsAsItselfWhenRootIsAllowed() throws {
+    @Test func rootAgentWithNoUserRunsAsRootWhenRootIsAllowedAndSaysSo() throws {
+        // Said explicitly: a spec without a user never silently means root.
         let admission = try admitted(function(), hostPolicy(agentUid: 0, defaultUser: nil, allowRoot: true))
-        #expect(admission.user == nil)
+        #expect(admission.user == "root")
         #expect(admission.uid == 0)
+        #expect(admission.gid == 0)
     }
 
     @Test func unprivilegedAgentCannotSwitchToAnotherUser() throws {

@@ -20,6 +20,17 @@ private func feedCPU(_ watch: inout LimitWatch, _ samples: [(Int64, Int64)], sta
 }
 
 @Suite struct LimitWatchTests {
+    @Test func aFreshCgroupsWatchReportsHitsBeforeTheFirstSample() {
+        // An instance that hits its pids limit and dies within the first interval is still reported.
+        var watch = LimitWatch(freshCgroupAtMs: 0)
+        var usage = ResourceUsage()
+        usage.oomKills = 1
+        usage.pidsLimitHits = 7
+        usage.cpuPeriods = 10
+        usage.cpuThrottledPeriods = 0
+        #expect(watch.observe(usage, atMs: 1500) == [.oomKilled(newKills: 1, total: 1), .pidsLimit(newHits: 7, total: 7)])
+    }
+
     @Test func theFirstSampleReportsNothing() {
         var watch = LimitWatch()
         #expect(watch.observe(sample(oom: 7, pidsHits: 3, periods: 100, throttled: 100), atMs: 0).isEmpty)

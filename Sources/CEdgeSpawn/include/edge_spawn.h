@@ -5,6 +5,7 @@
 
 #define EDGE_SPAWN_MAX_RLIMITS 8
 #define EDGE_SPAWN_MAX_CGROUPS 8
+#define EDGE_SPAWN_MAX_GROUPS 32
 
 /// One resource limit to apply in the child before exec.
 struct edge_spawn_rlimit {
@@ -31,8 +32,11 @@ struct edge_spawn_request {
     int set_ids;                    /* nonzero: setgroups/setgid/setuid to gid/uid */
     unsigned int uid;
     unsigned int gid;
+    int group_count;                /* supplementary groups (0: the primary group only) */
+    unsigned int groups[EDGE_SPAWN_MAX_GROUPS];
     int no_new_privs;               /* nonzero: PR_SET_NO_NEW_PRIVS */
     int parent_death_signal;        /* a signal sent to the child if the agent dies, or 0 */
+    pid_t parent;                   /* the agent's pid: a child whose parent is already gone exits */
 };
 
 /// Which step of the child's set-up failed, reported with its errno.

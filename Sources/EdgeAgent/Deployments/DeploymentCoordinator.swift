@@ -90,6 +90,7 @@ final class DeploymentCoordinator {
             return
         }
         var set = DeploymentSet(documents: [:], seenRevisions: snapshot.seen)
+        var unrunnable: Set<DeploymentSource> = []
         for (source, raw) in snapshot.documents {
             guard case .success(let deployment) = DeploymentParser.parse(raw, thing: thing) else {
                 logger.error("a saved deployment no longer validates; it is skipped", ("source", source.description))
@@ -97,21 +98,29 @@ final class DeploymentCoordinator {
             }
             let issues = admissionIssues(deployment)
             guard issues.isEmpty else {
+                // Said where the operator looks (its status), and kept: once the device is fixed
+                // (the user created, say), the next start runs it again.
                 logger.error("a saved deployment cannot run on this device any more; it is skipped", ("source", source.description),
                              ("errors", issues.map(\.description).joined(separator: "; ")))
+                reject(source: source, document: raw, issues: issues,
+                       reason: "the deployment saved on this device cannot run here any more; it was not started (\(issues.count) problem\(issues.count == 1 ? "" : "s"))")
+                unrunnable.insert(source)
                 continue
             }
             set.set(deployment, from: source)
         }
         // What was saved stays saved even if this restore fails: the next start tries again.
         applied = DeploymentSet(documents: [:], seenRevisions: set.seenRevisions)
-        appliedRaw = snapshot.documents.filter { set.documents[$0.key] != nil }
+        appliedRaw = snapshot.documents.filter { set.documents[$0.key] != nil || unrunnable.contains($0.key) }
         restoredDocuments = set
         guard !set.documents.isEmpty else { return }
         logger.info("restoring the last applied deployment", ("sources", String(set.documents.count)))
+        guard case .success(let effective) = admitted(set.effective(groupOrder: groups)) else {
+            logger.error("the saved deployment cannot run on this device any more; nothing was started")
+            return
+        }
         begin(Attempt(number: nextAttempt(), source: .thing, deployment: nil, candidate: set,
-                      candidateRaw: snapshot.documents, effective: admitted(set.effective(groupOrder: groups)),
-                      started: [], stopped: [], isRestore: true))
+                      candidateRaw: snapshot.documents, effective: effective, started: [], stopped: [], isRestore: true))
     }
 
     /// A retained deployment document arrived (an empty payload clears that source).
@@ -162,7 +171,14 @@ final class DeploymentCoordinator {
                 candidateRaw[source] = document
             }
         }
-        let effective = admitted(candidate.effective(groupOrder: groups))
+        let effective: EffectiveDeployment
+        switch admitted(candidate.effective(groupOrder: groups)) {
+        case .success(let admittedDeployment): effective = admittedDeployment
+        case .failure(let rejection):
+            // A function of another document can no longer run here (its user was removed, say).
+            reject(source: source, document: candidateRaw[source], issues: rejection.issues)
+            return
+        }
         var changes = effective.changes(from: current)
         // Redeploying re-arms a BROKEN function even when its spec is unchanged.
         for name in changes.unchanged where runners[name]?.state == .broken {
@@ -185,18 +201,25 @@ final class DeploymentCoordinator {
         return issues
     }
 
-    /// The deployment with each function's limits and user as they will apply (defaults filled in).
-    private func admitted(_ deployment: EffectiveDeployment) -> EffectiveDeployment {
-        guard let admit else { return deployment }
+    /// The deployment with each function's limits and user as they will apply (defaults filled
+    /// in), or every problem that keeps one of its functions from running here now.
+    private func admitted(_ deployment: EffectiveDeployment) -> Result<EffectiveDeployment, DocumentRejection> {
+        guard let admit else { return .success(deployment) }
         var result = deployment
-        for (name, spec) in deployment.functions {
-            guard case .success(let admission) = admit(spec) else { continue }
-            var applied = spec
-            applied.limits = admission.limits
-            applied.user = admission.user
-            result.functions[name] = applied
+        var issues: [ValidationIssue] = []
+        for name in deployment.functions.keys.sorted() {
+            let spec = deployment.functions[name]!
+            switch admit(spec) {
+            case .success(let admission):
+                var applied = spec
+                applied.limits = admission.limits
+                applied.user = admission.user
+                result.functions[name] = applied
+            case .failure(let rejection):
+                issues += rejection.issues
+            }
         }
-        return result
+        return issues.isEmpty ? .success(result) : .failure(DocumentRejection(issues))
     }
 
     private func nextAttempt() -> Int {
@@ -204,11 +227,11 @@ final class DeploymentCoordinator {
         return attemptCounter
     }
 
-    private func reject(source: DeploymentSource, document: JSONValue?, issues: [ValidationIssue]) {
+    private func reject(source: DeploymentSource, document: JSONValue?, issues: [ValidationIssue], reason: String? = nil) {
         var status = DeploymentStatus(state: .rejected, source: source)
         status.deploymentId = document?["deploymentId"]?.stringValue
         status.revision = document?["revision"]?.intValue
-        status.reason = "the deployment document is invalid; nothing was changed (\(issues.count) problem\(issues.count == 1 ? "" : "s"))"
+        status.reason = reason ?? "the deployment document is invalid; nothing was changed (\(issues.count) problem\(issues.count == 1 ? "" : "s"))"
         status.issues = issues
         status.sources = current.sources
         logger.warning("deployment rejected", ("source", source.description), ("errors", issues.map(\.description).joined(separator: "; ")))

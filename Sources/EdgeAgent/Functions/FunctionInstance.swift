@@ -35,7 +35,7 @@ final class FunctionInstance {
     /// Its own cgroup (nil when cgroups are off): its whole process tree, its usage, its kills.
     let cgroup: FunctionCgroup?
     /// Which limits it has hit since the last sample.
-    var limitWatch = LimitWatch()
+    lazy var limitWatch = LimitWatch(freshCgroupAtMs: startedNs / 1_000_000)
     /// OOM kills already reported for it, so a kill is reported once.
     var reportedOomKills: Int64 = 0
     /// Whether what it left behind was killed while it was still unreaped.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CEdgeSpawn
 import EdgeCgroups
 import EdgeCore
 import EdgePOSIX
@@ -161,6 +162,13 @@ final class FunctionRunner {
             "event": invocation.event ?? .null, "timeoutMs": .int(Int64(spec.timeoutMs)),
         ]
         if invocation.event == nil { message["payloadBase64"] = .string(Base64.encode(invocation.payload)) }
+        if spec.lifecycle == .onDemand, let seconds = spec.limits.cpuSeconds {
+            // cpuSeconds is a budget per invocation: the process may use that much more from now.
+            if edge_limit_cpu_from_now(instance.pid, UInt32(seconds)) != 0 {
+                logger.warning("cannot arm the CPU budget of an invocation", ("pid", String(instance.pid)),
+                               ("error", String(cString: strerror(errno))))
+            }
+        }
         instance.channel?.send(.object(message))
         instance.invocationTimer = loop.after(spec.timeoutMs) { [weak self, weak instance] in
             guard let self, let instance else { return }
@@ -416,6 +424,8 @@ final class FunctionRunner {
             if let peak = final.memoryPeakBytes { retiredMemoryPeak = max(retiredMemoryPeak ?? 0, peak) }
             if (final.oomKills ?? 0) > 0, let memory = spec.limits.memoryMB {
                 limitReason = "was killed by the kernel's OOM killer at its memory limit (limits.memoryMB: \(memory) MB)"
+            } else if let hits = final.pidsLimitHits, hits > 0, let pids = spec.limits.pids {
+                limitReason = "\(status) after \(hits) fork\(hits == 1 ? "" : "s") failed at its process limit (limits.pids: \(pids))"
             }
             removeCgroup(cgroup)
         }
@@ -450,7 +460,7 @@ final class FunctionRunner {
     private func rlimitReason(_ status: ExitStatus) -> String? {
         switch status {
         case .signalled(SIGXCPU):
-            return "used up its CPU time (limits.cpuSeconds: \(spec.limits.cpuSeconds.map(String.init) ?? "?") s) and was killed by SIGXCPU"
+            return "used more CPU time than one invocation may (limits.cpuSeconds: \(spec.limits.cpuSeconds.map(String.init) ?? "?") s) and was killed by SIGXCPU"
         case .signalled(SIGXFSZ):
             return "wrote a file past its size limit (limits.fileSizeMB: \(spec.limits.fileSizeMB.map(String.init) ?? "?") MB) and was killed by SIGXFSZ"
         default:

@@ -57,6 +57,10 @@ enum LaunchPlan {
                 throw LaunchError("user '\(user)' does not exist on this device: create it or change functions.\(spec.name).user")
             }
             request.identity = identity
+            request.groups = Users.groups(of: user, primary: identity.gid)
+        } else if Users.isRoot {
+            // Admission names the user of every function an agent running as root starts.
+            throw LaunchError("function \(spec.name) has no user to run as; the agent never runs one as root unless told to")
         }
         return request
     }

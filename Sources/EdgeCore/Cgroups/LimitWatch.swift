@@ -23,6 +23,18 @@ public struct LimitWatch: Sendable {
 
     public init() {}
 
+    /// A watch of a cgroup made at `startMs`, whose counters start at zero: limits hit before the
+    /// first sample are reported by it.
+    public init(freshCgroupAtMs startMs: Int64) {
+        var zero = ResourceUsage()
+        zero.oomKills = 0
+        zero.pidsLimitHits = 0
+        zero.cpuPeriods = 0
+        zero.cpuThrottledPeriods = 0
+        last = zero
+        lastMs = startMs
+    }
+
     /// Counters reset when an instance's cgroup is replaced: compare only what only grows.
     public mutating func observe(_ usage: ResourceUsage, atMs now: Int64) -> [LimitHit] {
         defer {

@@ -20,7 +20,7 @@ public enum ConfigurationLoader {
           --allow-root-functions   let functions run as root
           --cgroups MODE           auto, v2, v1 or off (default auto: what the machine has)
           --cgroup-root PATH       the agent's cgroup subtree: absolute from each hierarchy's root,
-                                   or relative to the agent's own cgroup (default: see docs/functions.md)
+                                   or relative to the agent's own cgroup (default: see docs/resource-caps.md)
           --allow-uncapped         run functions whose memory, cpus or pids limits no cgroup can enforce
           --version                print the version and exit
         """

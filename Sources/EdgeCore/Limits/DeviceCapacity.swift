@@ -4,7 +4,8 @@ public struct DeviceCapacity: Sendable, Equatable {
     public var cpus: Int
     /// The kernel's `pid_max`: no function can have more processes than that.
     public var pidMax: Int
-    /// The kernel's `nr_open`: the highest RLIMIT_NOFILE a process may get.
+    /// The highest RLIMIT_NOFILE the agent can give: the kernel's `nr_open`, or its own hard
+    /// limit when it is not root.
     public var openFilesMax: Int
 
     public init(memoryMB: Int, cpus: Int, pidMax: Int, openFilesMax: Int) {

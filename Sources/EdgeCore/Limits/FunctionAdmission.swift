@@ -34,7 +34,8 @@ public struct FunctionHostPolicy: Sendable {
 /// A function admitted to run: its limits with the defaults filled in, and its identity.
 public struct FunctionAdmission: Sendable, Equatable {
     public var limits: ResourceLimits
-    /// The user to switch to, or nil to run as the agent's own user.
+    /// The user to switch to ("root" only when allowed), or nil to run as the agent's own user
+    /// (when the agent is not root and cannot switch).
     public var user: String?
     public var uid: UInt32
     public var gid: UInt32
@@ -65,7 +66,7 @@ public struct FunctionAdmission: Sendable, Equatable {
         }
         if let files = limits.openFiles, files > capacity.openFilesMax {
             issues.append(ValidationIssue(path: limitField("openFiles"), value: String(files),
-                                          message: "is above the kernel's nr_open (\(capacity.openFilesMax)): lower it"))
+                                          message: "is above what this agent can grant (\(capacity.openFilesMax): the kernel's nr_open, or the agent's own hard limit when it is not root): lower it"))
         }
         if !policy.allowUncapped {
             for (field, controller) in limits.cgroupDemands where !policy.controllers.contains(controller) {
@@ -109,6 +110,10 @@ public struct FunctionAdmission: Sendable, Equatable {
         } else if policy.agentUid == 0 && !policy.allowRoot {
             issues.append(ValidationIssue(path: "\(path).user", value: nil,
                                           message: "the function would run as root (the agent's user, and no default user is configured); name an unprivileged user, or set functions.allowRoot in the agent's configuration"))
+        } else if policy.agentUid == 0 {
+            // Allowed to run as root: said explicitly, so that a spec without a user never means root.
+            admission.user = "root"
+            admission.gid = 0
         }
         return issues.isEmpty ? .success(admission) : .failure(DocumentRejection(issues))
     }
