@@ -84,7 +84,8 @@ public final class Agent {
             cgroupProblem = error.description
         }
         let python = Agent.resolveExecutable(config.python) ?? config.python
-        host = FunctionHost(thing: config.thingName, python: python, pythonRuntimeDir: runtime, logDir: logDir, cgroups: tree)
+        host = FunctionHost(thing: config.thingName, python: python, pythonRuntimeDir: runtime, logDir: logDir, cgroups: tree,
+                            mayLimitOtherUsers: DeviceProbe.hasCapability(DeviceProbe.capSysResource))
         let pythonProblem = DeviceProbe.traversalProblem(python, need: "x").map { "\(python): \($0)" }
             ?? runtime.flatMap { folder in DeviceProbe.traversalProblem("\(folder)/edge_runtime.py", need: "r").map { "\(folder): \($0)" } }
         var policy = FunctionHostPolicy(

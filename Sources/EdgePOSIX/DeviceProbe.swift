@@ -39,6 +39,19 @@ public enum DeviceProbe {
         return nil
     }
 
+    /// Whether this process has capability `number` in its effective set (CapEff in /proc).
+    public static func hasCapability(_ number: Int) -> Bool {
+        guard let bytes = try? Files.read("/proc/self/status", maxBytes: 1 << 16) else { return false }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("CapEff:") {
+            guard let mask = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(), radix: 16) else { return false }
+            return mask & (1 << UInt64(number)) != 0
+        }
+        return false
+    }
+
+    /// CAP_SYS_RESOURCE: needed to set the limits of another user's process (prlimit).
+    public static let capSysResource = 24
+
     static func meminfoValue(_ key: String) -> Int? {
         guard let bytes = try? Files.read("/proc/meminfo", maxBytes: 1 << 16) else { return nil }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("\(key):") {
@@ -50,5 +63,25 @@ public enum DeviceProbe {
     static func number(in path: String) -> Int? {
         guard let bytes = try? Files.read(path, maxBytes: 4096) else { return nil }
         return Int(String(decoding: bytes, as: UTF8.self).split(separator: "\n").first ?? "")
+    }
+}
+
+/// A process's own numbers from /proc/<pid>/stat.
+public enum ProcessStat {
+    /// User plus system CPU time of the process, in microseconds.
+    public static func cpuTimeUsec(_ pid: pid_t) -> Int64? {
+        guard let bytes = try? Files.read("/proc/\(pid)/stat", maxBytes: 4096),
+              let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        // After "(comm) ": field 3 is the state; utime and stime are fields 14 and 15.
+        let fields = String(decoding: bytes[(close + 2)...], as: UTF8.self).split(separator: " ")
+        guard fields.count > 12, let user = Int64(fields[11]), let system = Int64(fields[12]) else { return nil }
+        let hz = Int64(sysconf(Int32(_SC_CLK_TCK)))
+        return hz > 0 ? (user + system) * 1_000_000 / hz : nil
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
     }
 }

@@ -573,3 +573,67 @@ def test_allow_uncapped_runs_limits_without_cgroups(agent, edge, misbehave_bin):
                          and j["functions"].get("capped", {}).get("state") == "RUNNING", since=since)
     assert health["cgroups"]["version"] == "none" and health["cgroups"]["reason"], health["cgroups"]
     assert_ok_answers(edge)
+
+
+# ---------------------------------------------------------------------------------------------
+# CPU time per invocation, and one subtree per agent
+
+BURNER = """import time
+
+def handler(event, context):
+    # Burns CPU in this process (RLIMIT_CPU counts the process's own time) for event["seconds"].
+    end = time.process_time() + event["seconds"]
+    while time.process_time() < end:
+        pass
+    return {"burned": event["seconds"]}
+"""
+
+
+def check_cpu_budget(edge, misbehave_bin, extra_fields, reason_mark):
+    module = h.write_module("burner-src", "burner", BURNER)
+    spec = h.python_function(module, "burner.handler", subscriptions=["burn/+/in"], lifecycle="on-demand",
+                             timeoutMs=20000, limits={"cpuSeconds": 2}, restart=FAST_RESTART, **extra_fields)
+    deploy_with_ok(edge, misbehave_bin, "burner", spec)
+    pids = set()
+    for n in range(3):
+        # 3 x 1.2 s: more than the budget in all, less than it each time.
+        result = edge.send("burn/+/in", {"seconds": 1.2}, "burner", timeout=30)
+        assert result["status"] == "ok", "invocation %d of 1.2 s CPU under cpuSeconds 2 failed: %s" % (n, result)
+        pids.add(edge.function_health("burner", lambda f: f.get("pid"), what="burner's pid")["pid"])
+    assert len(pids) == 1, "the on-demand instance was replaced between invocations: %s" % pids
+
+    since = edge.obs.mark()
+    started = time.monotonic()
+    result = edge.send("burn/+/in", {"seconds": 30}, "burner", timeout=30)
+    assert result["status"] == "error" and result["error"]["type"] == "Crashed", result
+    assert time.monotonic() - started < 10, "the over-budget invocation ran %.1f s" % (time.monotonic() - started)
+    crashed = edge.event("function.crashed", lambda e: e["function"] == "burner", since=since)
+    assert "limits.cpuSeconds: 2" in crashed["reason"] and reason_mark in crashed["reason"], crashed
+    assert_ok_answers(edge)
+
+
+def test_cpu_seconds_is_a_budget_per_invocation(agent, edge, misbehave_bin):
+    """cpuSeconds bounds each invocation, not the process's life: invocations that each stay under
+    it succeed however many there are, and one that runs past it is killed: by the kernel
+    (SIGXCPU) where the agent has CAP_SYS_RESOURCE, by the agent's own watch where it has not (as
+    on the test machines, whose root lacks it)."""
+    agent()
+    check_cpu_budget(edge, misbehave_bin, {}, "was killed")
+
+
+def test_two_agents_never_share_a_cgroup_subtree(agent, edge, misbehave_bin):
+    """A second agent given the first one's subtree must not clean it up (which would kill the
+    first one's functions): it runs without cgroups and says why."""
+    h.require_cgroups()
+    first = agent()
+    since = edge.obs.mark()
+    deploy_with_ok(edge, misbehave_bin, "quiet", misbehave(misbehave_bin, "ok", topic="quiet/+/in"))
+    pid = running_pid(edge, "quiet", since)
+
+    other = agent(thing_name=h.unique("dev-"), state_dir="state-second",
+                  extra_args=["--cgroup-root", h.cgroup_root(edge.thing)])
+    other.wait_log(r"cgroup caps are off.*in use by another edge-agent", timeout=10,
+                   what="the second agent refusing the first one's cgroup subtree")
+    assert h.process_alive(pid), "the second agent's start-up killed the first agent's function %d" % pid
+    assert edge.send("quiet/+/in", {}, "quiet")["status"] == "ok"
+    assert first.proc.poll() is None

@@ -32,6 +32,8 @@ final class FunctionInstance {
     var timers: [EventLoop.Token] = []
     var invocationTimer: EventLoop.Token?
     var idleTimer: EventLoop.Token?
+    /// While an invocation runs under a CPU budget the agent watches.
+    var cpuWatchTimer: EventLoop.Token?
     /// Its own cgroup (nil when cgroups are off): its whole process tree, its usage, its kills.
     let cgroup: FunctionCgroup?
     /// Which limits it has hit since the last sample.
@@ -61,8 +63,10 @@ final class FunctionInstance {
         timers.removeAll()
         loop.cancel(invocationTimer)
         loop.cancel(idleTimer)
+        loop.cancel(cpuWatchTimer)
         invocationTimer = nil
         idleTimer = nil
+        cpuWatchTimer = nil
     }
 
     /// Signals the whole process group (the function runs in a session of its own); SIGKILL
@@ -79,6 +83,11 @@ final class FunctionInstance {
         leftoversKilled = true
         Signals.sendToGroup(pid, SIGKILL)
         cgroup?.killAll()
+    }
+
+    /// CPU time used so far: its cgroup's (threads and children included), else its main process's.
+    var cpuTimeUsec: Int64? {
+        cgroup?.usage().cpuUsageUsec ?? ProcessStat.cpuTimeUsec(pid)
     }
 
     /// Descriptors the main process has open, from /proc (nil once it has exited).

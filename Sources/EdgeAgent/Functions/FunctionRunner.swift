@@ -59,6 +59,8 @@ final class FunctionRunner {
     var queueDepth: Int { queue.count }
     var pids: [pid_t] { instances.map(\.pid) }
     var logPath: String { "\(host.logDir)/\(spec.name).log" }
+    /// limits.cpuSeconds of an on-demand function, enforced by the kernel or watched by the agent.
+    private lazy var cpuBudget = CPUBudget(spec: spec, mayLimitOtherUsers: host.mayLimitOtherUsers)
     /// One log per function, shared by its instances, so the size cap holds for the function.
     private lazy var log = RotatingLog(path: logPath)
 
@@ -162,14 +164,11 @@ final class FunctionRunner {
             "event": invocation.event ?? .null, "timeoutMs": .int(Int64(spec.timeoutMs)),
         ]
         if invocation.event == nil { message["payloadBase64"] = .string(Base64.encode(invocation.payload)) }
-        if spec.lifecycle == .onDemand, let seconds = spec.limits.cpuSeconds {
-            // cpuSeconds is a budget per invocation: the process may use that much more from now.
-            if edge_limit_cpu_from_now(instance.pid, UInt32(seconds)) != 0 {
-                logger.warning("cannot arm the CPU budget of an invocation", ("pid", String(instance.pid)),
-                               ("error", String(cString: strerror(errno))))
-            }
-        }
         instance.channel?.send(.object(message))
+        cpuBudget?.arm(instance, loop: loop, logger: logger) { [weak self] instance in
+            guard let self, let budget = self.cpuBudget else { return }
+            self.end(instance, reason: .failure(budget.reason), gracefully: false)
+        }
         instance.invocationTimer = loop.after(spec.timeoutMs) { [weak self, weak instance] in
             guard let self, let instance else { return }
             self.invocationTimedOut(instance)
@@ -230,7 +229,9 @@ final class FunctionRunner {
                 return
             }
             loop.cancel(instance.invocationTimer)
+            loop.cancel(instance.cpuWatchTimer)
             instance.invocationTimer = nil
+            instance.cpuWatchTimer = nil
             let elapsed = Double(Clock.monotonicNs() - startedNs) / 1e6
             if type == "result" {
                 complete(invocation, .result(members["result"] ?? .null), durationMs: elapsed)
@@ -460,7 +461,7 @@ final class FunctionRunner {
     private func rlimitReason(_ status: ExitStatus) -> String? {
         switch status {
         case .signalled(SIGXCPU):
-            return "used more CPU time than one invocation may (limits.cpuSeconds: \(spec.limits.cpuSeconds.map(String.init) ?? "?") s) and was killed by SIGXCPU"
+            return "used more CPU time than one invocation may (limits.cpuSeconds: \(spec.limits.cpuSeconds.map(String.init) ?? "?") s) and was killed by SIGXCPU (the kernel's RLIMIT_CPU)"
         case .signalled(SIGXFSZ):
             return "wrote a file past its size limit (limits.fileSizeMB: \(spec.limits.fileSizeMB.map(String.init) ?? "?") MB) and was killed by SIGXFSZ"
         default:

@@ -15,6 +15,8 @@ struct FunctionHost {
     var logDir: String
     /// nil when no cgroup can be used: functions then get rlimits only.
     var cgroups: CgroupTree?
+    /// Whether the agent may raise the limits of a running process (CAP_SYS_RESOURCE).
+    var mayLimitOtherUsers = false
 }
 
 /// Turns a function's spec and directory into the exact process to start: executable,
@@ -51,7 +53,7 @@ enum LaunchPlan {
             executable: executable, arguments: arguments,
             environment: environment.keys.sorted().map { "\($0)=\(environment[$0]!)" },
             workingDirectory: directory, stdout: stdout, stderr: stderr, runtimeChannel: channel)
-        request.rlimits = rlimits(for: spec)
+        request.rlimits = rlimits(for: spec, cpuBudgetByKernel: CPUBudget(spec: spec, mayLimitOtherUsers: host.mayLimitOtherUsers)?.byKernel ?? false)
         if let user = spec.user {
             guard let identity = Users.lookup(user) else {
                 throw LaunchError("user '\(user)' does not exist on this device: create it or change functions.\(spec.name).user")
@@ -66,7 +68,7 @@ enum LaunchPlan {
     }
 
     /// The rlimits applied before exec; memory, CPU share and pids are the cgroup's job.
-    static func rlimits(for spec: FunctionSpec) -> [(resource: Int32, soft: UInt64, hard: UInt64)] {
+    static func rlimits(for spec: FunctionSpec, cpuBudgetByKernel: Bool) -> [(resource: Int32, soft: UInt64, hard: UInt64)] {
         var limits: [(Int32, UInt64, UInt64)] = [(Int32(RLIMIT_CORE.rawValue), 0, 0)]
         let files = UInt64(spec.limits.openFiles ?? 1024)
         limits.append((Int32(RLIMIT_NOFILE.rawValue), files, files))
@@ -74,7 +76,7 @@ enum LaunchPlan {
             let bytes = UInt64(megabytes) << 20
             limits.append((Int32(RLIMIT_FSIZE.rawValue), bytes, bytes))
         }
-        if let seconds = spec.limits.cpuSeconds, spec.lifecycle == .onDemand {
+        if let seconds = spec.limits.cpuSeconds, spec.lifecycle == .onDemand, cpuBudgetByKernel {
             limits.append((Int32(RLIMIT_CPU.rawValue), UInt64(seconds), UInt64(seconds) + 1))
         }
         return limits
