@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Benchmarks: each prints its figures, the machine and the command that reproduces them, and
+# writes them to benchmarks/results/<name>-latest.json. See docs/benchmarks.md.
+#
+#   bash scripts/bench.sh caps     spawn-to-ready with and without cgroup caps, and the agent's own
+#                                  CPU and memory while it supervises capped functions (as root)
+#
+# Like scripts/demo.sh it runs scripts/setup.sh and builds the release binaries of this checkout
+# first. Settings (environment):
+#   BENCH_QUICK=1            a short run (2 rounds, 5 s windows): under a minute once built
+#   BENCH_FUNCTIONS, BENCH_ROUNDS, BENCH_SINGLE_ROUNDS, BENCH_PYTHON_ROUNDS, BENCH_IDLE_SECONDS, BENCH_LOAD_SECONDS,
+#   BENCH_RATE, BENCH_SETTLE_SECONDS, BENCH_CGROUPS_OFF, BENCH_TIMEOUT
+#                            see benchmarks/README.md
+#   EDGE_AGENT_BIN, EDGECTL_BIN  use these binaries instead of building (both, or neither)
+#   BENCH_AGENT_SOURCE       the checkout those binaries were built from (its revision is reported,
+#                            its runtime/ and examples/ are used); default: this checkout
+#   BENCH_PYTHON             the interpreter of Python functions (default
+#                            /opt/edge-agent/python/bin/python3; the Python part is skipped without it)
+#   BENCH_OUT                where the figures go (default benchmarks/results/caps-latest.json)
+#   BENCH_SKIP_SETUP=1       do not run scripts/setup.sh
+#   BENCH_KEEP=1             keep the work folder (logs, state) instead of removing it
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo="$(pwd)"
+
+usage() {
+    echo "usage: bash scripts/bench.sh caps   (see docs/benchmarks.md)" >&2
+    exit 2
+}
+[ "$#" -eq 1 ] || usage
+case "$1" in
+    caps) ;;
+    *) usage ;;
+esac
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "bench: the caps benchmark runs the agent as root (cgroups, the function user edgefn): run it as root" >&2
+    exit 1
+fi
+
+# What to print as the command that reproduces this run: the settings given, then the command.
+reproduce=""
+for name in BENCH_QUICK BENCH_FUNCTIONS BENCH_ROUNDS BENCH_PYTHON_ROUNDS BENCH_IDLE_SECONDS BENCH_LOAD_SECONDS \
+            BENCH_SINGLE_ROUNDS BENCH_RATE BENCH_SETTLE_SECONDS BENCH_CGROUPS_OFF BENCH_TIMEOUT BENCH_PYTHON; do
+    if [ -n "${!name:-}" ]; then reproduce+="$name=$(printf '%q' "${!name}") "; fi
+done
+reproduce+="bash scripts/bench.sh caps"
+
+if [ "${BENCH_SKIP_SETUP:-0}" != 1 ]; then
+    scripts/setup.sh
+fi
+
+if [ -n "${EDGE_AGENT_BIN:-}" ] || [ -n "${EDGECTL_BIN:-}" ]; then
+    if [ -z "${EDGE_AGENT_BIN:-}" ] || [ -z "${EDGECTL_BIN:-}" ]; then
+        echo "bench: set both EDGE_AGENT_BIN and EDGECTL_BIN, or neither (then this checkout is built)" >&2
+        exit 2
+    fi
+    agent_bin="$EDGE_AGENT_BIN"
+    edgectl_bin="$EDGECTL_BIN"
+    source_dir="${BENCH_AGENT_SOURCE:-$repo}"
+else
+    echo "== building edge-agent and edgectl (release)"
+    swift build -c release --product edge-agent
+    swift build -c release --product edgectl
+    bin="$(swift build -c release --show-bin-path)"
+    agent_bin="$bin/edge-agent"
+    edgectl_bin="$bin/edgectl"
+    source_dir="$repo"
+fi
+for binary in "$agent_bin" "$edgectl_bin"; do
+    [ -x "$binary" ] || { echo "bench: $binary is not an executable" >&2; exit 1; }
+done
+source_dir="$(cd "$source_dir" && pwd)"
+
+# The revision the agent was built from; "+dirty" when that checkout has changes to its sources.
+revision="$(git -C "$source_dir" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+if [ "$revision" != unknown ] && [ -n "$(git -C "$source_dir" status --porcelain -- Sources Package.swift Package.resolved 2>/dev/null)" ]; then
+    revision+="+dirty"
+fi
+[ "$revision" = unknown ] || revision+=" ($(git -C "$source_dir" log -1 --format=%cs HEAD))"
+
+python_bin="${BENCH_PYTHON:-/opt/edge-agent/python/bin/python3}"
+python_note=""
+if [ ! -x "$python_bin" ]; then
+    python_note="no interpreter at $python_bin (scripts/setup.sh makes it; or set BENCH_PYTHON)"
+    echo "bench: note: the Python function is skipped: $python_note"
+    python_bin=""
+fi
+
+# The work folder: under /tmp and traversable, because functions run as edgefn and must reach
+# their files in the agents' state folders. The cgroup subtree name is unique to this run.
+work="$(mktemp -d /tmp/edge-bench.XXXXXX)"
+chmod 0755 "$work"
+cgroup_root="/edge-bench-$$-$RANDOM"
+cleanup() {
+    local status=$?
+    # The driver stops everything itself; this is for when it could not (killed, crashed).
+    if [ -f "$work/pids" ]; then
+        while read -r pid; do
+            if [ -n "$pid" ] && grep -qa -- "$work" "/proc/$pid/cmdline" 2>/dev/null; then
+                kill -KILL "$pid" 2>/dev/null || true
+            fi
+        done < "$work/pids"
+    fi
+    # Functions killed with their agent leave their cgroups a moment later: retry for 5 s.
+    local dir tries
+    for dir in /sys/fs/cgroup/*"$cgroup_root" /sys/fs/cgroup"$cgroup_root"; do
+        tries=50
+        while [ -d "$dir" ] && ! find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null; do
+            tries=$((tries - 1))
+            if [ "$tries" -le 0 ]; then
+                echo "bench: warning: could not remove the cgroup $dir" >&2
+                break
+            fi
+            sleep 0.1
+        done
+    done
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        echo "bench: the work folder (logs, state) is kept: $work"
+    else
+        rm -rf "$work"
+    fi
+    return "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+echo "== compiling the echo function (examples/echo-native/echo.c)"
+# shellcheck disable=SC2046 # pkg-config prints several flags
+cc -O2 -Wall -Wextra -o "$work/echo" "$source_dir/examples/echo-native/echo.c" $(pkg-config --cflags --libs json-c)
+chmod 0755 "$work/echo"
+
+out="${BENCH_OUT:-$repo/benchmarks/results/caps-latest.json}"
+echo "== running the caps benchmark (work folder $work, cgroup subtree $cgroup_root)"
+python3 "$repo/benchmarks/caps_bench.py" \
+    --agent "$agent_bin" --edgectl "$edgectl_bin" --echo "$work/echo" \
+    --runtime-dir "$source_dir/runtime" ${python_bin:+--python "$python_bin"} --python-note "$python_note" \
+    --workdir "$work" --cgroup-root "$cgroup_root" --out "$out" \
+    --revision "$revision" --command "$reproduce"
