@@ -153,3 +153,50 @@ int edge_spawn(const struct edge_spawn_request *request, pid_t *pid, int *failed
     *pid = child;
     return 0;
 }
+
+int edge_spawn_start(const struct edge_spawn_request *request, pid_t *pid, int *report_fd, int *failed_step, int *error_number) {
+    int report[2];
+    *failed_step = EDGE_SPAWN_STEP_NONE;
+    *error_number = 0;
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        *failed_step = EDGE_SPAWN_STEP_FORK;
+        *error_number = errno;
+        return -1;
+    }
+    pid_t child = fork();
+    if (child < 0) {
+        *failed_step = EDGE_SPAWN_STEP_FORK;
+        *error_number = errno;
+        close(report[0]);
+        close(report[1]);
+        return -1;
+    }
+    if (child == 0) {
+        close(report[0]);
+        edge_spawn_child(request, report[1]);
+    }
+    close(report[1]);
+    (void)fcntl(report[0], F_SETFL, fcntl(report[0], F_GETFL) | O_NONBLOCK);
+    *pid = child;
+    *report_fd = report[0];
+    return 0;
+}
+
+int edge_spawn_outcome(int report_fd, int *failed_step, int *error_number) {
+    struct edge_spawn_failure failure;
+    ssize_t got;
+    do {
+        got = read(report_fd, &failure, sizeof failure);
+    } while (got < 0 && errno == EINTR);
+    if (got == 0) return 1;
+    if (got < 0) return errno == EAGAIN ? 0 : -1;
+    if (got == (ssize_t)sizeof failure) {
+        *failed_step = failure.step;
+        *error_number = failure.error_number;
+        return -1;
+    }
+    /* A partial record cannot happen for a pipe write this small; treat it as a failure. */
+    *failed_step = EDGE_SPAWN_STEP_EXEC;
+    *error_number = EIO;
+    return -1;
+}

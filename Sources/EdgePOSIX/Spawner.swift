@@ -49,17 +49,59 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
 
 /// Starts processes through the C shim (fork and exec live in C only).
 public enum Spawner {
+    /// Forks and execs, waiting until the child has exec'd (or failed).
     public static func spawn(_ request: SpawnRequest) throws(SpawnError) -> pid_t {
-        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        defer { if devNull >= 0 { close(devNull) } }
         var pid: pid_t = 0
         var step: Int32 = 0
         var code: Int32 = 0
+        let result = withRawRequest(request) { raw in edge_spawn(&raw, &pid, &step, &code) }
+        guard result == 0 else {
+            throw SpawnError(step: stepName(step), errno: code, executable: request.executable)
+        }
+        return pid
+    }
+
+    /// Forks without waiting for the exec: the child's set-up (a cgroup join can take the kernel
+    /// 10-20 ms) never holds up the caller. `report` becomes readable when the outcome is known:
+    /// read it with `outcome(of:)`.
+    public static func start(_ request: SpawnRequest) throws(SpawnError) -> (pid: pid_t, report: Int32) {
+        var pid: pid_t = 0
+        var report: Int32 = -1
+        var step: Int32 = 0
+        var code: Int32 = 0
+        let result = withRawRequest(request) { raw in edge_spawn_start(&raw, &pid, &report, &step, &code) }
+        guard result == 0 else {
+            throw SpawnError(step: stepName(step), errno: code, executable: request.executable)
+        }
+        return (pid, report)
+    }
+
+    /// What a started child's report says so far.
+    public enum Outcome {
+        case pending
+        case executed
+        case failed(SpawnError)
+    }
+
+    public static func outcome(of report: Int32, executable: String) -> Outcome {
+        var step: Int32 = 0
+        var code: Int32 = 0
+        switch edge_spawn_outcome(report, &step, &code) {
+        case 1: return .executed
+        case 0: return .pending
+        default: return .failed(SpawnError(step: stepName(step), errno: code, executable: executable))
+        }
+    }
+
+    /// The C request for `request`, valid for the duration of `body` (the fork happens inside).
+    private static func withRawRequest(_ request: SpawnRequest, _ body: (inout edge_spawn_request) -> Int32) -> Int32 {
+        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer { if devNull >= 0 { close(devNull) } }
         // argv[0] is the full path, as a shell would pass it: Python finds its prefix (a venv's,
         // pyenv's) from argv[0], and a bare name would be looked up on the function's own PATH.
         let argv = CStringArray([request.executable] + request.arguments)
         let envp = CStringArray(request.environment)
-        let result: Int32 = request.executable.withCString { path in
+        return request.executable.withCString { path in
             withOptionalCString(request.workingDirectory) { cwd in
                 var raw = edge_spawn_request()
                 raw.path = path
@@ -95,13 +137,9 @@ public enum Spawner {
                 raw.no_new_privs = request.noNewPrivileges ? 1 : 0
                 raw.parent_death_signal = SIGKILL
                 raw.parent = getpid()
-                return edge_spawn(&raw, &pid, &step, &code)
+                return body(&raw)
             }
         }
-        guard result == 0 else {
-            throw SpawnError(step: stepName(step), errno: code, executable: request.executable)
-        }
-        return pid
     }
 
     static func stepName(_ step: Int32) -> String {

@@ -637,3 +637,26 @@ def test_two_agents_never_share_a_cgroup_subtree(agent, edge, misbehave_bin):
     assert h.process_alive(pid), "the second agent's start-up killed the first agent's function %d" % pid
     assert edge.send("quiet/+/in", {}, "quiet")["status"] == "ok"
     assert first.proc.poll() is None
+
+
+def test_an_exec_that_fails_is_reported_as_such_not_as_a_crash(agent, edge, misbehave_bin):
+    """The child's exec fails (a file that is not executable): the spawn shim reports the errno,
+    and status, health and events say "cannot execute X: permission denied"."""
+    agent()
+    target = h.shared_path("noexec") / "not-a-program"
+    target.write_text("data, mode 0644: readable, not executable\n")
+    target.chmod(0o644)
+    expected = "cannot execute %s: permission denied" % target
+    spec = {"version": "1", "command": [str(target)], "restart": {"maxFailures": 1, "backoffMs": 0}}
+    since = edge.obs.mark()
+    doc = h.document("exec-fails", 1, {"noexec": spec, "ok": misbehave(misbehave_bin, "ok", topic=OK_TOPIC)},
+                     onFailure="none")
+    edge.publish_deployment(doc)
+    status = edge.final_status("exec-fails", 1, since=since)
+    assert status["status"] == "FAILED", status
+    assert expected in status["reason"], status
+    crashed = edge.event("function.crashed", lambda e: e["function"] == "noexec", since=since)
+    assert crashed["reason"] == expected, crashed
+    health = edge.function_health("noexec", lambda f: f["state"] == "BROKEN", since=since, what="noexec BROKEN")
+    assert health["lastError"] == expected, health
+    assert_ok_answers(edge)

@@ -62,4 +62,16 @@ enum edge_spawn_step {
 /// has been reaped). Blocks only until the child has exec'd or failed.
 int edge_spawn(const struct edge_spawn_request *request, pid_t *pid, int *failed_step, int *error_number);
 
+/// Forks `request` without waiting for the exec, so the caller's event loop is never held up by
+/// the child's set-up (joining a cgroup can take the kernel 10-20 ms). Returns 0 with *pid and
+/// *report_fd: the read end of the report pipe (non-blocking, close-on-exec), which reaches end of
+/// file once the child has exec'd, or carries its failure (read it with edge_spawn_outcome; the
+/// failed child exits with code 127 and is the caller's to reap). Returns -1 with *failed_step
+/// and *error_number if the fork itself failed.
+int edge_spawn_start(const struct edge_spawn_request *request, pid_t *pid, int *report_fd, int *failed_step, int *error_number);
+
+/// The outcome on a report_fd from edge_spawn_start: 1 the child exec'd, 0 not known yet,
+/// -1 it failed (*failed_step and *error_number say how).
+int edge_spawn_outcome(int report_fd, int *failed_step, int *error_number);
+
 #endif

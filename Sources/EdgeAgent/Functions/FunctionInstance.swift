@@ -23,7 +23,11 @@ final class FunctionInstance {
     }
 
     let pid: pid_t
-    let startedNs = Clock.monotonicNs()
+    /// When the agent began to start it (before the fork), for `startupMs`.
+    let startedNs: Int64
+    /// The report pipe of a spawn whose exec is not confirmed yet (-1 once it is known).
+    var spawnReport: Int32 = -1
+    var spawnReportWatch: EventLoop.Token?
     var channel: RuntimeChannel?
     var stdout: OutputCapture?
     var stderr: OutputCapture?
@@ -43,9 +47,10 @@ final class FunctionInstance {
     /// Whether what it left behind was killed while it was still unreaped.
     var leftoversKilled = false
 
-    init(pid: pid_t, cgroup: FunctionCgroup?) {
+    init(pid: pid_t, cgroup: FunctionCgroup?, startedNs: Int64) {
         self.pid = pid
         self.cgroup = cgroup
+        self.startedNs = startedNs
     }
 
     var isIdle: Bool {

@@ -313,6 +313,7 @@ final class FunctionRunner {
 
     /// Starts one process; false when it could not be started (already counted as a failure).
     private func spawnInstance() -> Bool {
+        let beganNs = Clock.monotonicNs()
         var request: SpawnRequest
         var opened: [Int32] = []
         var cgroup: FunctionCgroup?
@@ -331,10 +332,17 @@ final class FunctionRunner {
                 request.cgroupProcsFDs = try made.openForJoining()
                 opened += request.cgroupProcsFDs
             }
-            let pid = try Spawner.spawn(request)
+            // Not waiting for the exec: the child joins its cgroup and sets itself up while the
+            // agent goes on; its report says later whether the exec worked.
+            let (pid, report) = try Spawner.start(request)
             // The child holds its ends now; the agent keeps only its own.
             for fd in [channel.child, out.write, err.write] + request.cgroupProcsFDs { close(fd) }
-            let instance = FunctionInstance(pid: pid, cgroup: cgroup)
+            let instance = FunctionInstance(pid: pid, cgroup: cgroup, startedNs: beganNs)
+            instance.spawnReport = report
+            instance.spawnReportWatch = loop.watch(report) { [weak self, weak instance] _ in
+                guard let self, let instance else { return }
+                self.readSpawnReport(of: instance, executable: request.executable)
+            }
             instance.channel = RuntimeChannel(fd: channel.agent, loop: loop) { [weak self, weak instance] incoming in
                 guard let self, let instance else { return }
                 self.received(incoming, from: instance)
@@ -361,6 +369,30 @@ final class FunctionRunner {
             if let cgroup { removeCgroup(cgroup) }
             recordFailure(String(describing: error))
             return false
+        }
+    }
+
+    /// What a child's spawn report says: nothing yet, its exec worked, or a step failed (then the
+    /// child exits by itself, and its exit is a failure with this reason, not a crash).
+    private func readSpawnReport(of instance: FunctionInstance, executable: String, final: Bool = false) {
+        guard instance.spawnReport >= 0 else { return }
+        let outcome = Spawner.outcome(of: instance.spawnReport, executable: executable.isEmpty ? launchExecutable : executable)
+        if case .pending = outcome, !final { return }
+        if let watch = instance.spawnReportWatch { loop.unwatch(watch) }
+        instance.spawnReportWatch = nil
+        close(instance.spawnReport)
+        instance.spawnReport = -1
+        if case .failed(let error) = outcome, instance.endReason == nil {
+            instance.endReason = .failure(error.description)
+            instance.phase = .stopping
+        }
+    }
+
+    /// The executable the function's instances run, for messages.
+    private var launchExecutable: String {
+        switch spec.entry {
+        case .python: return host.python
+        case .command(let argv): return argv[0].hasPrefix("/") ? argv[0] : "\(directory)/\(argv[0])"
         }
     }
 
@@ -412,6 +444,8 @@ final class FunctionRunner {
     func reaped(_ pid: pid_t, status: ExitStatus) -> Bool {
         guard let index = instances.firstIndex(where: { $0.pid == pid }) else { return false }
         let instance = instances.remove(at: index)
+        // An exec that failed is reported before the child exits: read it before the exit.
+        readSpawnReport(of: instance, executable: "", final: true)
         instance.cancelTimers(loop)
         instance.closeIO()
         logger.info("function instance exited", ("pid", String(pid)), ("status", status.description))
