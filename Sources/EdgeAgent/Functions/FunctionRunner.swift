@@ -12,9 +12,9 @@ final class FunctionRunner {
     let spec: FunctionSpec
     let directory: String
     let deploymentId: String
-    private let host: FunctionHost
-    private let loop: EventLoop
-    private let logger: Logger
+    let host: FunctionHost
+    let loop: EventLoop
+    let logger: Logger
     weak var delegate: FunctionRunnerDelegate?
     /// Which deployment document this function's spec came from.
     var origin: DeploymentSource?
@@ -33,13 +33,13 @@ final class FunctionRunner {
     private(set) var timeouts = 0
     private(set) var restarts = 0
     private(set) var dropped = 0
-    private(set) var lastError: String?
+    var lastError: String?
     private(set) var latency = LatencyWindow()
     /// Limit counters of instances already gone, so health totals survive replacements.
-    private var retiredOomKills: Int64 = 0
-    private var retiredPidsLimitHits: Int64 = 0
+    var retiredOomKills: Int64 = 0
+    var retiredPidsLimitHits: Int64 = 0
     /// The highest memory peak of instances already gone (an OOM-killed one peaks at its limit).
-    private var retiredMemoryPeak: Int64?
+    var retiredMemoryPeak: Int64?
 
     /// How long an instance must stay up after `ready` before its failure count resets.
     static let stableMs = 10_000
@@ -449,22 +449,7 @@ final class FunctionRunner {
         instance.cancelTimers(loop)
         instance.closeIO()
         logger.info("function instance exited", ("pid", String(pid)), ("status", status.description))
-        var limitReason: String?
-        if let cgroup = instance.cgroup {
-            let final = cgroup.usage()
-            report(instance.limitWatch.observe(final, atMs: Clock.monotonicMs()), of: instance, usage: final)
-            reportOomKills(of: instance, usage: final)
-            retiredOomKills += final.oomKills ?? 0
-            retiredPidsLimitHits += final.pidsLimitHits ?? 0
-            if let peak = final.memoryPeakBytes { retiredMemoryPeak = max(retiredMemoryPeak ?? 0, peak) }
-            if (final.oomKills ?? 0) > 0, let memory = spec.limits.memoryMB {
-                limitReason = "was killed by the kernel's OOM killer at its memory limit (limits.memoryMB: \(memory) MB)"
-            } else if let hits = final.pidsLimitHits, hits > 0, let pids = spec.limits.pids {
-                limitReason = "\(status) after \(hits) fork\(hits == 1 ? "" : "s") failed at its process limit (limits.pids: \(pids))"
-            }
-            removeCgroup(cgroup)
-        }
-        if limitReason == nil { limitReason = rlimitReason(status) }
+        let limitReason = retire(instance, status: status)
         let reason = instance.endReason
         if let invocation = instance.currentInvocation {
             complete(invocation, .failure(type: "Crashed", message: "the function \(status) while handling this event"), durationMs: 0)
@@ -489,99 +474,6 @@ final class FunctionRunner {
         if state == .idle || state == .running { dispatch() }
         delegate?.runnerChanged(self)
         return true
-    }
-
-    /// The rlimit a signal says was hit, in the deployment's terms.
-    private func rlimitReason(_ status: ExitStatus) -> String? {
-        switch status {
-        case .signalled(SIGXCPU):
-            return "used more CPU time than one invocation may (limits.cpuSeconds: \(spec.limits.cpuSeconds.map(String.init) ?? "?") s) and was killed by SIGXCPU (the kernel's RLIMIT_CPU)"
-        case .signalled(SIGXFSZ):
-            return "wrote a file past its size limit (limits.fileSizeMB: \(spec.limits.fileSizeMB.map(String.init) ?? "?") MB) and was killed by SIGXFSZ"
-        default:
-            return nil
-        }
-    }
-
-    /// Removes an instance's cgroup once the kernel lets go of it (its last process has exited).
-    private func removeCgroup(_ cgroup: FunctionCgroup, attempt: Int = 1) {
-        if cgroup.remove() { return }
-        guard attempt < 50 else {
-            logger.warning("a function's cgroup could not be removed", ("cgroup", cgroup.path))
-            return
-        }
-        cgroup.killAll()
-        loop.after(100) { [weak self] in self?.removeCgroup(cgroup, attempt: attempt + 1) }
-    }
-
-    // MARK: Usage
-
-    /// Reads every instance's cgroup and reports the limits hit since the last sample.
-    func sampleUsage() {
-        let now = Clock.monotonicMs()
-        for instance in instances {
-            guard let cgroup = instance.cgroup else { continue }
-            let usage = cgroup.usage()
-            report(instance.limitWatch.observe(usage, atMs: now), of: instance, usage: usage)
-            reportOomKills(of: instance, usage: usage)
-        }
-    }
-
-    /// An OOM kill is reported once, whether a sample or the instance's exit sees it first.
-    private func reportOomKills(of instance: FunctionInstance, usage: ResourceUsage) {
-        guard let total = usage.oomKills, total > instance.reportedOomKills else { return }
-        instance.reportedOomKills = total
-        lastError = "OOM-killed at its memory limit (limits.memoryMB: \(spec.limits.memoryMB.map(String.init) ?? "?") MB)"
-        delegate?.runner(self, event: "function.oom_killed", [
-            "limit": "memoryMB", "memoryMB": spec.limits.memoryMB.map { .int(Int64($0)) } ?? .null,
-            "oomKills": .int(retiredOomKills + total), "pid": .int(Int64(instance.pid)),
-        ])
-    }
-
-    private func report(_ hits: [LimitHit], of instance: FunctionInstance, usage: ResourceUsage) {
-        for hit in hits {
-            switch hit {
-            case .oomKilled:
-                continue  // reportOomKills, which also sees kills before the first sample
-            case .pidsLimit(_, let total):
-                delegate?.runner(self, event: "function.pids_limit", [
-                    "limit": "pids", "pids": spec.limits.pids.map { .int(Int64($0)) } ?? .null,
-                    "hits": .int(retiredPidsLimitHits + total), "current": usage.pids.map { .int($0) } ?? .null,
-                    "pid": .int(Int64(instance.pid)),
-                ])
-            case .cpuThrottled(let percent, let window):
-                delegate?.runner(self, event: "function.cpu_throttled", [
-                    "limit": "cpus", "cpus": spec.limits.cpus.map { .double($0) } ?? .null,
-                    "throttledPercent": .double(percent), "windowSeconds": .double(window),
-                    "pid": .int(Int64(instance.pid)),
-                ])
-            }
-        }
-    }
-
-    /// What the function's live instances use now, with the counters of replaced ones; nil
-    /// without cgroups but for open descriptors.
-    func usage() -> JSONValue {
-        var total: ResourceUsage?
-        var files: Int?
-        for instance in instances {
-            if let usage = instance.cgroup?.usage() { total = total.map { $0.adding(usage) } ?? usage }
-            if let open = instance.openFiles { files = max(files ?? 0, open) }
-        }
-        var members = total?.json.objectValue ?? [:]
-        if host.cgroups != nil {
-            let peak = max(total?.memoryPeakBytes ?? 0, retiredMemoryPeak ?? 0)
-            if peak > 0 {
-                members["memoryPeakBytes"] = .int(peak)
-            }
-            if members["memoryLimitBytes"] == nil, let memory = spec.limits.memoryMB {
-                members["memoryLimitBytes"] = .int(Int64(memory) << 20)
-            }
-            members["oomKills"] = .int(retiredOomKills + (total?.oomKills ?? 0))
-            members["pidsLimitHits"] = .int(retiredPidsLimitHits + (total?.pidsLimitHits ?? 0))
-        }
-        if let files { members["openFiles"] = .int(Int64(files)) }
-        return .object(members)
     }
 
     private func replaceInstances() {
