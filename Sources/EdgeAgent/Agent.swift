@@ -198,6 +198,10 @@ public final class Agent {
             for done in self.stagingResults.drain() { self.coordinator.staged(done.result, attempt: done.attempt) }
         }
         reportCgroups()
+        if Users.isRoot, let user = policy.defaultUser, Users.lookup(user) == nil {
+            logger.error("the user functions run as by default does not exist: every deployment that names no user will be rejected",
+                         ("user", user), ("fix", "useradd --system --no-create-home --shell /usr/sbin/nologin \(user), or set functions.user"))
+        }
         coordinator.restore()
         client.start()
         scheduleHealthInterval()
