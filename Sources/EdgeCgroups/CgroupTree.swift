@@ -36,9 +36,11 @@ public final class CgroupTree {
 
     // MARK: Set-up
 
-    /// A v2 subtree at `subtree` (inside the mount at `mountPoint`). When `agentDirectory` is the
-    /// subtree itself (a delegated systemd cgroup), the agent first moves into `subtree/agent`, as
-    /// v2 allows processes only in leaves of a cgroup that enables controllers for its children.
+    /// A v2 subtree at `subtree` (inside the mount at `mountPoint`), with the limit controllers
+    /// enabled from the mount down to it. When the agent's own cgroup (`agentDirectory`) is on that
+    /// path and is not the real root (a delegated systemd cgroup, a container's namespace root), the
+    /// agent first moves into `subtree/agent`: v2 lets no other cgroup that enables controllers for
+    /// its children hold processes.
     public static func v2(subtree: String, mountPoint: String, agentDirectory: String?) throws(CgroupError) -> CgroupTree {
         let tree = CgroupTree(version: .v2, roots: [(["unified"], subtree)])
         try tree.makeRoot(subtree)
