@@ -72,6 +72,28 @@ public final class Agent {
         if runtime == nil {
             logger.warning("the Python runtime was not found; python3 functions will fail to start until runtimeDir is set")
         }
+        do {
+            signals = try SignalChannel([SIGTERM, SIGINT, SIGCHLD, SIGHUP])
+            mqttEvents = try Inbox<MQTTEvent>()
+            stagingResults = try Inbox<StagingResult>()
+        } catch {
+            throw StartupError("cannot set up the agent's event sources: \(error)")
+        }
+        var settings = MQTTSettings(clientId: config.thingName, host: config.brokerHost, port: config.brokerPort,
+                                    keepAliveSeconds: config.keepAliveSeconds)
+        if let tls = config.tls {
+            settings.tls = .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile)
+        }
+        settings.will = .init(topic: topics.health,
+                              payload: JSONCodec.serialize(["thing": .string(config.thingName), "status": "offline",
+                                                            "reason": "connection lost"]),
+                              qos: 1, retain: true)
+        do {
+            client = try MQTTClient(settings: settings, events: mqttEvents)
+        } catch {
+            throw StartupError("broker.tls: \(error.description)")
+        }
+        // Cgroups last: nothing after this can fail, so a start that fails leaves no cgroup behind.
         // Orphaned descendants of functions become the agent's to reap.
         if !Signals.becomeSubreaper() { logger.warning("cannot become the reaper of orphaned function processes") }
         let tree: CgroupTree?
@@ -95,27 +117,6 @@ public final class Agent {
         policy.stateDirProblem = DeviceProbe.traversalProblem(config.stateDir)
         policy.pythonProblem = pythonProblem
         self.policy = policy
-        do {
-            signals = try SignalChannel([SIGTERM, SIGINT, SIGCHLD, SIGHUP])
-            mqttEvents = try Inbox<MQTTEvent>()
-            stagingResults = try Inbox<StagingResult>()
-        } catch {
-            throw StartupError("cannot set up the agent's event sources: \(error)")
-        }
-        var settings = MQTTSettings(clientId: config.thingName, host: config.brokerHost, port: config.brokerPort,
-                                    keepAliveSeconds: config.keepAliveSeconds)
-        if let tls = config.tls {
-            settings.tls = .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile)
-        }
-        settings.will = .init(topic: topics.health,
-                              payload: JSONCodec.serialize(["thing": .string(config.thingName), "status": "offline",
-                                                            "reason": "connection lost"]),
-                              qos: 1, retain: true)
-        do {
-            client = try MQTTClient(settings: settings, events: mqttEvents)
-        } catch {
-            throw StartupError("broker.tls: \(error.description)")
-        }
         publisher = Publisher(client: client, logger: logger)
         coordinator = DeploymentCoordinator(thing: config.thingName, groups: config.thingGroups, stateDir: config.stateDir,
                                             loop: loop, logger: logger)
