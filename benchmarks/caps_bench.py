@@ -39,6 +39,10 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+# The process and port helpers the end-to-end tests use, shared rather than written twice.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests" / "Integration"))
+from edge_harness import children_of, free_port, proc_stat  # noqa: E402
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 CAPS = {"memoryMB": 64, "cpus": 0.5, "pids": 32, "openFiles": 256}
@@ -93,12 +97,6 @@ def setting(name):
 # Small helpers
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_until(condition, timeout, what, interval=0.05):
     """Polls `condition()` until it returns something truthy, or fails naming `what`."""
     deadline = time.monotonic() + timeout
@@ -138,8 +136,10 @@ def tail(path, lines=30):
 
 def stat_fields(pid):
     """The fields of /proc/PID/stat after the command name (index 0 is the state, field 3)."""
-    text = Path("/proc/%d/stat" % pid).read_text()
-    return text[text.rindex(")") + 2:].split()
+    fields = proc_stat(pid)
+    if fields is None:
+        raise OSError("process %d is gone" % pid)
+    return fields
 
 
 def cpu_seconds(pid):
@@ -170,21 +170,6 @@ def rss_kb(pid):
         return int(stat_fields(pid)[21]) * PAGE_KB
     except (OSError, ValueError, IndexError):
         return 0
-
-
-def children_of(pid):
-    """Live (non-zombie) processes whose parent is `pid`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = stat_fields(int(entry))
-        except (OSError, ValueError):
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry))
-    return found
 
 
 def cgroup_mounts(with_options=False):

@@ -115,7 +115,9 @@ static void edge_spawn_child(const struct edge_spawn_request *request, int repor
     edge_spawn_fail(report, EDGE_SPAWN_STEP_EXEC);
 }
 
-int edge_spawn(const struct edge_spawn_request *request, pid_t *pid, int *failed_step, int *error_number) {
+/* Forks; the child sets itself up and execs. Returns the read end of its report pipe
+   (close-on-exec, blocking) with *pid set, or -1 with the failure. */
+static int edge_spawn_fork(const struct edge_spawn_request *request, pid_t *pid, int *failed_step, int *error_number) {
     int report[2];
     *failed_step = EDGE_SPAWN_STEP_NONE;
     *error_number = 0;
@@ -137,17 +139,20 @@ int edge_spawn(const struct edge_spawn_request *request, pid_t *pid, int *failed
         edge_spawn_child(request, report[1]);
     }
     close(report[1]);
-    struct edge_spawn_failure failure;
-    ssize_t got;
-    do {
-        got = read(report[0], &failure, sizeof failure);
-    } while (got < 0 && errno == EINTR);
-    close(report[0]);
-    if (got == (ssize_t)sizeof failure) {
+    *pid = child;
+    return report[0];
+}
+
+int edge_spawn(const struct edge_spawn_request *request, pid_t *pid, int *failed_step, int *error_number) {
+    pid_t child;
+    int report = edge_spawn_fork(request, &child, failed_step, error_number);
+    if (report < 0) return -1;
+    /* Blocking: the pipe reaches end of file at the exec, or carries the failure first. */
+    int outcome = edge_spawn_outcome(report, failed_step, error_number);
+    close(report);
+    if (outcome < 0) {
         /* The child reported a failure and exits: reap it here so no zombie is left. */
         while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {}
-        *failed_step = failure.step;
-        *error_number = failure.error_number;
         return -1;
     }
     *pid = child;
@@ -155,30 +160,10 @@ int edge_spawn(const struct edge_spawn_request *request, pid_t *pid, int *failed
 }
 
 int edge_spawn_start(const struct edge_spawn_request *request, pid_t *pid, int *report_fd, int *failed_step, int *error_number) {
-    int report[2];
-    *failed_step = EDGE_SPAWN_STEP_NONE;
-    *error_number = 0;
-    if (pipe2(report, O_CLOEXEC) != 0) {
-        *failed_step = EDGE_SPAWN_STEP_FORK;
-        *error_number = errno;
-        return -1;
-    }
-    pid_t child = fork();
-    if (child < 0) {
-        *failed_step = EDGE_SPAWN_STEP_FORK;
-        *error_number = errno;
-        close(report[0]);
-        close(report[1]);
-        return -1;
-    }
-    if (child == 0) {
-        close(report[0]);
-        edge_spawn_child(request, report[1]);
-    }
-    close(report[1]);
-    (void)fcntl(report[0], F_SETFL, fcntl(report[0], F_GETFL) | O_NONBLOCK);
-    *pid = child;
-    *report_fd = report[0];
+    int report = edge_spawn_fork(request, pid, failed_step, error_number);
+    if (report < 0) return -1;
+    (void)fcntl(report, F_SETFL, fcntl(report, F_GETFL) | O_NONBLOCK);
+    *report_fd = report;
     return 0;
 }
 
@@ -189,7 +174,12 @@ int edge_spawn_outcome(int report_fd, int *failed_step, int *error_number) {
         got = read(report_fd, &failure, sizeof failure);
     } while (got < 0 && errno == EINTR);
     if (got == 0) return 1;
-    if (got < 0) return errno == EAGAIN ? 0 : -1;
+    if (got < 0 && errno == EAGAIN) return 0;
+    if (got < 0) {
+        *failed_step = EDGE_SPAWN_STEP_EXEC;
+        *error_number = errno;
+        return -1;
+    }
     if (got == (ssize_t)sizeof failure) {
         *failed_step = failure.step;
         *error_number = failure.error_number;

@@ -5,8 +5,6 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -58,28 +56,7 @@ int edge_is_cgroupfs(const char *path) {
     return info.f_type == 0x63677270 /* CGROUP2_SUPER_MAGIC */ || info.f_type == 0x27e0eb /* CGROUP_SUPER_MAGIC */;
 }
 
-int edge_limit_cpu_from_now(pid_t pid, unsigned int seconds) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    char text[1024];
-    ssize_t got = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (got <= 0) return -1;
-    text[got] = '\0';
-    /* After the command name "(...)": state is field 3, utime 14, stime 15. */
-    char *cursor = strrchr(text, ')');
-    if (cursor == NULL) { errno = EINVAL; return -1; }
-    cursor += 2;
-    unsigned long long ticks = 0;
-    for (int field = 3; field <= 15 && cursor != NULL && *cursor != '\0'; field++) {
-        if (field == 14 || field == 15) ticks += strtoull(cursor, NULL, 10);
-        cursor = strchr(cursor, ' ');
-        if (cursor != NULL) cursor++;
-    }
-    long hz = sysconf(_SC_CLK_TCK);
-    unsigned long long used = hz > 0 ? (ticks + (unsigned long long)hz - 1) / (unsigned long long)hz : 0;
-    struct rlimit limit = {(rlim_t)(used + seconds), (rlim_t)(used + seconds + 1)};
+int edge_set_cpu_limit(pid_t pid, unsigned long long soft, unsigned long long hard) {
+    struct rlimit limit = {(rlim_t)soft, (rlim_t)hard};
     return prlimit(pid, RLIMIT_CPU, &limit, NULL);
 }

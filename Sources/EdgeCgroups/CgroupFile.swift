@@ -13,12 +13,13 @@ enum CgroupFile {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var bytes: [UInt8] = []
-        var chunk = (0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64)
-        while bytes.count < 1 << 20 {
-            let count = withUnsafeMutableBytes(of: &chunk) { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            withUnsafeBytes(of: &chunk) { bytes.append(contentsOf: $0.prefix(count)) }
+        withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { chunk in
+            while bytes.count < 1 << 20 {
+                let count = Glibc.read(fd, chunk.baseAddress, chunk.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
+            }
         }
         return String(decoding: bytes, as: UTF8.self)
     }

@@ -67,6 +67,18 @@ public final class FunctionCgroup {
         return version == .v2 ? ResourceUsage.v2(files) : ResourceUsage.v1(files)
     }
 
+    /// CPU time used by every process of the instance so far (threads and children included),
+    /// reading only the one file that holds it: the agent's CPU-budget watch calls this often.
+    public func cpuUsageUsec() -> Int64? {
+        switch version {
+        case .v2:
+            return CgroupFile.read("\(path)/cpu.stat").flatMap { ResourceUsage.keyValues($0)["usage_usec"] }
+        case .v1:
+            guard let directory = directory(for: "cpuacct") else { return nil }
+            return CgroupFile.read("\(directory)/cpuacct.usage").flatMap { Int64($0.split(separator: "\n").first ?? "") }.map { $0 / 1000 }
+        }
+    }
+
     /// SIGKILL to every process in the cgroup, forks in flight included: `cgroup.kill` on v2
     /// (Linux 5.14+), otherwise freeze, kill each, thaw; without a freezer, kill until empty.
     public func killAll() {

@@ -331,29 +331,21 @@ class Broker:
 
 
 def children_of(pid):
-    """Pids whose parent is `pid`, from /proc."""
+    """Live (non-zombie) processes whose parent is `pid`, from /proc."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:
-            stat = Path("/proc/%s/stat" % entry).read_text()
-        except OSError:
-            continue
-        # The command name is in parentheses and may contain spaces: parse after the last ')'.
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
+        fields = proc_stat(int(entry))
+        if fields is not None and int(fields[1]) == pid and fields[0] != "Z":
             found.append(int(entry))
     return found
 
 
 def process_alive(pid):
     """True while `pid` exists and is not a zombie."""
-    try:
-        stat = Path("/proc/%d/stat" % pid).read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 def cmdline_of(pid):
@@ -364,7 +356,8 @@ def cmdline_of(pid):
 
 
 def proc_stat(pid):
-    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, session, ...), or None."""
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, session, ...), or
+    None once it is gone. The name is in parentheses and may hold spaces: parsed after the last ')'."""
     try:
         stat = Path("/proc/%d/stat" % pid).read_text()
     except OSError:

@@ -28,8 +28,7 @@ int edge_set_child_subreaper(void);
 /// 1 when `path` is on a cgroup filesystem (v1 or v2), 0 when not, -1 on error.
 int edge_is_cgroupfs(const char *path);
 
-/// Arms RLIMIT_CPU of running process `pid` so that it may use `seconds` more CPU seconds from
-/// now (SIGXCPU past that, SIGKILL a second later): a per-invocation CPU budget. 0 or -1 (errno).
-int edge_limit_cpu_from_now(pid_t pid, unsigned int seconds);
+/// prlimit(pid, RLIMIT_CPU, {soft, hard}): 0, or -1 with errno.
+int edge_set_cpu_limit(pid_t pid, unsigned long long soft, unsigned long long hard);
 
 #endif

@@ -27,7 +27,10 @@ struct CPUBudget {
     /// Called as an invocation is sent to `instance`.
     func arm(_ instance: FunctionInstance, loop: EventLoop, logger: Logger, exceeded: @escaping (FunctionInstance) -> Void) {
         if byKernel {
-            if edge_limit_cpu_from_now(instance.pid, UInt32(seconds)) != 0 {
+            // RLIMIT_CPU counts the process's own CPU time, in whole seconds.
+            let used = UInt64(((ProcessStat.cpuTimeUsec(instance.pid) ?? 0) + 999_999) / 1_000_000)
+            let soft = used + UInt64(seconds)
+            if edge_set_cpu_limit(instance.pid, soft, soft + 1) != 0 {
                 logger.warning("cannot arm the CPU budget of an invocation", ("pid", String(instance.pid)),
                                ("error", String(cString: strerror(errno))))
             }

@@ -42,8 +42,6 @@ final class FunctionInstance {
     let cgroup: FunctionCgroup?
     /// Which limits it has hit since the last sample.
     lazy var limitWatch = LimitWatch(freshCgroupAtMs: startedNs / 1_000_000)
-    /// OOM kills already reported for it, so a kill is reported once.
-    var reportedOomKills: Int64 = 0
     /// Whether what it left behind was killed while it was still unreaped.
     var leftoversKilled = false
 
@@ -92,7 +90,7 @@ final class FunctionInstance {
 
     /// CPU time used so far: its cgroup's (threads and children included), else its main process's.
     var cpuTimeUsec: Int64? {
-        cgroup?.usage().cpuUsageUsec ?? ProcessStat.cpuTimeUsec(pid)
+        cgroup?.cpuUsageUsec() ?? ProcessStat.cpuTimeUsec(pid)
     }
 
     /// Descriptors the main process has open, from /proc (nil once it has exited).

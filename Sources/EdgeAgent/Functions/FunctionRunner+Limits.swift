@@ -15,7 +15,6 @@ extension FunctionRunner {
         if let cgroup = instance.cgroup {
             let final = cgroup.usage()
             report(instance.limitWatch.observe(final, atMs: Clock.monotonicMs()), of: instance, usage: final)
-            reportOomKills(of: instance, usage: final)
             retiredOomKills += final.oomKills ?? 0
             retiredPidsLimitHits += final.pidsLimitHits ?? 0
             if let peak = final.memoryPeakBytes { retiredMemoryPeak = max(retiredMemoryPeak ?? 0, peak) }
@@ -61,26 +60,18 @@ extension FunctionRunner {
             guard let cgroup = instance.cgroup else { continue }
             let usage = cgroup.usage()
             report(instance.limitWatch.observe(usage, atMs: now), of: instance, usage: usage)
-            reportOomKills(of: instance, usage: usage)
         }
-    }
-
-    /// An OOM kill is reported once, whether a sample or the instance's exit sees it first.
-    func reportOomKills(of instance: FunctionInstance, usage: ResourceUsage) {
-        guard let total = usage.oomKills, total > instance.reportedOomKills else { return }
-        instance.reportedOomKills = total
-        lastError = "OOM-killed at its memory limit (limits.memoryMB: \(spec.limits.memoryMB.map(String.init) ?? "?") MB)"
-        delegate?.runner(self, event: "function.oom_killed", [
-            "limit": "memoryMB", "memoryMB": spec.limits.memoryMB.map { .int(Int64($0)) } ?? .null,
-            "oomKills": .int(retiredOomKills + total), "pid": .int(Int64(instance.pid)),
-        ])
     }
 
     func report(_ hits: [LimitHit], of instance: FunctionInstance, usage: ResourceUsage) {
         for hit in hits {
             switch hit {
-            case .oomKilled:
-                continue  // reportOomKills, which also sees kills before the first sample
+            case .oomKilled(_, let total):
+                lastError = "OOM-killed at its memory limit (limits.memoryMB: \(spec.limits.memoryMB.map(String.init) ?? "?") MB)"
+                delegate?.runner(self, event: "function.oom_killed", [
+                    "limit": "memoryMB", "memoryMB": spec.limits.memoryMB.map { .int(Int64($0)) } ?? .null,
+                    "oomKills": .int(retiredOomKills + total), "pid": .int(Int64(instance.pid)),
+                ])
             case .pidsLimit(_, let total):
                 delegate?.runner(self, event: "function.pids_limit", [
                     "limit": "pids", "pids": spec.limits.pids.map { .int(Int64($0)) } ?? .null,

@@ -85,19 +85,11 @@ struct Settings {
             }
             thingGroups = items.compactMap(\.stringValue)
         }
-        if let broker = top["broker"] {
-            guard let members = broker.objectValue else {
-                throw ConfigurationError(setting: "broker", message: "must be an object with host, port, keepAliveSeconds, tls")
-            }
-            try checkKnown(members, ConfigurationLoader.brokerFields, prefix: "broker.")
+        if let members = try section(top, "broker", known: ConfigurationLoader.brokerFields, holding: "host, port, keepAliveSeconds, tls") {
             brokerHost = try string(members, "host", prefix: "broker.")
             brokerPort = try int(members, "port", prefix: "broker.")
             keepAlive = try int(members, "keepAliveSeconds", prefix: "broker.")
-            if let tls = members["tls"] {
-                guard let tlsMembers = tls.objectValue else {
-                    throw ConfigurationError(setting: "broker.tls", message: "must be an object with ca, cert, key (file paths)")
-                }
-                try checkKnown(tlsMembers, ConfigurationLoader.tlsFields, prefix: "broker.tls.")
+            if let tlsMembers = try section(members, "tls", in: "broker.", known: ConfigurationLoader.tlsFields, holding: "ca, cert, key (file paths)") {
                 tlsCA = try string(tlsMembers, "ca", prefix: "broker.tls.")
                 tlsCert = try string(tlsMembers, "cert", prefix: "broker.tls.")
                 tlsKey = try string(tlsMembers, "key", prefix: "broker.tls.")
@@ -108,11 +100,7 @@ struct Settings {
         logLevel = try string(top, "logLevel", prefix: "")
         runtimeDir = try string(top, "runtimeDir", prefix: "")
         python = try string(top, "python", prefix: "")
-        if let functions = top["functions"] {
-            guard let members = functions.objectValue else {
-                throw ConfigurationError(setting: "functions", message: "must be an object with user, allowRoot, limits")
-            }
-            try checkKnown(members, ConfigurationLoader.functionsFields, prefix: "functions.")
+        if let members = try section(top, "functions", known: ConfigurationLoader.functionsFields, holding: "user, allowRoot, limits") {
             functionUser = try string(members, "user", prefix: "functions.")
             allowRootFunctions = try bool(members, "allowRoot", prefix: "functions.")
             if members["limits"] != nil {
@@ -123,11 +111,7 @@ struct Settings {
                 }
             }
         }
-        if let cgroups = top["cgroups"] {
-            guard let members = cgroups.objectValue else {
-                throw ConfigurationError(setting: "cgroups", message: "must be an object with mode, root, allowUncapped")
-            }
-            try checkKnown(members, ConfigurationLoader.cgroupsFields, prefix: "cgroups.")
+        if let members = try section(top, "cgroups", known: ConfigurationLoader.cgroupsFields, holding: "mode, root, allowUncapped") {
             cgroupMode = try string(members, "mode", prefix: "cgroups.")
             cgroupRoot = try string(members, "root", prefix: "cgroups.")
             allowUncapped = try bool(members, "allowUncapped", prefix: "cgroups.")
@@ -261,6 +245,17 @@ struct Settings {
         }
         config.allowUncapped = allowUncapped ?? false
         return config
+    }
+
+    /// The members of the object at `key`, every one of them known; nil when `key` is absent.
+    private func section(_ members: [String: JSONValue], _ key: String, in prefix: String = "", known: [String],
+                         holding description: String) throws(ConfigurationError) -> [String: JSONValue]? {
+        guard let value = members[key] else { return nil }
+        guard let object = value.objectValue else {
+            throw ConfigurationError(setting: prefix + key, message: "must be an object with \(description)")
+        }
+        try checkKnown(object, known, prefix: "\(prefix)\(key).")
+        return object
     }
 
     private func checkKnown(_ members: [String: JSONValue], _ known: [String], prefix: String) throws(ConfigurationError) {
