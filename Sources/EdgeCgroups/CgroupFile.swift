@@ -49,17 +49,17 @@ enum CgroupFile {
         return text.split(separator: "\n").compactMap { pid_t($0) }
     }
 
-    /// Child cgroups (directories) of `path`.
-    static func children(_ path: String) -> [String] {
-        guard let names = try? Files.list(path) else { return [] }
-        return names.filter { Files.isDirectory("\(path)/\($0)") }
+    /// Child cgroups (directories) of `path`; a folder that cannot be listed is an error, not empty.
+    static func children(_ path: String) throws(SystemError) -> [String] {
+        try Files.list(path).filter { Files.isDirectory("\(path)/\($0)") }
     }
 
     /// rmdir of a cgroup and, first, of every cgroup below it. False when one is still in use.
     /// On a plain directory (the tests) the interface files are removed too.
     static func removeTree(_ path: String) -> Bool {
         guard Files.isDirectory(path) else { return true }
-        for child in children(path) where !removeTree("\(path)/\(child)") { return false }
+        guard let names = try? children(path) else { return false }  // unlistable: not removable either
+        for child in names where !removeTree("\(path)/\(child)") { return false }
         if rmdir(path) == 0 || errno == ENOENT { return true }
         if errno == ENOTEMPTY, !isCgroupfs(path) {
             do { try Files.removeTree(path) } catch { return false }

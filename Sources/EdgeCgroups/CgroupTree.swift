@@ -195,13 +195,20 @@ public final class CgroupTree {
     /// the names cleaned and what could not be removed.
     public func cleanStale(waitMs: Int = 2000) -> (cleaned: [String], leftover: [String]) {
         var names: Set<String> = []
+        var leftover: [String] = []
         for root in roots {
-            for child in CgroupFile.children(root.path) where "\(root.path)/\(child)" != agentLeaf && Self.isInstanceName(child) {
+            let children: [String]
+            do {
+                children = try CgroupFile.children(root.path)
+            } catch {
+                leftover.append("\(root.path) (cannot list it: \(error.reason.lowercased()))")
+                continue
+            }
+            for child in children where "\(root.path)/\(child)" != agentLeaf && Self.isInstanceName(child) {
                 names.insert(child)
             }
         }
         var cleaned: [String] = []
-        var leftover: [String] = []
         for name in names.sorted() {
             let directories = roots.compactMap { root -> (controllers: [String], path: String)? in
                 let path = "\(root.path)/\(name)"
