@@ -30,8 +30,13 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
         return nil
     }
 
+    func runner(_ runner: FunctionRunner, shadow type: String, _ request: [String: JSONValue]) -> JSONValue {
+        functionShadowRequest(runner, type: type, request)
+    }
+
     func runnerChanged(_ runner: FunctionRunner) {
         healthChanged()
+        shadowReportChanged()
     }
 
     func runnerReady(_ runner: FunctionRunner) {
@@ -72,6 +77,7 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
     func coordinatorFunctionsChanged(_ coordinator: DeploymentCoordinator) {
         refreshSubscriptions()
         healthChanged()
+        shadowReportChanged()
     }
 
     func coordinator(_ coordinator: DeploymentCoordinator, stage specs: [FunctionSpec], attempt: Int) {

@@ -23,6 +23,7 @@ extension Agent {
             publisher.flush()
             publishHealth()
             if let status = coordinator.lastStatus { publishStatus(status) }
+            shadowReportChanged()
         case .connectionFailed(let reason):
             logger.warning("cannot connect to the broker; retrying", ("reason", reason))
         case .disconnected(let reason):
@@ -39,6 +40,7 @@ extension Agent {
     func wantedSubscriptions() -> [String: Int] {
         var wanted: [String: Int] = [topics.deployment: 1, topics.invokeFilter: 1]
         for group in config.thingGroups { wanted[Topics.groupDeployment(group)] = 1 }
+        for filter in shadows.topics.requestFilters { wanted[filter] = 1 }
         for spec in coordinator.routableSpecs {
             for subscription in spec.subscriptions {
                 wanted[subscription.filter.text] = max(wanted[subscription.filter.text] ?? 0, subscription.qos)
@@ -71,6 +73,7 @@ extension Agent {
     // MARK: Routing
 
     func route(_ message: MQTTMessage) {
+        if routeShadowRequest(message) { return }
         if message.topic == topics.deployment {
             coordinator.received(message.payload, from: .thing)
             return
@@ -211,7 +214,7 @@ extension Agent {
     }
 
     func scheduleHealthInterval() {
-        healthTimer = loop.after(config.healthIntervalSeconds * 1000) { [unowned self] in
+        healthTimer = loop.after(healthIntervalSeconds * 1000) { [unowned self] in
             self.publishHealth()
             self.scheduleHealthInterval()
         }

@@ -21,6 +21,11 @@ public final class Agent {
     let client: MQTTClient
     let publisher: Publisher
     let coordinator: DeploymentCoordinator
+    /// The thing's shadows, served over the AWS IoT Device Shadow MQTT API.
+    let shadows: ShadowServer
+    /// The health interval in effect: the configuration's, or the classic shadow's.
+    var healthIntervalSeconds: Int
+    var shadowReportDue: EventLoop.Token?
     let host: FunctionHost
     let policy: FunctionHostPolicy
     /// Why cgroup caps are off, when they are.
@@ -118,6 +123,10 @@ public final class Agent {
         policy.pythonProblem = pythonProblem
         self.policy = policy
         publisher = Publisher(client: client, logger: logger)
+        healthIntervalSeconds = config.healthIntervalSeconds
+        shadows = ShadowServer(thing: config.thingName, stateDir: config.stateDir, logger: logger) { [publisher] topic, payload in
+            publisher.publish(topic, payload, qos: 1)
+        }
         coordinator = DeploymentCoordinator(thing: config.thingName, groups: config.thingGroups, stateDir: config.stateDir,
                                             loop: loop, logger: logger)
         coordinator.delegate = self
@@ -203,6 +212,7 @@ public final class Agent {
             logger.error("the user functions run as by default does not exist: every deployment that names no user will be rejected",
                          ("user", user), ("fix", "useradd --system --no-create-home --shell /usr/sbin/nologin \(user), or set functions.user"))
         }
+        restoreShadows()
         coordinator.restore()
         client.start()
         scheduleHealthInterval()
@@ -280,6 +290,7 @@ public final class Agent {
         loop.cancel(healthTimer)
         loop.cancel(healthDue)
         loop.cancel(usageTimer)
+        loop.cancel(shadowReportDue)
         host.cgroups?.removeSubtree()
         if connected {
             shutdownAck = publisher.publish(topics.health, HealthReport.offline(thing: config.thingName, reason: "agent stopped", now: Clock.wallMs()),

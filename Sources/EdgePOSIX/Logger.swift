@@ -2,14 +2,26 @@
 import Glibc
 #endif
 import EdgeCore
+import Synchronization
 
 /// Writes the agent's own log lines to standard error: a timestamp, a level, a message and
 /// `key=value` metadata, one line each, so they can be grepped and parsed.
 public struct Logger: Sendable {
-    public var level: LogLevel
+    /// Shared by every copy, so a level changed at run time (from the shadow) holds everywhere.
+    private let threshold: Threshold
     public var metadata: [(String, String)] = []
 
-    public init(level: LogLevel) { self.level = level }
+    public init(level: LogLevel) { threshold = Threshold(level) }
+
+    public var level: LogLevel {
+        get { LogLevel(rawValue: threshold.raw.load(ordering: .relaxed)) ?? .info }
+        nonmutating set { threshold.raw.store(newValue.rawValue, ordering: .relaxed) }
+    }
+
+    private final class Threshold: Sendable {
+        let raw: Atomic<Int>
+        init(_ level: LogLevel) { raw = Atomic(level.rawValue) }
+    }
 
     public func with(_ key: String, _ value: String) -> Logger {
         var copy = self

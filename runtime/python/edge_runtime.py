@@ -6,7 +6,10 @@ sides exchange one JSON object per line; docs/runtime-protocol.md is the contrac
 
 Lifecycle: read ``init`` -> import the handler -> call the module's optional ``init(context)``
 -> send ``ready`` -> answer each ``invoke`` with ``result`` or ``error`` until ``shutdown`` or
-end of file (exit 0).
+end of file (exit 0). A ``config`` message replaces ``context.config`` in place and calls the
+module's optional ``on_config(config, context)``; a module that sets ``LIVE_CONFIG = False`` is
+restarted by the agent instead. ``context.shadow`` gets and updates the function's own named
+shadow.
 
 Exit codes: 0 on shutdown or end of file; 2 when the handler cannot be loaded (import error,
 missing or non-callable function, malformed EDGE_HANDLER); 1 for any other failure before
@@ -43,6 +46,47 @@ def _encode(message):
 
 class ProtocolError(Exception):
     pass
+
+
+class ShadowError(Exception):
+    """A shadow request the agent refused: `code` and `message` as AWS IoT's shadow service
+    gives them (400, 404, 409 Version conflict, 413...), `detail` naming the field and the fix."""
+
+    def __init__(self, code, message, detail=None):
+        super().__init__("%s %s%s" % (code, message, ": " + detail if detail else ""))
+        self.code = code
+        self.message = message
+        self.detail = detail
+
+
+class Shadow:
+    """The function's own named shadow (named after the function), in the AWS IoT Device Shadow
+    document shape. Call it from the handler, init() or on_config(): the thread the runtime
+    calls them on."""
+
+    def __init__(self, runtime):
+        self._runtime = runtime
+
+    def get(self):
+        """The whole document: state (desired, reported, delta), metadata, version, timestamp.
+        Raises ShadowError (404 when it does not exist yet)."""
+        return self._runtime.shadow_request({"type": "shadow.get"})
+
+    def update(self, reported=None, desired=None, version=None, client_token=None):
+        """Merges `reported` and/or `desired` into the shadow (a None value inside deletes that key).
+        With `version`, the update is refused with 409 unless the shadow is at that version.
+        Returns what AWS's /update/accepted carries (state as sent, metadata, the new version)."""
+        state = {}
+        if reported is not None:
+            state["reported"] = reported
+        if desired is not None:
+            state["desired"] = desired
+        message = {"type": "shadow.update", "state": state}
+        if version is not None:
+            message["version"] = version
+        if client_token is not None:
+            message["clientToken"] = client_token
+        return self._runtime.shadow_request(message)
 
 
 class Channel:
@@ -98,6 +142,7 @@ class Context:
         # The same dict for every context; `config` messages update it in place.
         self.config = runtime.config
         self.logger = runtime.logger
+        self.shadow = Shadow(runtime)
         self._deadline = None
         if timeout_ms is not None and received is not None:
             self._deadline = received + timeout_ms / 1000.0
@@ -178,6 +223,12 @@ class Runtime:
         self.config = {}
         self.logger = None
         self.handler = None
+        self.on_config = None
+        # Messages read while waiting for a shadow reply, for the main loop to handle next.
+        self._pending = []
+        self._shutdown_requested = False
+        self._requests = 0
+        self._thread = threading.get_ident()
 
     def start(self):
         """init message -> import -> init(context) -> ready. Returns an exit code or None."""
@@ -201,6 +252,8 @@ class Runtime:
         except LoadError as error:
             _log(str(error))
             return 2
+        on_config = getattr(module, "on_config", None)
+        self.on_config = on_config if callable(on_config) else None
         module_init = getattr(module, "init", None)
         if callable(module_init):
             try:
@@ -209,26 +262,64 @@ class Runtime:
                 _log("init(context) of %r failed:" % module.__name__)
                 traceback.print_exc(file=sys.stderr)
                 return 1
-        self.channel.send({"type": "ready"})
+        self.channel.send({"type": "ready", "liveConfig": bool(getattr(module, "LIVE_CONFIG", True))})
         return None
 
     def serve(self):
         """Handles messages until shutdown or end of file; returns the exit code."""
-        while True:
-            message = self.channel.read()
+        while not self._shutdown_requested:
+            message = self._pending.pop(0) if self._pending else self.channel.read()
             if message is None:
                 return 0
             kind = message["type"]
             if kind == "invoke":
                 self.invoke(message)
-            elif kind == "config":
-                self._replace_config(message.get("config"))
             elif kind == "shutdown":
                 return 0
-            elif kind == "publishError":
-                _log("publish to %r refused: %s" % (message.get("topic"), message.get("message")))
             else:
-                _log("ignoring an unknown message type %r" % kind)
+                self._aside(message)
+        return 0
+
+    def _aside(self, message):
+        """A message that needs no answer: a new configuration, a refused publish."""
+        kind = message["type"]
+        if kind == "config":
+            self._replace_config(message.get("config"))
+            if self.on_config is not None:
+                try:
+                    self.on_config(self.config, Context(self))
+                except Exception:
+                    _log("on_config(config, context) failed:")
+                    traceback.print_exc(file=sys.stderr)
+        elif kind == "publishError":
+            _log("publish to %r refused: %s" % (message.get("topic"), message.get("message")))
+        else:
+            _log("ignoring an unknown message type %r" % kind)
+
+    def shadow_request(self, message):
+        """Sends a shadow request and reads until its reply; messages read meanwhile are handled
+        (config) or kept for the main loop (invoke, shutdown)."""
+        if threading.get_ident() != self._thread:
+            raise RuntimeError("context.shadow works only on the thread the runtime calls the handler on")
+        self._requests += 1
+        request_id = "shadow-%d" % self._requests
+        self.channel.send(dict(message, id=request_id))
+        while True:
+            reply = self.channel.read()
+            if reply is None:
+                raise ShadowError(500, "Internal service failure", "the agent closed the runtime channel")
+            kind = reply["type"]
+            if kind in ("shadow.accepted", "shadow.rejected") and reply.get("id") == request_id:
+                if kind == "shadow.accepted":
+                    return reply.get("document")
+                error = reply.get("error") or {}
+                raise ShadowError(error.get("code", 500), error.get("message", "Internal service failure"), error.get("detail"))
+            if kind == "shutdown":
+                self._shutdown_requested = True
+            elif kind == "invoke":
+                self._pending.append(reply)
+            else:
+                self._aside(reply)
 
     def invoke(self, message):
         received = time.monotonic()

@@ -28,6 +28,13 @@ final class DeploymentCoordinator {
     weak var delegate: DeploymentCoordinatorDelegate?
     /// Checks a function against this device (user, limits, caps); nil admits everything as written.
     var admit: ((FunctionSpec) -> Result<FunctionAdmission, DocumentRejection>)?
+    /// What the classic shadow's desired state asks of the functions; applied to every deployment.
+    private(set) var overrides = ShadowOverrides()
+    /// Whether the overrides changed since they were last applied, and the BROKEN functions to re-arm.
+    private var reconcilePending = false
+    private var rearmPending: Set<String> = []
+    /// Why the last change from the shadow failed and was rolled back, until one succeeds.
+    private(set) var shadowFailure: String?
 
     /// What is applied now, and the documents it came from.
     private(set) var applied = DeploymentSet()
@@ -59,6 +66,8 @@ final class DeploymentCoordinator {
         var dirs: [String: String] = [:]
         var phase: Phase = .staging
         var isRestore: Bool
+        /// Started by a change of the classic shadow, not by a deployment document.
+        var fromShadow = false
         var healthTimer: EventLoop.Token?
 
         enum Phase { case staging, stopping(Set<String>), starting(Set<String>), observing, rollingBack(String, Set<String>) }
@@ -214,12 +223,82 @@ final class DeploymentCoordinator {
                 var applied = spec
                 applied.limits = admission.limits
                 applied.user = admission.user
-                result.functions[name] = applied
+                result.functions[name] = overridden(applied, in: &result)
             case .failure(let rejection):
                 issues += rejection.issues
             }
         }
+        for (path, problem) in overrides.unknownFunctions(deployed: Set(deployment.functions.keys)).merging(overrides.problems, uniquingKeysWith: { a, _ in a }) {
+            result.overrideProblems[path] = problem
+        }
         return issues.isEmpty ? .success(result) : .failure(DocumentRejection(issues))
+    }
+
+    /// An admitted spec with the shadow's overrides: enabled, config keys, limits no higher than
+    /// the admitted ones and enforceable here. What cannot apply is left out and noted.
+    private func overridden(_ spec: FunctionSpec, in deployment: inout EffectiveDeployment) -> FunctionSpec {
+        guard overrides.functions[spec.name] != nil else { return spec }
+        var (result, problems) = overrides.apply(to: spec, ceiling: spec.limits)
+        if result.limits != spec.limits, let admit, case .failure(let rejection) = admit(result) {
+            for issue in rejection.issues { problems[issue.path] = issue.message }
+            result.limits = spec.limits
+        }
+        for (path, problem) in problems { deployment.overrideProblems[path] = problem }
+        return result
+    }
+
+    // MARK: The shadow
+
+    /// The classic shadow's desired state changed: functions follow it once no deployment is in flight.
+    /// `rearm` names functions whose `enabled: true` the update carried: a BROKEN one starts again.
+    func shadowChanged(_ updated: ShadowOverrides, rearm: Set<String>) {
+        overrides = updated
+        reconcilePending = true
+        rearmPending.formUnion(rearm)
+        if attempt == nil { reconcile() }
+    }
+
+    /// Applies the overrides to what runs: configuration live where the function takes it, a
+    /// switch-over (like a deployment, rolled back on failure) for everything else.
+    private func reconcile() {
+        guard reconcilePending, attempt == nil, !shuttingDown else { return }
+        reconcilePending = false
+        let rearm = rearmPending
+        rearmPending = []
+        let effective: EffectiveDeployment
+        switch admitted(applied.effective(groupOrder: groups)) {
+        case .success(let admittedDeployment): effective = admittedDeployment
+        case .failure(let rejection):
+            logger.error("the shadow's desired state cannot be applied: a deployed function cannot run here",
+                         ("errors", rejection.description))
+            return
+        }
+        var changes = effective.changes(from: current)
+        for name in changes.started {
+            guard var before = current.functions[name], let after = effective.functions[name], let runner = runners[name],
+                  runner.takesLiveConfig, runner.state != .disabled
+            else { continue }
+            before.config = after.config
+            guard before == after else { continue }
+            runner.updateConfig(after)
+            current.functions[name] = after
+            changes.started.removeAll { $0 == name }
+            changes.stopped.removeAll { $0 == name }
+        }
+        for name in rearm.sorted() where runners[name]?.state == .broken && !changes.started.contains(name) {
+            changes.started.append(name)
+            changes.stopped.append(name)
+        }
+        guard !changes.started.isEmpty || !changes.stopped.isEmpty else {
+            current = effective
+            shadowFailure = nil
+            delegate?.coordinatorFunctionsChanged(self)
+            return
+        }
+        var next = Attempt(number: nextAttempt(), source: .thing, deployment: nil, candidate: applied, candidateRaw: appliedRaw,
+                           effective: effective, started: changes.started.sorted(), stopped: changes.stopped.sorted(), isRestore: false)
+        next.fromShadow = true
+        begin(next)
     }
 
     private func nextAttempt() -> Int {
@@ -246,7 +325,9 @@ final class DeploymentCoordinator {
         attempt = next
         logger.info("deployment started", ("source", next.source.description), ("start", next.started.joined(separator: ",")),
                     ("stop", next.stopped.joined(separator: ",")))
-        publish(status(.inProgress, reason: next.isRestore ? "restoring the deployment applied before the agent restarted" : nil))
+        let reason = next.isRestore ? "restoring the deployment applied before the agent restarted"
+            : next.fromShadow ? "applying the classic shadow's desired state to \(next.started.joined(separator: ", "))" : nil
+        publish(status(.inProgress, reason: reason))
         let specs = next.started.compactMap { next.effective.functions[$0] }
         delegate?.coordinator(self, stage: specs, attempt: next.number)
     }
@@ -357,7 +438,8 @@ final class DeploymentCoordinator {
 
     private func observationEnded(number: Int) {
         guard let current = attempt, current.number == number, case .observing = current.phase else { return }
-        finish(.succeeded, reason: current.isRestore ? "restored after an agent restart" : nil, keepCandidate: true)
+        finish(.succeeded, reason: current.isRestore ? "restored after an agent restart"
+               : current.fromShadow ? "the classic shadow's desired state was applied" : nil, keepCandidate: true)
     }
 
     /// A function of the deployment failed while the attempt was in flight. Handled on the next
@@ -428,6 +510,7 @@ final class DeploymentCoordinator {
         }
         restoredDocuments = nil
         attempt = nil
+        if done.fromShadow { shadowFailure = state == .succeeded ? nil : reason }
         persist()
         publish(status(state, reason: reason, of: done))
         logger.info("deployment finished", ("status", state.rawValue), ("reason", reason ?? ""))
@@ -444,6 +527,7 @@ final class DeploymentCoordinator {
             let (source, payload) = pending.removeFirst()
             process(payload, from: source)
         }
+        reconcile()
     }
 
     private func persist() {
@@ -503,7 +587,7 @@ final class DeploymentCoordinator {
 
     /// The specs events are routed by: running functions and those being switched over.
     var routableSpecs: [FunctionSpec] {
-        var specs = runners.values.map(\.spec)
+        var specs = runners.values.filter { $0.state != .disabled }.map(\.spec)
         for name in handover.keys where runners[name] == nil {
             if let spec = attempt?.effective.functions[name] ?? current.functions[name] { specs.append(spec) }
         }

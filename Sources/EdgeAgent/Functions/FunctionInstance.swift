@@ -19,6 +19,8 @@ final class FunctionInstance {
         case stopRequested
         case idleTimeout
         case invocationTimeout
+        /// Replaced by a fresh instance (a configuration it cannot take live).
+        case replaced
         case failure(String)
     }
 
@@ -44,6 +46,8 @@ final class FunctionInstance {
     lazy var limitWatch = LimitWatch(freshCgroupAtMs: startedNs / 1_000_000)
     /// Whether what it left behind was killed while it was still unreaped.
     var leftoversKilled = false
+    /// The configuration it was last given (`init` or `config`).
+    var config: [String: JSONValue] = [:]
 
     init(pid: pid_t, cgroup: FunctionCgroup?, startedNs: Int64) {
         self.pid = pid

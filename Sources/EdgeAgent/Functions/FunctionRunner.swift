@@ -9,7 +9,8 @@ import EdgePOSIX
 /// Supervises one function: starts its instances, feeds them events from a bounded queue,
 /// enforces timeouts, restarts crashed instances with backoff and gives up as BROKEN.
 final class FunctionRunner {
-    let spec: FunctionSpec
+    /// Replaced in place only by a live configuration change (`updateConfig`).
+    private(set) var spec: FunctionSpec
     let directory: String
     let deploymentId: String
     let host: FunctionHost
@@ -26,6 +27,8 @@ final class FunctionRunner {
     private var consecutiveFailures = 0
     private var announcedReady = false
     private var stopCompletionPending = false
+    /// false once an instance declared in `ready` that it cannot take `config` messages.
+    private(set) var takesLiveConfig = true
 
     // Counters for health.
     private(set) var invocations = 0
@@ -68,6 +71,13 @@ final class FunctionRunner {
 
     /// Starts the function: its long-lived instances, or one on-demand instance to prove it loads.
     func start() {
+        guard spec.enabled else {
+            // Turned off by the shadow: deployed, ready as wanted, running nothing.
+            state = .disabled
+            delegate?.runnerReady(self)
+            delegate?.runnerChanged(self)
+            return
+        }
         state = .starting
         announcedReady = false
         fillInstances(minimum: spec.lifecycle == .longLived ? spec.concurrency : 1)
@@ -94,6 +104,17 @@ final class FunctionRunner {
         delegate?.runnerChanged(self)
     }
 
+    /// A new configuration, given to the running instances over the runtime protocol without a
+    /// restart (`config` message); only `config` may differ from the current spec.
+    func updateConfig(_ updated: FunctionSpec) {
+        spec = updated
+        for instance in instances where !isEnding(instance) {
+            instance.channel?.send(["type": "config", "config": .object(spec.config)])
+            instance.config = spec.config
+        }
+        logger.info("configuration updated live", ("instances", String(instances.count)))
+    }
+
     /// Hands the events not yet started to a successor (a new version of this function).
     func takeQueue() -> [Invocation] {
         let taken = queue
@@ -106,6 +127,9 @@ final class FunctionRunner {
     /// Queues an event; a full queue or a BROKEN function answers with an error at once.
     func enqueue(_ invocation: Invocation) {
         switch state {
+        case .disabled:
+            complete(invocation, .failure(type: "Disabled", message: "function \(spec.name) is disabled by the thing's shadow (functions.\(spec.name).enabled is false)"), durationMs: 0)
+            return
         case .broken:
             complete(invocation, .failure(type: "Broken", message: "function \(spec.name) is BROKEN after \(consecutiveFailures) failures: \(lastError ?? "see its log")"), durationMs: 0)
             return
@@ -211,6 +235,14 @@ final class FunctionRunner {
         switch type {
         case "ready":
             guard case .starting = instance.phase else { return }
+            if members["liveConfig"]?.boolValue == false {
+                takesLiveConfig = false
+                // It started before a configuration change it cannot take: replace it.
+                if instance.config != spec.config {
+                    end(instance, reason: .replaced, gracefully: true)
+                    return
+                }
+            }
             instance.phase = .idle
             let startupMs = Double((Clock.monotonicNs() - instance.startedNs) / 1000) / 1000
             delegate?.runner(self, event: "function.ready", ["pid": .int(Int64(instance.pid)), "startupMs": .double(startupMs)])
@@ -257,6 +289,8 @@ final class FunctionRunner {
             if let refusal {
                 instance.channel?.send(["type": "publishError", "topic": .string(topic), "message": .string(refusal)])
             }
+        case "shadow.get", "shadow.update":
+            if let reply = delegate?.runner(self, shadow: type, members) { instance.channel?.send(reply) }
         default:
             end(instance, reason: .failure("protocol error: unknown message type '\(type)'"), gracefully: false)
         }
@@ -359,6 +393,7 @@ final class FunctionRunner {
             instance.channel?.send(["type": "init", "function": .string(spec.name), "version": .string(spec.version),
                                     "thing": .string(host.thing), "deploymentId": .string(deploymentId),
                                     "config": .object(spec.config)])
+            instance.config = spec.config
             instances.append(instance)
             logger.info("function instance started", ("pid", String(pid)), ("cgroup", cgroup?.path ?? "none"),
                         ("user", spec.user ?? "(the agent's)"))
@@ -457,7 +492,7 @@ final class FunctionRunner {
         switch reason {
         case .stopRequested?, .idleTimeout?:
             break
-        case .invocationTimeout?:
+        case .invocationTimeout?, .replaced?:
             if state == .running || state == .starting { replaceInstances() }
         case .failure(let why)?:
             recordFailure(why)

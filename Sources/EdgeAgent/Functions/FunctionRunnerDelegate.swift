@@ -8,6 +8,9 @@ protocol FunctionRunnerDelegate: AnyObject {
     func runner(_ runner: FunctionRunner, event type: String, _ detail: [String: JSONValue])
     /// The function asks to publish; returns an error message when refused.
     func runner(_ runner: FunctionRunner, publish topic: String, payload: JSONValue, qos: Int, retain: Bool) -> String?
+    /// The function asks for or updates its own named shadow (`shadow.get`, `shadow.update`);
+    /// returns the reply message for it.
+    func runner(_ runner: FunctionRunner, shadow type: String, _ request: [String: JSONValue]) -> JSONValue
     /// State, pids or counters changed: health is due.
     func runnerChanged(_ runner: FunctionRunner)
     /// Every wanted instance has sent `ready` (once per start).

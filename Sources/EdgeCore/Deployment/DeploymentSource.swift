@@ -79,6 +79,8 @@ public struct EffectiveDeployment: Sendable, Equatable {
     public var origins: [String: DeploymentSource] = [:]
     public var policy = DeploymentPolicy()
     public var sources: [SourceRevision] = []
+    /// What of the classic shadow's desired state could not be applied to these functions, by path in `desired`.
+    public var overrideProblems: [String: String] = [:]
 
     public init() {}
 

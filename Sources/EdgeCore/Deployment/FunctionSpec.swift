@@ -31,6 +31,8 @@ public struct FunctionSpec: Sendable, Equatable {
     public var publish: [TopicFilter]
     public var user: String?
     public var restart: RestartPolicy
+    /// false when the classic shadow disables the function: it stays deployed but runs nothing.
+    public var enabled = true
 
     public struct Subscription: Sendable, Equatable {
         public var filter: TopicFilter

@@ -10,6 +10,8 @@ public enum FunctionState: String, Sendable {
     case restarting = "RESTARTING"
     /// Failed `maxFailures` times in a row; it stays down until redeployed or re-armed.
     case broken = "BROKEN"
+    /// Deployed but turned off by the classic shadow (`functions.{fn}.enabled: false`).
+    case disabled = "DISABLED"
     case stopping = "STOPPING"
     case stopped = "STOPPED"
 }

@@ -133,10 +133,10 @@ class Agent:
         line, self.buffer = self.buffer.split(b"\n", 1)
         return json.loads(line)
 
-    def start(self, config=None):
+    def start(self, config=None, live_config=True):
         self.send({"type": "init", "function": "digits", "version": "1.0.0", "thing": "dev1",
                    "deploymentId": "d1", "config": config or {}})
-        assert self.recv() == {"type": "ready"}
+        assert self.recv() == {"type": "ready", "liveConfig": live_config}
 
     def invoke(self, event=None, id="dev1-1", timeout_ms=3000, **extra):
         message = {"type": "invoke", "id": id, "topic": "sensors/cam1/digits", "event": event,

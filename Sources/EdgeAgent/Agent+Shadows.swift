@@ -1,0 +1,130 @@
+import EdgeCore
+import EdgeJSON
+import EdgeMQTT
+import EdgePOSIX
+
+/// The thing's shadows: requests from the network, the classic shadow's desired state applied
+/// to the agent and its functions, what runs reported back, and functions' own named shadows.
+extension Agent {
+    /// The members of the classic shadow's `reported` the agent owns and keeps true; others are left alone.
+    static let reportedKeys = ["agent", "functions", "problems"]
+
+    /// Restores the saved shadows and takes the classic desired state as the agent's own before
+    /// anything starts, so the restored deployment already runs as the shadow asks.
+    func restoreShadows() {
+        shadows.load()
+        let overrides = ShadowOverrides(desired: shadows.book.document(nil)?.desired)
+        applyAgentSettings(overrides)
+        coordinator.shadowChanged(overrides, rearm: [])
+    }
+
+    /// A message on a shadow request topic; false when it was not one.
+    func routeShadowRequest(_ message: MQTTMessage) -> Bool {
+        guard let (name, outcome) = shadows.received(topic: message.topic, payload: message.payload) else { return false }
+        if name == nil, outcome.changed != nil { classicShadowChanged(outcome.accepted) }
+        return true
+    }
+
+    /// The classic shadow changed (an update or a delete): follow its desired state, and report
+    /// again in case someone wrote over what the agent reports.
+    func classicShadowChanged(_ request: ShadowRequest?) {
+        let overrides = ShadowOverrides(desired: shadows.book.document(nil)?.desired)
+        var rearm: Set<String> = []
+        for (name, value) in request?.desired?["functions"]?.objectValue ?? [:] where value["enabled"]?.boolValue == true {
+            rearm.insert(name)
+        }
+        applyAgentSettings(overrides)
+        coordinator.shadowChanged(overrides, rearm: rearm)
+        shadowReportChanged()
+    }
+
+    /// The agent's own settings from the shadow, or from its configuration where the shadow says nothing.
+    private func applyAgentSettings(_ overrides: ShadowOverrides) {
+        let level = overrides.logLevel ?? config.logLevel
+        if logger.level != level {
+            logger.level = level
+            logger.info("log level changed by the shadow", ("logLevel", level.name))
+        }
+        let interval = overrides.healthIntervalSeconds ?? config.healthIntervalSeconds
+        if interval != healthIntervalSeconds {
+            healthIntervalSeconds = interval
+            loop.cancel(healthTimer)
+            scheduleHealthInterval()
+            logger.info("health interval changed by the shadow", ("seconds", String(interval)))
+        }
+    }
+
+    // MARK: Reported
+
+    /// What runs, as the classic shadow's `reported` says it: coalesced, so a burst of changes makes one update.
+    func shadowReportChanged() {
+        guard shadowReportDue == nil, !finishingShutdown else { return }
+        shadowReportDue = loop.after(200) { [unowned self] in
+            self.shadowReportDue = nil
+            self.reportShadow()
+        }
+    }
+
+    /// Updates the agent's keys of `reported` when they differ from the truth.
+    func reportShadow() {
+        let truth = reportedState()
+        let stored = shadows.book.document(nil)?.reported?.filter { Agent.reportedKeys.contains($0.key) }
+        guard let patch = ShadowRules.patch(from: stored, to: truth) else { return }
+        let outcome = shadows.perform(.update, on: nil, .success(ShadowRequest(reported: .object(patch))))
+        if let error = outcome.error {
+            logger.error("cannot report the agent's state in its shadow", ("error", error.description))
+        }
+    }
+
+    /// The agent's settings in effect, each deployed function as it runs, and what of the
+    /// desired state could not be applied, by path.
+    func reportedState() -> [String: JSONValue] {
+        var functions: [String: JSONValue] = [:]
+        for (name, spec) in coordinator.current.functions {
+            var entry: [String: JSONValue] = [
+                "enabled": .bool(spec.enabled), "version": .string(spec.version), "config": .object(spec.config),
+                "limits": spec.limits.json,
+            ]
+            entry["state"] = .string(coordinator.runners[name].map { Agent.reportedState(of: $0.state) } ?? "STOPPED")
+            functions[name] = .object(entry)
+        }
+        var state: [String: JSONValue] = [
+            "agent": ["logLevel": .string(logger.level.name), "healthIntervalSeconds": .int(Int64(healthIntervalSeconds)),
+                      "version": .string(HealthReport.agentVersion)],
+            "functions": .object(functions),
+        ]
+        var problems = coordinator.current.overrideProblems
+        if let failure = coordinator.shadowFailure { problems["functions"] = "the last change from the shadow failed and was rolled back: \(failure)" }
+        if !problems.isEmpty { state["problems"] = .object(problems.mapValues { .string($0) }) }
+        return state
+    }
+
+    /// A function's state as the shadow reports it: steady states only, so that on-demand
+    /// starts and stops do not make a new shadow version each time (health has the live state).
+    static func reportedState(of state: FunctionState) -> String {
+        switch state {
+        case .starting, .running, .idle, .restarting: return "RUNNING"
+        case .broken, .disabled: return state.rawValue
+        case .stopping, .stopped: return "STOPPED"
+        }
+    }
+
+    // MARK: Functions' own shadows
+
+    /// `shadow.get` / `shadow.update` from a function: always on the named shadow that bears its name.
+    func functionShadowRequest(_ runner: FunctionRunner, type: String, _ members: [String: JSONValue]) -> JSONValue {
+        let id = members["id"] ?? .null
+        let operation: ShadowBook.Operation = type == "shadow.update" ? .update : .get
+        var fields = members
+        fields["type"] = nil
+        fields["id"] = nil
+        let request = operation == .update ? ShadowRequest.update(.object(fields)) : ShadowRequest.other(.object(fields))
+        let outcome = shadows.perform(operation, on: runner.name, request)
+        if let error = outcome.error {
+            var detail: [String: JSONValue] = ["code": .int(Int64(error.code)), "message": .string(error.message)]
+            if let text = error.detail { detail["detail"] = .string(text) }
+            return ["type": "shadow.rejected", "id": id, "error": .object(detail)]
+        }
+        return ["type": "shadow.accepted", "id": id, "document": outcome.messages.first?.payload ?? .null]
+    }
+}
