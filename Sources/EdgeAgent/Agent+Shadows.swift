@@ -42,8 +42,11 @@ extension Agent {
     private func applyAgentSettings(_ overrides: ShadowOverrides) {
         let level = overrides.logLevel ?? config.logLevel
         if logger.level != level {
-            logger.level = level
+            // Said at whichever of the two levels is more verbose, so the change is on record.
+            let more = level < logger.level
+            if more { logger.level = level }
             logger.info("log level changed by the shadow", ("logLevel", level.name))
+            if !more { logger.level = level }
         }
         let interval = overrides.healthIntervalSeconds ?? config.healthIntervalSeconds
         if interval != healthIntervalSeconds {

@@ -276,7 +276,7 @@ final class DeploymentCoordinator {
         var changes = effective.changes(from: current)
         for name in changes.started {
             guard var before = current.functions[name], let after = effective.functions[name], let runner = runners[name],
-                  runner.takesLiveConfig, runner.state != .disabled
+                  runner.takesLiveConfig, runner.state != .disabled, runner.state != .broken
             else { continue }
             before.config = after.config
             guard before == after else { continue }
