@@ -1,12 +1,12 @@
 import ArgumentParser
 
-/// The operator's tool: publishes deployments, reads status and health, invokes functions.
+/// The operator's tool: publishes deployments, reads status and health, invokes functions, works shadows.
 @main
 struct Edgectl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edgectl",
         abstract: "Operate edge-agent devices through their MQTT broker.",
-        subcommands: [Validate.self, Deploy.self, Undeploy.self, Status.self, Health.self, Invoke.self])
+        subcommands: [Validate.self, Deploy.self, Undeploy.self, Status.self, Health.self, Invoke.self, Shadow.self])
 }
 
 /// How to reach the broker, shared by every subcommand that talks to it.

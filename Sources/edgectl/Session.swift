@@ -54,14 +54,19 @@ final class Session {
 
     /// The first message on `topic` that `accept` takes, or nil at the deadline.
     func waitFor(_ topic: String, timeoutSeconds: Int, _ accept: (MQTTMessage) -> Bool) -> MQTTMessage? {
-        if let index = backlog.firstIndex(where: { $0.topic == topic && accept($0) }) { return backlog.remove(at: index) }
+        waitFor(anyOf: [topic], timeoutSeconds: timeoutSeconds, accept)
+    }
+
+    /// The first message on one of `topics` that `accept` takes, or nil at the deadline.
+    /// Every message goes through the backlog, so one that came in the same batch as another
+    /// event is looked at too.
+    func waitFor(anyOf topics: [String], timeoutSeconds: Int, _ accept: (MQTTMessage) -> Bool) -> MQTTMessage? {
         let deadline = Clock.monotonicMs() + Int64(timeoutSeconds) * 1000
-        while let event = next(until: deadline) {
-            if case .message(let message) = event {
-                if message.topic == topic && accept(message) { return message }
-            }
+        while true {
+            if let index = backlog.firstIndex(where: { topics.contains($0.topic) && accept($0) }) { return backlog.remove(at: index) }
+            guard let event = next(until: deadline) else { return nil }
+            if case .message(let message) = event { backlog.append(message) }
         }
-        return nil
     }
 
     func publish(_ topic: String, _ payload: [UInt8], retain: Bool) throws {

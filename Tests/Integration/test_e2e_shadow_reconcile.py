@@ -4,6 +4,7 @@ the agent's log level and health interval, what cannot apply reported under `pro
 function's own named shadow through the runtime protocol."""
 
 import json
+import subprocess
 
 import pytest
 
@@ -257,3 +258,30 @@ def test_the_shadow_holds_across_an_agent_restart(agent, edge, shadow, tmp_path,
                 since=since, what="the restarted agent with echo still DISABLED")
     version = shadow.get()["version"]
     assert version >= 2
+
+
+def test_the_worked_example_with_mosquitto_pub_and_edgectl(agent, edge, shadow, tmp_path, broker, thing, agent_bin):
+    """docs/shadows.md's worked example, with the tools it uses."""
+    agent()
+    deploy_python(edge, tmp_path, "digits", CONFIGURED, config={"threshold": 0.5})
+    first = invoke(edge, "digits")["result"]
+    request = '{"state": {"desired": {"functions": {"digits": {"config": {"threshold": 0.9}}}}}, "clientToken": "op-1"}'
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
+                    "-t", "$aws/things/%s/shadow/update" % thing, "-m", request], check=True, timeout=30)
+    shadow.wait_state(lambda d: d.reported["functions"]["digits"]["config"]["threshold"] == 0.9, what="threshold 0.9 reported")
+    after = invoke(edge, "digits")["result"]
+    assert after["config"]["threshold"] == 0.9 and after["pid"] == first["pid"]
+
+    edgectl = [str(agent_bin.with_name("edgectl")), "shadow"]
+    where = ["--thing", thing, "--port", str(broker.port), "--host", "127.0.0.1", "--timeout", "20"]
+    got = subprocess.run(edgectl + ["get"] + where, capture_output=True, text=True, timeout=60)
+    assert got.returncode == 0, got.stderr
+    document = json.loads(got.stdout)
+    assert "delta" not in document["state"]
+    assert document["state"]["desired"]["functions"]["digits"]["config"] == {"threshold": 0.9}
+    stale = subprocess.run(edgectl + ["update"] + where + ["--desired", '{"x": 1}', "--version", "1"],
+                           capture_output=True, text=True, timeout=60)
+    assert stale.returncode == 1 and "rejected: 409 Version conflict" in stale.stderr, (stale.stdout, stale.stderr)
+    named = subprocess.run(edgectl + ["update"] + where + ["--name", "notes", "--reported", '{"seen": true}'],
+                           capture_output=True, text=True, timeout=60)
+    assert named.returncode == 0 and json.loads(named.stdout)["version"] == 1, named.stderr
