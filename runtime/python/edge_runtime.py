@@ -228,6 +228,10 @@ class Runtime:
         self._pending = []
         self._shutdown_requested = False
         self._requests = 0
+        # Shadow requests still waiting (on_config may make one inside another's wait) and the
+        # replies a nested wait read for an outer one.
+        self._waiting = set()
+        self._replies = {}
         self._thread = threading.get_ident()
 
     def start(self):
@@ -303,9 +307,18 @@ class Runtime:
             raise RuntimeError("context.shadow works only on the thread the runtime calls the handler on")
         self._requests += 1
         request_id = "shadow-%d" % self._requests
-        self.channel.send(dict(message, id=request_id))
+        self._waiting.add(request_id)
+        try:
+            self.channel.send(dict(message, id=request_id))
+            return self._await_shadow_reply(request_id)
+        finally:
+            self._waiting.discard(request_id)
+
+    def _await_shadow_reply(self, request_id):
         while True:
-            reply = self.channel.read()
+            reply = self._replies.pop(request_id, None)
+            if reply is None:
+                reply = self.channel.read()
             if reply is None:
                 raise ShadowError(500, "Internal service failure", "the agent closed the runtime channel")
             kind = reply["type"]
@@ -314,7 +327,9 @@ class Runtime:
                     return reply.get("document")
                 error = reply.get("error") or {}
                 raise ShadowError(error.get("code", 500), error.get("message", "Internal service failure"), error.get("detail"))
-            if kind == "shutdown":
+            if kind in ("shadow.accepted", "shadow.rejected") and reply.get("id") in self._waiting:
+                self._replies[reply["id"]] = reply  # an outer request's reply, read by a nested wait
+            elif kind == "shutdown":
                 self._shutdown_requested = True
             elif kind == "invoke":
                 self._pending.append(reply)

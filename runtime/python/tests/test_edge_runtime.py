@@ -333,3 +333,257 @@ def test_eof_before_init_exits_0(start_agent):
     agent = start_agent()
     agent.sock.shutdown(socket.SHUT_WR)
     assert agent.wait_exit() == 0
+
+
+# --- live configuration and the function's shadow --------------------------------------------
+
+LIVE_HANDLERS = '''
+import threading
+import edge_runtime
+
+on_config_calls = []
+
+def on_config(config, context):
+    on_config_calls.append({"config": dict(config), "same_dict": config is context.config})
+    if config.get("explode"):
+        raise ValueError("on_config exploded on %r" % (config,))
+
+def show(event, context):
+    return {"config": context.config, "on_config_calls": on_config_calls}
+
+def shadow_script(event, context):
+    # event: a list of steps, each ["get"] or ["update", {keyword arguments}]
+    results = []
+    for step in event:
+        try:
+            if step[0] == "get":
+                results.append({"document": context.shadow.get()})
+            else:
+                results.append({"document": context.shadow.update(**step[1])})
+        except edge_runtime.ShadowError as error:
+            results.append({"rejected": [error.code, error.message, error.detail, str(error)]})
+    return {"results": results, "config": context.config, "on_config_calls": on_config_calls}
+
+def shadow_uncaught(event, context):
+    return context.shadow.get()
+
+def shadow_from_thread(event, context):
+    box = {}
+    def work():
+        try:
+            context.shadow.get()
+            box["text"] = "no error"
+        except RuntimeError as error:
+            box["text"] = "RuntimeError: %s" % error
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(10)
+    return box.get("text", "thread did not finish")
+'''
+
+DOCUMENT = {"state": {"reported": {"temp": 21}}, "metadata": {}, "version": 4, "timestamp": 1700000000}
+
+
+@pytest.fixture
+def live_agent(start_agent, tmp_path):
+    (tmp_path / "live_handlers.py").write_text(LIVE_HANDLERS)
+
+    def make(function="show"):
+        return start_agent("live_handlers." + function)
+
+    return make
+
+
+def test_ready_live_config_true_by_default(start_agent, tmp_path):
+    (tmp_path / "explicit_live.py").write_text("LIVE_CONFIG = True\ndef handler(event, context):\n    return 1\n")
+    agent = start_agent()  # handlers.py has no LIVE_CONFIG
+    agent.send({"type": "init", "function": "digits", "version": "1.0.0", "thing": "dev1",
+                "deploymentId": "d1", "config": {}})
+    assert agent.recv() == {"type": "ready", "liveConfig": True}
+    explicit = start_agent("explicit_live.handler")
+    explicit.start(live_config=True)
+
+
+def test_ready_live_config_false_when_module_says_so(start_agent, tmp_path):
+    (tmp_path / "restart_me.py").write_text("LIVE_CONFIG = False\ndef handler(event, context):\n    return 'ok'\n")
+    agent = start_agent("restart_me.handler")
+    agent.send({"type": "init", "function": "digits", "version": "1.0.0", "thing": "dev1",
+                "deploymentId": "d1", "config": {}})
+    assert agent.recv() == {"type": "ready", "liveConfig": False}
+    assert agent.invoke(None)["result"] == "ok"  # it still serves
+
+
+def test_config_message_updates_context_and_calls_on_config_once(live_agent):
+    agent = live_agent()
+    agent.start(config={"threshold": 1})
+    assert agent.invoke(None, id="a")["result"] == {"config": {"threshold": 1}, "on_config_calls": []}
+    agent.send({"type": "config", "config": {"threshold": 2, "mode": "fast"}})
+    assert agent.invoke(None, id="b")["result"] == {
+        "config": {"threshold": 2, "mode": "fast"},
+        "on_config_calls": [{"config": {"threshold": 2, "mode": "fast"}, "same_dict": True}]}
+    # A key missing from the new config is gone (replaced, not merged).
+    agent.send({"type": "config", "config": {"mode": "slow"}})
+    result = agent.invoke(None, id="c")["result"]
+    assert result["config"] == {"mode": "slow"}
+    assert [call["config"] for call in result["on_config_calls"]] == [
+        {"threshold": 2, "mode": "fast"}, {"mode": "slow"}]
+
+
+def test_on_config_exception_is_logged_and_runtime_keeps_serving(live_agent):
+    agent = live_agent()
+    agent.start(config={"threshold": 1})
+    agent.send({"type": "config", "config": {"explode": True}})
+    answer = agent.invoke(None, id="after")
+    assert answer["type"] == "result" and answer["id"] == "after"
+    # The config is still replaced before on_config runs.
+    assert answer["result"]["config"] == {"explode": True}
+    assert len(answer["result"]["on_config_calls"]) == 1
+    log = agent.log()
+    assert "on_config" in log and "on_config exploded" in log and "Traceback" in log
+    # Later config messages are still applied and on_config still called.
+    agent.send({"type": "config", "config": {"threshold": 3}})
+    result = agent.invoke(None, id="later")["result"]
+    assert result["config"] == {"threshold": 3}
+    assert len(result["on_config_calls"]) == 2
+
+
+def test_shadow_get_and_update_round_trip(live_agent):
+    agent = live_agent("shadow_script")
+    agent.start()
+    steps = [
+        ["get"],
+        ["update", {"reported": {"temp": 22}, "version": 4}],
+        ["update", {"desired": {"fan": "on", "mode": None}, "client_token": "tok-1"}],
+        ["update", {"reported": {"a": 1}, "desired": {"b": 2}}],
+    ]
+    agent.send({"type": "invoke", "id": "s1", "topic": "t", "event": steps, "timeoutMs": 5000})
+    assert agent.recv() == {"type": "shadow.get", "id": "shadow-1"}
+    agent.send({"type": "shadow.accepted", "id": "shadow-1", "document": DOCUMENT})
+    assert agent.recv() == {"type": "shadow.update", "id": "shadow-2",
+                            "state": {"reported": {"temp": 22}}, "version": 4}
+    doc2 = {"state": {"reported": {"temp": 22}}, "version": 5}
+    agent.send({"type": "shadow.accepted", "id": "shadow-2", "document": doc2})
+    assert agent.recv() == {"type": "shadow.update", "id": "shadow-3",
+                            "state": {"desired": {"fan": "on", "mode": None}}, "clientToken": "tok-1"}
+    doc3 = {"state": {"desired": {"fan": "on", "mode": None}}, "version": 6, "clientToken": "tok-1"}
+    agent.send({"type": "shadow.accepted", "id": "shadow-3", "document": doc3})
+    assert agent.recv() == {"type": "shadow.update", "id": "shadow-4",
+                            "state": {"reported": {"a": 1}, "desired": {"b": 2}}}
+    doc4 = {"state": {"reported": {"a": 1}, "desired": {"b": 2}}, "version": 7}
+    agent.send({"type": "shadow.accepted", "id": "shadow-4", "document": doc4})
+    answer = agent.recv()
+    assert answer["type"] == "result" and answer["id"] == "s1"
+    assert answer["result"]["results"] == [{"document": DOCUMENT}, {"document": doc2},
+                                           {"document": doc3}, {"document": doc4}]
+    # Ids keep counting across invocations.
+    agent.send({"type": "invoke", "id": "s2", "topic": "t", "event": [["get"]], "timeoutMs": 5000})
+    assert agent.recv() == {"type": "shadow.get", "id": "shadow-5"}
+    agent.send({"type": "shadow.accepted", "id": "shadow-5", "document": doc4})
+    assert agent.recv()["result"]["results"] == [{"document": doc4}]
+
+
+def test_shadow_rejected_raises_shadow_error(live_agent):
+    agent = live_agent("shadow_script")
+    agent.start()
+    steps = [["update", {"reported": {"temp": 1}, "version": 2}], ["get"]]
+    agent.send({"type": "invoke", "id": "r1", "topic": "t", "event": steps, "timeoutMs": 5000})
+    assert agent.recv() == {"type": "shadow.update", "id": "shadow-1",
+                            "state": {"reported": {"temp": 1}}, "version": 2}
+    agent.send({"type": "shadow.rejected", "id": "shadow-1",
+                "error": {"code": 409, "message": "Version conflict", "detail": "the shadow is at version 5"}})
+    assert agent.recv() == {"type": "shadow.get", "id": "shadow-2"}
+    agent.send({"type": "shadow.rejected", "id": "shadow-2",
+                "error": {"code": 404, "message": "No shadow exists with name: 'digits'"}})
+    answer = agent.recv()
+    assert answer["type"] == "result" and answer["id"] == "r1"
+    assert answer["result"]["results"] == [
+        {"rejected": [409, "Version conflict", "the shadow is at version 5",
+                      "409 Version conflict: the shadow is at version 5"]},
+        {"rejected": [404, "No shadow exists with name: 'digits'", None,
+                      "404 No shadow exists with name: 'digits'"]},
+    ]
+
+
+def test_uncaught_shadow_error_becomes_invocation_error(live_agent):
+    agent = live_agent("shadow_uncaught")
+    agent.start()
+    agent.send({"type": "invoke", "id": "u1", "topic": "t", "event": None, "timeoutMs": 5000})
+    assert agent.recv() == {"type": "shadow.get", "id": "shadow-1"}
+    agent.send({"type": "shadow.rejected", "id": "shadow-1",
+                "error": {"code": 409, "message": "Version conflict", "detail": "d"}})
+    assert agent.recv() == {"type": "error", "id": "u1",
+                            "error": {"type": "ShadowError", "message": "409 Version conflict: d"}}
+    # Still serving: the next invocation sends the next request.
+    agent.send({"type": "invoke", "id": "u2", "topic": "t", "event": None, "timeoutMs": 5000})
+    assert agent.recv() == {"type": "shadow.get", "id": "shadow-2"}
+    agent.send({"type": "shadow.accepted", "id": "shadow-2", "document": DOCUMENT})
+    assert agent.recv() == {"type": "result", "id": "u2", "result": DOCUMENT}
+
+
+def test_config_and_invoke_before_shadow_reply(live_agent):
+    agent = live_agent("shadow_script")
+    agent.start(config={"threshold": 1})
+    agent.send({"type": "invoke", "id": "c1", "topic": "t", "event": [["get"]], "timeoutMs": 5000})
+    assert agent.recv() == {"type": "shadow.get", "id": "shadow-1"}
+    # Before the reply: a new configuration (applied at once) and a second invocation (kept).
+    agent.send({"type": "config", "config": {"threshold": 9}})
+    agent.send({"type": "invoke", "id": "c2", "topic": "t", "event": [], "timeoutMs": 5000})
+    agent.send({"type": "shadow.accepted", "id": "shadow-1", "document": DOCUMENT})
+    first = agent.recv()
+    assert first["type"] == "result" and first["id"] == "c1"
+    assert first["result"] == {"results": [{"document": DOCUMENT}], "config": {"threshold": 9},
+                               "on_config_calls": [{"config": {"threshold": 9}, "same_dict": True}]}
+    second = agent.recv()
+    assert second["type"] == "result" and second["id"] == "c2"
+    assert second["result"]["config"] == {"threshold": 9}
+    assert len(second["result"]["on_config_calls"]) == 1  # on_config was not called a second time
+
+
+def test_shutdown_before_shadow_reply_exits_after_the_result(live_agent):
+    agent = live_agent("shadow_script")
+    agent.start()
+    agent.send({"type": "invoke", "id": "x1", "topic": "t", "event": [["get"]], "timeoutMs": 5000})
+    assert agent.recv() == {"type": "shadow.get", "id": "shadow-1"}
+    agent.send({"type": "shutdown"})
+    agent.send({"type": "shadow.accepted", "id": "shadow-1", "document": DOCUMENT})
+    answer = agent.recv()
+    assert answer["type"] == "result" and answer["id"] == "x1"
+    assert answer["result"]["results"] == [{"document": DOCUMENT}]
+    assert agent.wait_exit() == 0
+    agent.sock.settimeout(TIMEOUT)
+    assert agent.sock.recv(1024) == b"", "nothing after the result"
+
+
+def test_shadow_from_another_thread_raises_runtime_error(live_agent):
+    agent = live_agent("shadow_from_thread")
+    agent.start()
+    # No shadow request line may precede the result.
+    answer = agent.invoke(None, id="th1")
+    assert answer["type"] == "result" and answer["id"] == "th1"
+    assert answer["result"].startswith("RuntimeError: ")
+    assert "thread" in answer["result"]
+    # The runtime keeps serving.
+    assert agent.invoke(None, id="th2")["id"] == "th2"
+
+
+def test_on_config_using_the_shadow_while_the_handler_waits_for_its_reply(start_agent, tmp_path):
+    # The Shadow docstring allows on_config to use the shadow. When a config message arrives while
+    # the handler waits for its own reply, on_config's request is nested inside the handler's; the
+    # agent answers in order, so the nested wait reads the handler's reply first and must keep it.
+    (tmp_path / "nested.py").write_text(textwrap.dedent("""
+        seen = []
+        def on_config(config, context):
+            seen.append(context.shadow.get())
+        def handler(event, context):
+            return {"handler": context.shadow.get(), "on_config": seen}
+    """))
+    agent = start_agent("nested.handler")
+    agent.start()
+    agent.send({"type": "invoke", "id": "n1", "topic": "t", "event": None, "timeoutMs": 5000})
+    assert agent.recv() == {"type": "shadow.get", "id": "shadow-1"}
+    agent.send({"type": "config", "config": {"k": 1}})
+    assert agent.recv() == {"type": "shadow.get", "id": "shadow-2"}
+    agent.send({"type": "shadow.accepted", "id": "shadow-1", "document": {"version": 1}})
+    agent.send({"type": "shadow.accepted", "id": "shadow-2", "document": {"version": 2}})
+    assert agent.recv() == {"type": "result", "id": "n1",
+                            "result": {"handler": {"version": 1}, "on_config": [{"version": 2}]}}
