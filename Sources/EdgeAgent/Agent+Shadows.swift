@@ -74,9 +74,11 @@ extension Agent {
         let stored = shadows.book.document(nil)?.reported?.filter { Agent.reportedKeys.contains($0.key) }
         guard let patch = ShadowRules.patch(from: stored, to: truth) else { return }
         let outcome = shadows.perform(.update, on: nil, .success(ShadowRequest(reported: .object(patch))))
-        if let error = outcome.error {
+        // Said once per distinct problem: reports are retried on every change, which can be many a second.
+        if let error = outcome.error, error.description != shadowReportProblem {
             logger.error("cannot report the agent's state in its shadow", ("error", error.description))
         }
+        shadowReportProblem = outcome.error?.description
     }
 
     /// The agent's settings in effect, each deployed function as it runs, and what of the

@@ -26,6 +26,8 @@ public final class Agent {
     /// The health interval in effect: the configuration's, or the classic shadow's.
     var healthIntervalSeconds: Int
     var shadowReportDue: EventLoop.Token?
+    /// The last reason the agent's own report into its shadow was refused (413, say), logged once.
+    var shadowReportProblem: String?
     let host: FunctionHost
     let policy: FunctionHostPolicy
     /// Why cgroup caps are off, when they are.

@@ -68,6 +68,7 @@ final class ShadowServer {
                                     clientToken: token, now: now)
             }
         }
+        if let forgotten = outcome.forgotten { store.remove(forgotten) }
         for message in outcome.messages { reply(to: name, message) }
         return outcome
     }

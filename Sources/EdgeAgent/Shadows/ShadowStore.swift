@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import EdgeCore
 import EdgeJSON
 import EdgePOSIX
@@ -18,6 +21,11 @@ struct ShadowStore {
     func save(_ name: String?, _ shadow: ShadowDocument) throws(SystemError) {
         try Files.makeDirectories(directory, mode: 0o700)
         try Files.writeAtomically(path(name), JSONCodec.serialize(shadow.stored))
+    }
+
+    /// Forgets a tombstone; a file that cannot be removed only costs its bytes.
+    func remove(_ name: String) {
+        unlink(path(name))
     }
 
     /// Every saved shadow; a file that cannot be read is reported and skipped, never fatal.

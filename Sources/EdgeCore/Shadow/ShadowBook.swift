@@ -22,6 +22,8 @@ public struct ShadowBook: Sendable {
         public var error: ShadowError?
         /// The update as accepted (for the reconciler), when it was one.
         public var accepted: ShadowRequest?
+        /// A tombstone dropped to keep their number bounded: its saved file goes too.
+        public var forgotten: String?
 
         public init() {}
 
@@ -84,6 +86,12 @@ public struct ShadowBook: Sendable {
         var outcome = Outcome()
         outcome.changed = shadow
         outcome.messages = [("delete/accepted", .object(payload))]
+        let tombstones = shadows.filter { $0.key != nil && !$0.value.exists }
+        if tombstones.count > ShadowLimits.maxTombstones,
+           let oldest = tombstones.min(by: { ($0.value.timestamp, $0.key!) < ($1.value.timestamp, $1.key!) })?.key {
+            shadows[oldest] = nil
+            outcome.forgotten = oldest
+        }
         return outcome
     }
 

@@ -71,4 +71,6 @@ public enum ShadowLimits {
     public static let maxPayloadBytes = 128 * 1024
     /// Named shadows one thing may have on the device (classic not counted); bounds disk and memory.
     public static let maxNamedShadows = 100
+    /// Deleted named shadows remembered (for their versions); beyond it the oldest is forgotten.
+    public static let maxTombstones = 1000
 }

@@ -162,7 +162,10 @@ extension JSONValue {
         case .null: return 4
         case .bool(let flag): return flag ? 4 : 5
         case .int(let number): return String(number).utf8.count
-        case .double(let number): return number.description.utf8.count
+        case .double(let number):
+            // As the writer puts it: a whole number below 1e15 without its ".0".
+            if number == number.rounded(), abs(number) < 1e15 { return String(Int64(number)).utf8.count }
+            return number.description.utf8.count
         case .string(let text): return Self.quotedSize(text)
         case .array(let items): return 2 + items.reduce(0) { $0 + $1.compactSize } + max(items.count - 1, 0)
         case .object(let members):
