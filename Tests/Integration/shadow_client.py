@@ -18,12 +18,14 @@ def prefix(thing, name=None):
 
 
 class ShadowClient:
-    """Subscribes to every reply topic of a thing's shadows ($aws/things/{thing}/shadow/#) before
-    the test acts, and sends requests that wait for their reply by clientToken."""
+    """Subscribes to every reply topic of a thing's shadows before the test acts (not to the
+    request topics, whose payloads may be anything), and sends requests that wait for their
+    reply by clientToken."""
 
     def __init__(self, port, thing, name="shadow-client"):
         self.thing = thing
-        self.obs = h.Observer(port, name=name, filters=("$aws/things/%s/shadow/#" % thing,))
+        base = prefix(thing)
+        self.obs = h.Observer(port, name=name, filters=(base + "/+/+", base + "/name/+/+/+"))
         self.counter = 0
         self.lock = threading.Lock()
 

@@ -221,3 +221,23 @@ def test_shadows_survive_a_restart_and_a_kill_and_versions_never_go_back(agent, 
     assert shadow.rejected("get", name="tomb")["code"] == 404
     assert shadow.accepted("update", {"state": {"desired": {"back": 1}}}, name="tomb")["version"] == 2
     second.stop()
+
+
+def test_no_payload_crashes_or_stalls_the_agent(agent, edge, shadow):
+    """Random bytes, truncations of a valid request, 100,000 levels of nesting and 5 MB of
+    payload: each request gets its rejection (or is accepted), and the agent keeps serving."""
+    import random
+    started = online(agent, edge)
+    rng = random.Random(4)
+    valid = json.dumps({"state": {"desired": {"a": [1, {"b": "c"}], "d": None}}, "clientToken": "v"}).encode()
+    payloads = [bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 300))) for _ in range(60)]
+    payloads += [valid[:cut] for cut in range(1, len(valid), 3)]
+    payloads += [b"[" * 100_000, b"{\"state\":" * 50_000, b"\"" + b"\\u" * 1000, b"x" * (5 << 20), b"\x00" * 64]
+    name = "fuzz"
+    for index, payload in enumerate(payloads):
+        operation = ("update", "get", "delete")[index % 3]
+        since = shadow.obs.mark()
+        shadow.send(operation, payload, name=name)
+        shadow.wait_for(operation + "/+", name=name, since=since, what="a reply to payload #%d (%r…)" % (index, payload[:20]))
+    assert h.process_alive(started.pid)
+    assert shadow.accepted("update", {"state": {"reported": {"alive": True}}}, name=name)["state"] == {"reported": {"alive": True}}
