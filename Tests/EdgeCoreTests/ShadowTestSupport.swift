@@ -31,11 +31,8 @@ extension ShadowBook {
     mutating func send(_ operation: Operation, _ payload: String?, name: String? = nil, now: Int64,
                        sourceLocation: SourceLocation = #_sourceLocation) -> Outcome {
         let document = payload.map { parseJSON($0, sourceLocation: sourceLocation) }
-        switch operation {
-        case .update: return update(name, ShadowRequest.update(document ?? .null), now: now)
-        case .get: return get(name, ShadowRequest.other(document), now: now)
-        case .delete: return delete(name, ShadowRequest.other(document), now: now)
-        }
+        let request = operation == .update ? ShadowRequest.update(document ?? .null) : ShadowRequest.other(document)
+        return perform(operation, on: name, request, now: now)
     }
 }
 

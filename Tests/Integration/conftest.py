@@ -7,6 +7,8 @@
 - `echo_bin`: examples/echo-native/echo.c compiled once per session.
 - `misbehave_bin`: Tests/Integration/functions/misbehave.c (a function that misbehaves on request)
   compiled once per session.
+- `shadow`: an independent AWS IoT Device Shadow client for the test's thing (shadow_client.py),
+  subscribed to the reply topics before the test acts.
 - `python_launcher`: the interpreter for Python functions (the venv scripts/setup.sh makes).
 - `shared_tmp`: this test's folder under the session's world-traversable base (/tmp/edge-e2e-*,
   0711): state directories, modules and executables a function must reach go there, since
@@ -20,6 +22,7 @@ import subprocess
 import pytest
 
 import edge_harness as h
+from shadow_client import ShadowClient
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -175,3 +178,10 @@ def observer(make_observer, broker):
 @pytest.fixture
 def edge(observer, thing):
     return h.Edge(observer, thing)
+
+
+@pytest.fixture
+def shadow(broker, thing):
+    client = ShadowClient(broker.port, thing).start()
+    yield client
+    client.close()

@@ -10,13 +10,6 @@ import edge_harness as h
 from shadow_client import ShadowClient, prefix
 
 
-@pytest.fixture
-def shadow(make_observer, broker, thing):
-    client = ShadowClient(broker.port, thing).start()
-    yield client
-    client.close()
-
-
 def online(agent, edge):
     started = agent()
     edge.health(lambda report: report["status"] == "online", what="the agent online (its shadow topics subscribed)")

@@ -9,7 +9,6 @@ import subprocess
 import pytest
 
 import edge_harness as h
-from shadow_client import ShadowClient, prefix
 
 CONFIGURED = '''
 import edge_runtime
@@ -61,13 +60,6 @@ def handler(event, context):
     accepted = context.shadow.update(reported={"count": event["n"]})
     return {"accepted": accepted, "document": context.shadow.get()}
 '''
-
-
-@pytest.fixture
-def shadow(make_observer, broker, thing):
-    client = ShadowClient(broker.port, thing).start()
-    yield client
-    client.close()
 
 
 def desire(shadow, desired):

@@ -49,12 +49,7 @@ final class ShadowServer {
     func perform(_ operation: ShadowBook.Operation, on name: String?, _ request: Result<ShadowRequest, ShadowRequest.Refusal>,
                  now: Int64 = Clock.wallMs() / 1000) -> ShadowBook.Outcome {
         let before = book
-        var outcome: ShadowBook.Outcome
-        switch operation {
-        case .get: outcome = book.get(name, request, now: now)
-        case .update: outcome = book.update(name, request, now: now)
-        case .delete: outcome = book.delete(name, request, now: now)
-        }
+        var outcome = book.perform(operation, on: name, request, now: now)
         if let changed = outcome.changed {
             do {
                 try store.save(name, changed)

@@ -54,24 +54,29 @@ public struct ShadowBook: Sendable {
         .rejected(operation, error, clientToken: token, now: now)
     }
 
-    public func get(_ name: String?, _ request: Result<ShadowRequest, ShadowRequest.Refusal>, now: Int64) -> Outcome {
+    /// Runs a request as read from its payload: a refusal is answered on `<operation>/rejected`.
+    public mutating func perform(_ operation: Operation, on name: String?, _ request: Result<ShadowRequest, ShadowRequest.Refusal>,
+                                 now: Int64) -> Outcome {
         let parsed: ShadowRequest
         switch request {
-        case .failure(let refusal): return rejected(.get, refusal.error, refusal.clientToken, now)
+        case .failure(let refusal): return .rejected(operation, refusal.error, clientToken: refusal.clientToken, now: now)
         case .success(let value): parsed = value
         }
+        switch operation {
+        case .get: return get(name, parsed, now: now)
+        case .update: return update(name, parsed, now: now)
+        case .delete: return delete(name, parsed, now: now)
+        }
+    }
+
+    public func get(_ name: String?, _ parsed: ShadowRequest, now: Int64) -> Outcome {
         guard let shadow = document(name) else { return rejected(.get, .notFound(label(name)), parsed.clientToken, now) }
         var outcome = Outcome()
         outcome.messages = [("get/accepted", shadow.fullDocument(now: now, clientToken: parsed.clientToken))]
         return outcome
     }
 
-    public mutating func delete(_ name: String?, _ request: Result<ShadowRequest, ShadowRequest.Refusal>, now: Int64) -> Outcome {
-        let parsed: ShadowRequest
-        switch request {
-        case .failure(let refusal): return rejected(.delete, refusal.error, refusal.clientToken, now)
-        case .success(let value): parsed = value
-        }
+    public mutating func delete(_ name: String?, _ parsed: ShadowRequest, now: Int64) -> Outcome {
         guard var shadow = document(name) else { return rejected(.delete, .notFound(label(name)), parsed.clientToken, now) }
         if let version = parsed.version, version != shadow.version {
             return rejected(.delete, .versionConflict(current: shadow.version), parsed.clientToken, now)
@@ -95,12 +100,7 @@ public struct ShadowBook: Sendable {
         return outcome
     }
 
-    public mutating func update(_ name: String?, _ request: Result<ShadowRequest, ShadowRequest.Refusal>, now: Int64) -> Outcome {
-        let parsed: ShadowRequest
-        switch request {
-        case .failure(let refusal): return rejected(.update, refusal.error, refusal.clientToken, now)
-        case .success(let value): parsed = value
-        }
+    public mutating func update(_ name: String?, _ parsed: ShadowRequest, now: Int64) -> Outcome {
         let token = parsed.clientToken
         let before = shadows[name] ?? ShadowDocument()
         if let version = parsed.version, version != before.version {
