@@ -4,19 +4,27 @@
 #
 #   bash scripts/bench.sh caps     spawn-to-ready with and without cgroup caps, and the agent's own
 #                                  CPU and memory while it supervises capped functions (as root)
+#   bash scripts/bench.sh shadow   the Device Shadow API: update and get round trips, pipelined
+#                                  updates per second, live configuration from the classic shadow to
+#                                  a running function and back into reported, the agent's memory and
+#                                  the shadows' size on disk (any user)
 #
 # Like scripts/demo.sh it runs scripts/setup.sh and builds the release binaries of this checkout
 # first. Settings (environment):
-#   BENCH_QUICK=1            a short run (2 rounds, 5 s windows): under a minute once built
-#   BENCH_FUNCTIONS, BENCH_ROUNDS, BENCH_SINGLE_ROUNDS, BENCH_PYTHON_ROUNDS, BENCH_IDLE_SECONDS, BENCH_LOAD_SECONDS,
-#   BENCH_RATE, BENCH_SETTLE_SECONDS, BENCH_CGROUPS_OFF, BENCH_TIMEOUT
+#   BENCH_QUICK=1            a short run: under a minute once built
+#   caps:   BENCH_FUNCTIONS, BENCH_ROUNDS, BENCH_SINGLE_ROUNDS, BENCH_PYTHON_ROUNDS, BENCH_IDLE_SECONDS,
+#           BENCH_LOAD_SECONDS, BENCH_RATE, BENCH_SETTLE_SECONDS, BENCH_CGROUPS_OFF, BENCH_TIMEOUT
+#   shadow: BENCH_UPDATES, BENCH_WARMUP, BENCH_PIPELINED, BENCH_CLIENTS, BENCH_BURSTS, BENCH_CONFIG_ROUNDS,
+#           BENCH_DISK_WRITES, BENCH_TIMEOUT
 #                            see benchmarks/README.md
 #   EDGE_AGENT_BIN, EDGECTL_BIN  use these binaries instead of building (both, or neither)
 #   BENCH_AGENT_SOURCE       the checkout those binaries were built from (its revision is reported,
 #                            its runtime/ and examples/ are used); default: this checkout
 #   BENCH_PYTHON             the interpreter of Python functions (default
 #                            /opt/edge-agent/python/bin/python3; the Python part is skipped without it)
-#   BENCH_OUT                where the figures go (default benchmarks/results/caps-latest.json)
+#   BENCH_TMPDIR             where the work folder (and so the agents' state folders) is made
+#                            (default /tmp); the shadow benchmark's fsyncs go to that filesystem
+#   BENCH_OUT                where the figures go (default benchmarks/results/<name>-latest.json)
 #   BENCH_SKIP_SETUP=1       do not run scripts/setup.sh
 #   BENCH_KEEP=1             keep the work folder (logs, state) instead of removing it
 set -euo pipefail
@@ -24,27 +32,32 @@ cd "$(dirname "$0")/.."
 repo="$(pwd)"
 
 usage() {
-    echo "usage: bash scripts/bench.sh caps   (see docs/benchmarks.md)" >&2
+    echo "usage: bash scripts/bench.sh caps|shadow   (see docs/benchmarks.md)" >&2
     exit 2
 }
 [ "$#" -eq 1 ] || usage
-case "$1" in
-    caps) ;;
+bench="$1"
+case "$bench" in
+    caps)
+        settings="BENCH_FUNCTIONS BENCH_ROUNDS BENCH_PYTHON_ROUNDS BENCH_IDLE_SECONDS BENCH_LOAD_SECONDS
+                  BENCH_SINGLE_ROUNDS BENCH_RATE BENCH_SETTLE_SECONDS BENCH_CGROUPS_OFF" ;;
+    shadow)
+        settings="BENCH_UPDATES BENCH_WARMUP BENCH_PIPELINED BENCH_CLIENTS BENCH_BURSTS BENCH_CONFIG_ROUNDS
+                  BENCH_DISK_WRITES" ;;
     *) usage ;;
 esac
 
-if [ "$(id -u)" -ne 0 ]; then
+if [ "$bench" = caps ] && [ "$(id -u)" -ne 0 ]; then
     echo "bench: the caps benchmark runs the agent as root (cgroups, the function user edgefn): run it as root" >&2
     exit 1
 fi
 
 # What to print as the command that reproduces this run: the settings given, then the command.
 reproduce=""
-for name in BENCH_QUICK BENCH_FUNCTIONS BENCH_ROUNDS BENCH_PYTHON_ROUNDS BENCH_IDLE_SECONDS BENCH_LOAD_SECONDS \
-            BENCH_SINGLE_ROUNDS BENCH_RATE BENCH_SETTLE_SECONDS BENCH_CGROUPS_OFF BENCH_TIMEOUT BENCH_PYTHON; do
+for name in BENCH_QUICK $settings BENCH_TIMEOUT BENCH_PYTHON BENCH_TMPDIR; do
     if [ -n "${!name:-}" ]; then reproduce+="$name=$(printf '%q' "${!name}") "; fi
 done
-reproduce+="bash scripts/bench.sh caps"
+reproduce+="bash scripts/bench.sh $bench"
 
 if [ "${BENCH_SKIP_SETUP:-0}" != 1 ]; then
     scripts/setup.sh
@@ -83,15 +96,21 @@ python_bin="${BENCH_PYTHON:-/opt/edge-agent/python/bin/python3}"
 python_note=""
 if [ ! -x "$python_bin" ]; then
     python_note="no interpreter at $python_bin (scripts/setup.sh makes it; or set BENCH_PYTHON)"
-    echo "bench: note: the Python function is skipped: $python_note"
+    if [ "$bench" = shadow ]; then
+        echo "bench: note: the live configuration part (a Python function) is skipped: $python_note"
+    else
+        echo "bench: note: the Python function is skipped: $python_note"
+    fi
     python_bin=""
 fi
 
-# The work folder: under /tmp and traversable, because functions run as edgefn and must reach
-# their files in the agents' state folders. The cgroup subtree name is unique to this run.
-work="$(mktemp -d /tmp/edge-bench.XXXXXX)"
+# The work folder: under /tmp (or BENCH_TMPDIR) and traversable, because functions run as edgefn
+# (when the agent is root) and must reach their files in the agents' state folders. The cgroup
+# subtree name is unique to this run (caps only: the shadow benchmark's agent runs --cgroups off).
+work="$(mktemp -d "${BENCH_TMPDIR:-/tmp}/edge-bench.XXXXXX")"
 chmod 0755 "$work"
-cgroup_root="/edge-bench-$$-$RANDOM"
+cgroup_root=""
+[ "$bench" != caps ] || cgroup_root="/edge-bench-$$-$RANDOM"
 cleanup() {
     local status=$?
     # The driver stops everything itself; this is for when it could not (killed, crashed).
@@ -102,9 +121,11 @@ cleanup() {
             fi
         done < "$work/pids"
     fi
-    # Functions killed with their agent leave their cgroups a moment later: retry for 5 s.
-    local dir tries
-    for dir in /sys/fs/cgroup/*"$cgroup_root" /sys/fs/cgroup"$cgroup_root"; do
+    # Functions killed with their agent leave their cgroups a moment later: retry for 5 s. Only
+    # caps has a subtree of its own: with an empty name these patterns would match every hierarchy.
+    local dir tries dirs=()
+    [ -z "$cgroup_root" ] || dirs=(/sys/fs/cgroup/*"$cgroup_root" /sys/fs/cgroup"$cgroup_root")
+    for dir in "${dirs[@]}"; do
         tries=50
         while [ -d "$dir" ] && ! find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null; do
             tries=$((tries - 1))
@@ -126,15 +147,27 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-echo "== compiling the echo function (examples/echo-native/echo.c)"
-# shellcheck disable=SC2046 # pkg-config prints several flags
-cc -O2 -Wall -Wextra -o "$work/echo" "$source_dir/examples/echo-native/echo.c" $(pkg-config --cflags --libs json-c)
-chmod 0755 "$work/echo"
+out="${BENCH_OUT:-$repo/benchmarks/results/$bench-latest.json}"
+case "$bench" in
+    caps)
+        echo "== compiling the echo function (examples/echo-native/echo.c)"
+        # shellcheck disable=SC2046 # pkg-config prints several flags
+        cc -O2 -Wall -Wextra -o "$work/echo" "$source_dir/examples/echo-native/echo.c" $(pkg-config --cflags --libs json-c)
+        chmod 0755 "$work/echo"
 
-out="${BENCH_OUT:-$repo/benchmarks/results/caps-latest.json}"
-echo "== running the caps benchmark (work folder $work, cgroup subtree $cgroup_root)"
-python3 "$repo/benchmarks/caps_bench.py" \
-    --agent "$agent_bin" --edgectl "$edgectl_bin" --echo "$work/echo" \
-    --runtime-dir "$source_dir/runtime" ${python_bin:+--python "$python_bin"} --python-note "$python_note" \
-    --workdir "$work" --cgroup-root "$cgroup_root" --out "$out" \
-    --revision "$revision" --command "$reproduce"
+        echo "== running the caps benchmark (work folder $work, cgroup subtree $cgroup_root)"
+        python3 "$repo/benchmarks/caps_bench.py" \
+            --agent "$agent_bin" --edgectl "$edgectl_bin" --echo "$work/echo" \
+            --runtime-dir "$source_dir/runtime" ${python_bin:+--python "$python_bin"} --python-note "$python_note" \
+            --workdir "$work" --cgroup-root "$cgroup_root" --out "$out" \
+            --revision "$revision" --command "$reproduce"
+        ;;
+    shadow)
+        echo "== running the shadow benchmark (work folder $work)"
+        python3 "$repo/benchmarks/shadow_bench.py" \
+            --agent "$agent_bin" --edgectl "$edgectl_bin" \
+            --runtime-dir "$source_dir/runtime" ${python_bin:+--python "$python_bin"} --python-note "$python_note" \
+            --workdir "$work" --out "$out" \
+            --revision "$revision" --command "$reproduce"
+        ;;
+esac
