@@ -51,8 +51,11 @@ extension Agent {
         let interval = overrides.healthIntervalSeconds ?? config.healthIntervalSeconds
         if interval != healthIntervalSeconds {
             healthIntervalSeconds = interval
-            loop.cancel(healthTimer)
-            scheduleHealthInterval()
+            // At start (no timer yet) run() schedules it with the new interval.
+            if healthTimer != nil {
+                loop.cancel(healthTimer)
+                scheduleHealthInterval()
+            }
             logger.info("health interval changed by the shadow", ("seconds", String(interval)))
         }
     }
