@@ -79,8 +79,10 @@ SETTINGS = {
 }
 
 
-def setting(name):
-    full, quick, _ = SETTINGS[name]
+def read_setting(settings, name):
+    """A setting from the environment, or its full or quick default from `settings`
+    (name: (full, quick, meaning)); the shadow benchmark reads its own table with it."""
+    full, quick, _ = settings[name]
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return quick if QUICK else full
@@ -93,8 +95,8 @@ def setting(name):
     return int(value) if value == int(value) else value
 
 
-# ---------------------------------------------------------------------------------------------
-# Small helpers
+def setting(name):
+    return read_setting(SETTINGS, name)
 
 
 def wait_until(condition, timeout, what, interval=0.05):
@@ -265,15 +267,17 @@ class Broker:
 
 
 class Agent:
-    def __init__(self, binary, name, thing, port, workdir, runtime_dir, python, cgroups, cgroup_root):
+    def __init__(self, binary, name, thing, port, workdir, runtime_dir, python, cgroups, cgroup_root, health_interval=1):
         self.name = name
         self.thing = thing
         self.state = Path(workdir) / ("state-" + name)
         self.log = Path(workdir) / ("agent-" + name + ".log")
         self.cgroup_root = cgroup_root if cgroups != "off" else None
         self.args = [binary, "--thing-name", thing, "--broker-host", "127.0.0.1", "--broker-port", str(port),
-                     "--state-dir", str(self.state), "--runtime-dir", str(runtime_dir), "--health-interval", "1",
-                     "--log-level", "info", "--cgroups", cgroups]
+                     "--state-dir", str(self.state), "--runtime-dir", str(runtime_dir), "--log-level", "info",
+                     "--cgroups", cgroups]
+        if health_interval is not None:  # None: the agent's default
+            self.args += ["--health-interval", str(health_interval)]
         if self.cgroup_root:
             self.args += ["--cgroup-root", self.cgroup_root]
         if python:

@@ -32,7 +32,6 @@ benchmarks/README.md.
 import argparse
 import json
 import os
-import shlex
 import signal
 import socket
 import subprocess
@@ -48,9 +47,9 @@ import paho.mqtt.client as mqtt
 # bus, deployments, statistics and machine description: shared rather than written twice.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests" / "Integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from edge_harness import children_of, proc_stat  # noqa: E402
-from caps_bench import (BenchError, Broker, Bus, Thing, cpu_seconds, cpu_times, fmt_mb, fmt_ms,  # noqa: E402
-                        machine, memory_of, python_function, summary, tail, wait_until)
+from shadow_client import prefix  # noqa: E402  (the tests' topic helper)
+from caps_bench import (Agent, BenchError, Broker, Bus, Thing, cpu_seconds, cpu_times, fmt_mb, fmt_ms,  # noqa: E402
+                        machine, memory_of, python_function, read_setting, summary, tail, wait_until)
 
 FUNCTION = "cfg"  # the Python function of part 3
 # What still counts as steady. One request in flight: Anonymous from the first quarter of the
@@ -81,26 +80,11 @@ SETTINGS = {
 
 
 def setting(name):
-    full, quick, _ = SETTINGS[name]
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return quick if QUICK else full
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BenchError("%s=%r is not a number" % (name, raw))
-    if value < 0:
-        raise BenchError("%s=%r must not be negative" % (name, raw))
-    return int(value) if value == int(value) else value
+    return read_setting(SETTINGS, name)
 
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
-
-
-def prefix(thing, name=None):
-    base = "$aws/things/%s/shadow" % thing
-    return base if name is None else "%s/name/%s" % (base, name)
 
 
 def filesystem_of(path):
@@ -154,69 +138,6 @@ def folder_size(folder):
             size += info.st_size
             blocks += info.st_blocks
     return {"files": files, "bytes": size, "allocatedKB": blocks // 2}
-
-
-# ---------------------------------------------------------------------------------------------
-# Processes: the agent (the broker is the caps benchmark's)
-
-
-class Agent:
-    """One release agent, `--cgroups off`, state under the work folder, default health interval."""
-
-    def __init__(self, binary, thing, port, workdir, runtime_dir, python):
-        self.name = "shadow"
-        self.thing = thing
-        self.state = Path(workdir) / "state"
-        self.log = Path(workdir) / "agent.log"
-        self.args = [binary, "--thing-name", thing, "--broker-host", "127.0.0.1", "--broker-port", str(port),
-                     "--state-dir", str(self.state), "--runtime-dir", str(runtime_dir), "--log-level", "info",
-                     "--cgroups", "off"]
-        if python:
-            self.args += ["--python", python]
-        self.proc = None
-        self.revision = 0
-
-    def start(self, pids_file):
-        with open(self.log, "ab") as log:
-            log.write(("=== %s\n" % " ".join(shlex.quote(a) for a in self.args)).encode())
-            log.flush()
-            # A session of its own: a Ctrl-C reaches only the benchmark, which stops the agent
-            # with SIGTERM; if the benchmark is killed, scripts/bench.sh kills it.
-            self.proc = subprocess.Popen(self.args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
-        with open(pids_file, "a") as f:
-            f.write("%d\n" % self.proc.pid)
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def check_alive(self):
-        if self.proc is None or self.proc.poll() is not None:
-            code = self.proc.returncode if self.proc else None
-            how = "was killed by signal %d" % -code if code is not None and code < 0 else "exited with code %s" % code
-            raise BenchError("the agent %s; its log:\n%s" % (how, tail(self.log)))
-
-    def stop(self, timeout):
-        """SIGTERM and wait; the agent stops its functions itself. Returns its exit code, or None
-        when it was not running (any more)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None
-        functions = children_of(self.proc.pid)
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-            raise BenchError("the agent did not exit within %.0f s of SIGTERM (killed)" % timeout)
-        finally:
-            for pid in functions:  # they die with the agent (parent-death signal); make sure
-                if proc_stat(pid) is not None:
-                    try:
-                        os.killpg(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -690,7 +611,9 @@ def main():
         bus.start(timeout)
         run_id = uuid.uuid4().hex[:6]
         thing = "bench-%s-shadow" % run_id
-        agent = Agent(args.agent, thing, broker.port, workdir, args.runtime_dir, args.python)
+        # The caps benchmark's agent, with no cgroups (nothing here needs them) and the default health interval.
+        agent = Agent(args.agent, "shadow", thing, broker.port, workdir, args.runtime_dir, args.python, "off", None,
+                      health_interval=None)
         agent.start(pids_file)
         shadow = "bench-rt"
         base = prefix(thing, shadow)
