@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct ShadowTombstoneTests {
     private func update(_ book: inout ShadowBook, _ name: String, now: Int64) -> ShadowBook.Outcome {
-        book.update(name, ShadowRequest(reported: ["on": true]), now: now)
+        book.perform(.update, on: name, .success(ShadowRequest(reported: ["on": true])), now: now)
     }
 
     @Test func deletedNamedShadowsAreRememberedUpToTheCapThenTheOldestIsForgotten() {
@@ -12,7 +12,7 @@ import Testing
         for index in 0...cap {
             let name = "s\(index)"
             #expect(update(&book, name, now: Int64(index)).error == nil)
-            let deleted = book.delete(name, ShadowRequest(), now: Int64(index))
+            let deleted = book.perform(.delete, on: name, .success(ShadowRequest()), now: Int64(index))
             #expect(deleted.error == nil)
             #expect(deleted.forgotten == (index == cap ? "s0" : nil), "only the delete past the cap forgets one")
         }
@@ -25,13 +25,13 @@ import Testing
 
     @Test func theClassicShadowsTombstoneIsNeverForgotten() {
         var book = ShadowBook(thing: "t1")
-        _ = book.update(nil, ShadowRequest(desired: ["a": 1]), now: 0)
-        _ = book.delete(nil, ShadowRequest(), now: 1)
+        _ = book.perform(.update, on: nil, .success(ShadowRequest(desired: ["a": 1])), now: 0)
+        _ = book.perform(.delete, on: nil, .success(ShadowRequest()), now: 1)
         for index in 0...ShadowLimits.maxTombstones {
             _ = update(&book, "n\(index)", now: Int64(10 + index))
-            _ = book.delete("n\(index)", ShadowRequest(), now: Int64(10 + index))
+            _ = book.perform(.delete, on: "n\(index)", .success(ShadowRequest()), now: Int64(10 + index))
         }
         #expect(book.shadows[nil]?.exists == false)
-        #expect(book.update(nil, ShadowRequest(desired: ["a": 2]), now: 9999).changed?.version == 2)
+        #expect(book.perform(.update, on: nil, .success(ShadowRequest(desired: ["a": 2])), now: 9999).changed?.version == 2)
     }
 }

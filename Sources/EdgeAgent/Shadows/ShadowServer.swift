@@ -48,14 +48,13 @@ final class ShadowServer {
     /// Runs one request (from the network, the agent itself or a function), saves and publishes.
     func perform(_ operation: ShadowBook.Operation, on name: String?, _ request: Result<ShadowRequest, ShadowRequest.Refusal>,
                  now: Int64 = Clock.wallMs() / 1000) -> ShadowBook.Outcome {
-        let before = book
-        var outcome = book.perform(operation, on: name, request, now: now)
+        var outcome = book.evaluate(operation, on: name, request, now: now)
         if let changed = outcome.changed {
             do {
                 try store.save(name, changed)
+                book.commit(name, outcome)
             } catch {
                 // Not saved, not accepted: the shadow stays as it was.
-                book = before
                 logger.error("cannot save a shadow; the request is refused", ("shadow", name ?? "(classic)"), ("error", error.description))
                 var token: String?
                 if case .success(let parsed) = request { token = parsed.clientToken }

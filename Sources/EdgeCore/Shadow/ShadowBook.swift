@@ -54,9 +54,18 @@ public struct ShadowBook: Sendable {
         .rejected(operation, error, clientToken: token, now: now)
     }
 
-    /// Runs a request as read from its payload: a refusal is answered on `<operation>/rejected`.
+    /// Runs a request and takes what it changed at once (`evaluate`, then `commit`).
     public mutating func perform(_ operation: Operation, on name: String?, _ request: Result<ShadowRequest, ShadowRequest.Refusal>,
                                  now: Int64) -> Outcome {
+        let outcome = evaluate(operation, on: name, request, now: now)
+        commit(name, outcome)
+        return outcome
+    }
+
+    /// What a request, as read from its payload, would do, without doing it: a refusal is
+    /// answered on `<operation>/rejected`. The caller saves `changed`, then `commit`s it.
+    public func evaluate(_ operation: Operation, on name: String?, _ request: Result<ShadowRequest, ShadowRequest.Refusal>,
+                         now: Int64) -> Outcome {
         let parsed: ShadowRequest
         switch request {
         case .failure(let refusal): return .rejected(operation, refusal.error, clientToken: refusal.clientToken, now: now)
@@ -69,38 +78,42 @@ public struct ShadowBook: Sendable {
         }
     }
 
-    public func get(_ name: String?, _ parsed: ShadowRequest, now: Int64) -> Outcome {
+    /// Takes an outcome's changes: the shadow it changed, and the tombstone it forgot.
+    public mutating func commit(_ name: String?, _ outcome: Outcome) {
+        if let changed = outcome.changed { shadows[name] = changed }
+        if let forgotten = outcome.forgotten { shadows[forgotten] = nil }
+    }
+
+    private func get(_ name: String?, _ parsed: ShadowRequest, now: Int64) -> Outcome {
         guard let shadow = document(name) else { return rejected(.get, .notFound(label(name)), parsed.clientToken, now) }
         var outcome = Outcome()
         outcome.messages = [("get/accepted", shadow.fullDocument(now: now, clientToken: parsed.clientToken))]
         return outcome
     }
 
-    public mutating func delete(_ name: String?, _ parsed: ShadowRequest, now: Int64) -> Outcome {
-        guard var shadow = document(name) else { return rejected(.delete, .notFound(label(name)), parsed.clientToken, now) }
-        if let version = parsed.version, version != shadow.version {
-            return rejected(.delete, .versionConflict(current: shadow.version), parsed.clientToken, now)
+    private func delete(_ name: String?, _ parsed: ShadowRequest, now: Int64) -> Outcome {
+        guard let existing = document(name) else { return rejected(.delete, .notFound(label(name)), parsed.clientToken, now) }
+        if let version = parsed.version, version != existing.version {
+            return rejected(.delete, .versionConflict(current: existing.version), parsed.clientToken, now)
         }
         // A tombstone keeps the version, so a shadow made again later never reuses one.
-        shadow = ShadowDocument()
-        shadow.version = shadows[name]!.version
+        var shadow = ShadowDocument()
+        shadow.version = existing.version
         shadow.timestamp = now
-        shadows[name] = shadow
         var payload: [String: JSONValue] = ["version": .int(shadow.version), "timestamp": .int(now)]
         if let token = parsed.clientToken { payload["clientToken"] = .string(token) }
         var outcome = Outcome()
         outcome.changed = shadow
         outcome.messages = [("delete/accepted", .object(payload))]
-        let tombstones = shadows.filter { $0.key != nil && !$0.value.exists }
-        if tombstones.count > ShadowLimits.maxTombstones,
-           let oldest = tombstones.min(by: { ($0.value.timestamp, $0.key!) < ($1.value.timestamp, $1.key!) })?.key {
-            shadows[oldest] = nil
-            outcome.forgotten = oldest
+        // With this one, one tombstone too many: the oldest of the others goes.
+        let tombstones = shadows.lazy.filter { $0.key != nil && !$0.value.exists }
+        if name != nil, tombstones.count >= ShadowLimits.maxTombstones {
+            outcome.forgotten = tombstones.min { ($0.value.timestamp, $0.key!) < ($1.value.timestamp, $1.key!) }?.key ?? nil
         }
         return outcome
     }
 
-    public mutating func update(_ name: String?, _ parsed: ShadowRequest, now: Int64) -> Outcome {
+    private func update(_ name: String?, _ parsed: ShadowRequest, now: Int64) -> Outcome {
         let token = parsed.clientToken
         let before = shadows[name] ?? ShadowDocument()
         if let version = parsed.version, version != before.version {
@@ -131,7 +144,6 @@ public struct ShadowBook: Sendable {
         after.exists = true
         after.version += 1
         after.timestamp = now
-        shadows[name] = after
 
         var accepted: [String: JSONValue] = ["state": .object(echo), "metadata": .object(echoMetadata),
                                              "version": .int(after.version), "timestamp": .int(now)]
@@ -156,5 +168,5 @@ public struct ShadowBook: Sendable {
         return outcome
     }
 
-    private var namedCount: Int { shadows.filter { $0.key != nil && $0.value.exists }.count }
+    private var namedCount: Int { shadows.lazy.filter { $0.key != nil && $0.value.exists }.count }
 }
