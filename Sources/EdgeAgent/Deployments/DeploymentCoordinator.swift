@@ -251,7 +251,10 @@ final class DeploymentCoordinator {
 
     /// The classic shadow's desired state changed: functions follow it once no deployment is in flight.
     /// `rearm` names functions whose `enabled: true` the update carried: a BROKEN one starts again.
+    /// An update that left what the agent acts on as it was (a reported state, another key) changes
+    /// nothing: no new attempt, and a change that was rolled back is not tried again by the way.
     func shadowChanged(_ updated: ShadowOverrides, rearm: Set<String>) {
+        if updated == overrides && rearm.isEmpty { return }
         overrides = updated
         reconcilePending = true
         rearmPending.formUnion(rearm)
