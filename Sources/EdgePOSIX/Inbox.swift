@@ -17,7 +17,14 @@ public final class Inbox<Message: Sendable>: Sendable {
     deinit { close(fd) }
 
     public func post(_ message: Message) {
-        queue.withLock { $0.append(message) }
+        // Only the first message of a batch wakes the reader: while the queue is not empty, a
+        // wake-up is already pending (drain reads the eventfd before it takes the queue), so a
+        // burst costs one write and one wake-up instead of one per message.
+        let first = queue.withLock { messages in
+            messages.append(message)
+            return messages.count == 1
+        }
+        guard first else { return }
         var one: UInt64 = 1
         _ = write(fd, &one, 8)
     }
