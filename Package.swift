@@ -9,9 +9,12 @@ let package = Package(
     products: [
         .executable(name: "edge-agent", targets: ["edge-agent"]),
         .executable(name: "edgectl", targets: ["edgectl"]),
+        .executable(name: "edge-loadgen", targets: ["edge-loadgen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // HdrHistogram, for the benchmarks' load generator only.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // One bridge target per C library.
@@ -37,6 +40,12 @@ let package = Package(
         .executableTarget(name: "edgectl", dependencies: [
             "EdgeCore", "EdgeJSON", "EdgeMQTT", "EdgePOSIX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // The benchmarks' MQTT load generator and broker-only echo baseline (not installed on devices).
+        .executableTarget(name: "edge-loadgen", dependencies: [
+            "EdgeMQTT", "EdgePOSIX",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
 
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore", "EdgeJSON"]),
