@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # The main job, from nothing to answers: installs what is missing, builds edge-agent and edgectl
-# (release), starts a local Mosquitto and the agent, deploys the digits classifier (ONNX,
-# onnxruntime) and sends it the held-out samples over MQTT, printing each answer and the accuracy.
+# (release), starts a local Mosquitto and the agent, deploys an example and runs its demo client.
+#
+#   bash scripts/demo.sh            the digits classifier (ONNX, onnxruntime): the held-out samples
+#                                   over MQTT, each answer and the accuracy
+#   bash scripts/demo.sh anomaly    the sensor-stream anomaly detector (numpy): alerts scored at two
+#                                   thresholds, the second set live through the device shadow
+#   bash scripts/demo.sh echo-native  the native function in C: events echoed, round trips
+#
 # Everything it starts is stopped at the end; its files are under run/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
 source scripts/lib.sh
 
-count="${DEMO_COUNT:-360}"
+example="${1:-digits}"
+if [ "$#" -gt 1 ] || [ ! -f "examples/$example/demo_client.py" ] || [[ "$example" == */* ]]; then
+    echo "usage: bash scripts/demo.sh [digits|anomaly|echo-native]" >&2
+    exit 2
+fi
+count="${DEMO_COUNT:-}"
 scripts/setup.sh
 
 echo "== building edge-agent and edgectl (release)"
@@ -46,18 +57,10 @@ echo "== starting edge-agent (thing demo-device, state in $state, functions run 
     --runtime-dir "$repo/runtime" --python "$function_python" --health-interval 10 > "$run/agent.log" 2>&1 &
 agent_pid=$!
 
-echo "== deploying the digits classifier"
-python3 - "$repo/examples/digits" "$run/digits-deployment.json" <<'PY'
-import json, sys
-folder, out = sys.argv[1], sys.argv[2]
-text = open(folder + "/deployment.json").read().replace("__DIGITS_DIR__", folder)
-json.loads(text)
-open(out, "w").write(text)
-PY
-"$bin/edgectl" deploy "$run/digits-deployment.json" --thing demo-device --port "$port" --timeout 60
+EDGECTL_BIN="$bin/edgectl" scripts/deploy-example.sh "$example" --thing demo-device --port "$port" --timeout 60
 
-echo "== sending $count held-out samples through MQTT"
-python3 examples/digits/demo_client.py --port "$port" --thing demo-device --count "$count" --timeout 120
+echo "== running examples/$example/demo_client.py"
+python3 "examples/$example/demo_client.py" --port "$port" --thing demo-device ${count:+--count "$count"} --timeout 120
 
 echo "== the agent's health report"
 "$bin/edgectl" health --thing demo-device --port "$port"

@@ -10,7 +10,7 @@ SAMPLES = 50
 
 def test_digits_example_classifies_heldout_samples(agent, edge):
     agent()
-    text = (DIGITS / "deployment.json").read_text().replace("__DIGITS_DIR__", str(DIGITS))
+    text = (DIGITS / "deployment.json").read_text().replace("__EXAMPLE_DIR__", str(DIGITS))
     doc = json.loads(text)
     # The example's own document, unchanged but for the directory; its digests must still match.
     for item in doc["functions"]["digits"]["artifacts"]:
