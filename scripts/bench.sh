@@ -2,6 +2,14 @@
 # Benchmarks: each prints its figures, the machine and the command that reproduces them, and
 # writes them to benchmarks/results/<name>-latest.json. See docs/benchmarks.md.
 #
+#   bash scripts/bench.sh          the suite: footprint (binary, start, memory idle, with 10
+#                                  functions, after 100,000 invocations), invocation path (native
+#                                  and Python functions, QoS 0 and 1, fixed rates and saturation,
+#                                  beside a broker-only baseline), deployment time (fresh and
+#                                  cached artifacts) and a fleet of 200 agents on one broker, with
+#                                  the goals against Greengrass's figures (results/suite-latest.json)
+#   bash scripts/bench.sh PART     one part of the suite: footprint, invocation, deployment or fleet
+#                                  (results/PART-latest.json)
 #   bash scripts/bench.sh caps     spawn-to-ready with and without cgroup caps, and the agent's own
 #                                  CPU and memory while it supervises capped functions (as root)
 #   bash scripts/bench.sh shadow   the Device Shadow API: update and get round trips, pipelined
@@ -11,7 +19,8 @@
 #
 # Like scripts/demo.sh it runs scripts/setup.sh and builds the release binaries of this checkout
 # first. Settings (environment):
-#   BENCH_QUICK=1            a short run: under a minute once built
+#   BENCH_QUICK=1            a short run: about a minute per part once built
+#   suite:  see benchmarks/README.md (BENCH_FOOTPRINT_*, BENCH_INVOKE_*, BENCH_DEPLOY_*, BENCH_FLEET_*)
 #   caps:   BENCH_FUNCTIONS, BENCH_ROUNDS, BENCH_SINGLE_ROUNDS, BENCH_PYTHON_ROUNDS, BENCH_IDLE_SECONDS,
 #           BENCH_LOAD_SECONDS, BENCH_RATE, BENCH_SETTLE_SECONDS, BENCH_CGROUPS_OFF, BENCH_TIMEOUT
 #   shadow: BENCH_UPDATES, BENCH_WARMUP, BENCH_PIPELINED, BENCH_CLIENTS, BENCH_BURSTS, BENCH_CONFIG_ROUNDS,
@@ -32,12 +41,14 @@ cd "$(dirname "$0")/.."
 repo="$(pwd)"
 
 usage() {
-    echo "usage: bash scripts/bench.sh caps|shadow   (see docs/benchmarks.md)" >&2
+    echo "usage: bash scripts/bench.sh [footprint|invocation|deployment|fleet|caps|shadow]   (see docs/benchmarks.md)" >&2
     exit 2
 }
-[ "$#" -eq 1 ] || usage
-bench="$1"
+[ "$#" -le 1 ] || usage
+bench="${1:-suite}"
 case "$bench" in
+    suite|footprint|invocation|deployment|fleet)
+        settings="$(sed -n 's/^ *"\(BENCH_[A-Z_]*\)": (.*/\1/p' benchmarks/suite/*.py | sort -u | tr '\n' ' ')" ;;
     caps)
         settings="BENCH_FUNCTIONS BENCH_ROUNDS BENCH_PYTHON_ROUNDS BENCH_IDLE_SECONDS BENCH_LOAD_SECONDS
                   BENCH_SINGLE_ROUNDS BENCH_RATE BENCH_SETTLE_SECONDS BENCH_CGROUPS_OFF" ;;
@@ -57,7 +68,7 @@ reproduce=""
 for name in BENCH_QUICK $settings BENCH_TIMEOUT BENCH_PYTHON BENCH_TMPDIR; do
     if [ -n "${!name:-}" ]; then reproduce+="$name=$(printf '%q' "${!name}") "; fi
 done
-reproduce+="bash scripts/bench.sh $bench"
+reproduce+="bash scripts/bench.sh${1:+ $1}"
 
 if [ "${BENCH_SKIP_SETUP:-0}" != 1 ]; then
     scripts/setup.sh
@@ -80,6 +91,13 @@ else
     edgectl_bin="$bin/edgectl"
     source_dir="$repo"
 fi
+loadgen_bin=""
+if [ "$bench" != caps ] && [ "$bench" != shadow ]; then
+    # The load generator is the benchmark's own tool, always built from this checkout.
+    echo "== building edge-loadgen (release)"
+    swift build -c release --product edge-loadgen
+    loadgen_bin="$(swift build -c release --show-bin-path)/edge-loadgen"
+fi
 for binary in "$agent_bin" "$edgectl_bin"; do
     [ -x "$binary" ] || { echo "bench: $binary is not an executable" >&2; exit 1; }
 done
@@ -98,6 +116,8 @@ if [ ! -x "$python_bin" ]; then
     python_note="no interpreter at $python_bin (scripts/setup.sh makes it; or set BENCH_PYTHON)"
     if [ "$bench" = shadow ]; then
         echo "bench: note: the live configuration part (a Python function) is skipped: $python_note"
+    elif [ "$bench" != caps ]; then
+        echo "bench: note: the Python function and deployments are skipped: $python_note"
     else
         echo "bench: note: the Python function is skipped: $python_note"
     fi
@@ -148,13 +168,25 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 out="${BENCH_OUT:-$repo/benchmarks/results/$bench-latest.json}"
+if [ "$bench" != shadow ]; then
+    echo "== compiling the native echo function (examples/echo-native/echo.c)"
+    # shellcheck disable=SC2046 # pkg-config prints several flags
+    cc -O2 -Wall -Wextra -o "$work/echo" "$source_dir/examples/echo-native/echo.c" $(pkg-config --cflags --libs json-c)
+    chmod 0755 "$work/echo"
+fi
 case "$bench" in
+    suite|footprint|invocation|deployment|fleet)
+        parts="footprint,invocation,deployment,fleet"
+        [ "$bench" = suite ] || parts="$bench"
+        echo "== running the benchmark suite: $parts (work folder $work)"
+        python3 "$repo/benchmarks/suite_bench.py" \
+            --agent "$agent_bin" --edgectl "$edgectl_bin" --loadgen "$loadgen_bin" --echo "$work/echo" \
+            --runtime-dir "$source_dir/runtime" --examples-dir "$source_dir/examples" \
+            ${python_bin:+--python "$python_bin"} --python-note "$python_note" \
+            --workdir "$work" --out "$out" --parts "$parts" \
+            --revision "$revision" --command "$reproduce"
+        ;;
     caps)
-        echo "== compiling the echo function (examples/echo-native/echo.c)"
-        # shellcheck disable=SC2046 # pkg-config prints several flags
-        cc -O2 -Wall -Wextra -o "$work/echo" "$source_dir/examples/echo-native/echo.c" $(pkg-config --cflags --libs json-c)
-        chmod 0755 "$work/echo"
-
         echo "== running the caps benchmark (work folder $work, cgroup subtree $cgroup_root)"
         python3 "$repo/benchmarks/caps_bench.py" \
             --agent "$agent_bin" --edgectl "$edgectl_bin" --echo "$work/echo" \

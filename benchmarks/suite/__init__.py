@@ -1,0 +1,2 @@
+"""The benchmark suite's parts (footprint, invocation, deployment, fleet), run by
+benchmarks/suite_bench.py through `bash scripts/bench.sh`."""
