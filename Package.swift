@@ -20,7 +20,8 @@ let package = Package(
         // One bridge target per C library.
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Header only (libcurl4-openssl-dev): no pkgConfig, which would add -lcurl; libcurl is dlopen'd on first use.
+        .systemLibrary(name: "CCurl"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The one hand-written C shim: process spawning and the few calls Swift cannot import.
@@ -36,7 +37,9 @@ let package = Package(
         .target(name: "EdgeCgroups", dependencies: ["EdgeCore", "EdgePOSIX", "CEdgeSpawn"]),
         // Wiring: the reactor, deployments, function supervision, health.
         .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeJSON", "EdgePOSIX", "EdgeMQTT", "EdgeArtifacts", "EdgeCgroups", "CEdgeSpawn"]),
-        .executableTarget(name: "edge-agent", dependencies: ["EdgeAgent"]),
+        // The Swift runtime linked statically into the agent only: one fewer set of shared libraries to map
+        // (about 2 MB less resident memory, and a faster start); edgectl and the tests keep the shared runtime.
+        .executableTarget(name: "edge-agent", dependencies: ["EdgeAgent"], linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .executableTarget(name: "edgectl", dependencies: [
             "EdgeCore", "EdgeJSON", "EdgeMQTT", "EdgePOSIX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

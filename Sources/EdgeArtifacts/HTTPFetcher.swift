@@ -3,14 +3,19 @@ import Glibc
 #endif
 import CCurl
 
-/// Downloads http(s) URIs into an open file with libcurl.
+/// Downloads http(s) URIs into an open file with libcurl, which is loaded on the first call (see CurlRuntime).
 enum HTTPFetcher {
     static func fetch(uri: String, into fd: Int32, path: String, maxBytes: Int, timeoutSeconds: Int) throws(ArtifactError) {
-        let curl = try CurlRuntime.shared.get()
-        guard let handle = curl_easy_init() else {
+        let curl: CurlRuntime
+        do {
+            curl = try CurlRuntime.shared()
+        } catch {
+            throw ArtifactError("cannot fetch \(uri): \(error.description)")
+        }
+        guard let handle = curl.easyInit() else {
             throw ArtifactError("cannot fetch \(uri): libcurl could not create a transfer handle")
         }
-        defer { curl_easy_cleanup(handle) }
+        defer { curl.cleanup(handle) }
 
         let sink = WriteSink(uri: uri, fd: fd, path: path, maxBytes: maxBytes)
         let errorText = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -19,7 +24,7 @@ enum HTTPFetcher {
 
         func check(_ status: CURLcode, _ option: String) throws(ArtifactError) {
             guard status == CURLE_OK else {
-                throw ArtifactError("cannot fetch \(uri): libcurl rejected option \(option): \(String(cString: curl_easy_strerror(status)))")
+                throw ArtifactError("cannot fetch \(uri): libcurl rejected option \(option): \(curl.describe(status))")
             }
         }
         // libcurl copies string options, so the C strings only need to live for the call.
@@ -45,7 +50,7 @@ enum HTTPFetcher {
         let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
         try check(curl.set(handle, CURLOPT_WRITEDATA, UnsafeRawPointer(sinkPointer)), "WRITEDATA")
 
-        let result = withExtendedLifetime(sink) { curl_easy_perform(handle) }
+        let result = withExtendedLifetime(sink) { curl.perform(handle) }
         if let error = sink.error { throw error }
 
         var status: CLong = 0
@@ -67,7 +72,7 @@ enum HTTPFetcher {
         case CURLE_TOO_MANY_REDIRECTS:
             throw ArtifactError("fetching \(uri) failed: more than 5 redirects; point the URI at the final location")
         default:
-            let reason = String(cString: curl_easy_strerror(result))
+            let reason = curl.describe(result)
             throw ArtifactError("fetching \(uri) failed: \(reason)\(detail.isEmpty ? "" : " (\(detail))"); check the URI, the network and the server's TLS certificate")
         }
     }
