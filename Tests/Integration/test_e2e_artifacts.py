@@ -1,9 +1,11 @@
-"""Artifacts beyond plain files (tar.gz, data: URIs) and on-demand functions."""
+"""Artifacts beyond plain files (tar.gz, data: URIs, HTTP) and on-demand functions."""
 
 import base64
+import http.server
 import io
 import json
 import tarfile
+import threading
 
 import edge_harness as h
 
@@ -83,3 +85,64 @@ def test_on_demand_starts_on_events_scales_and_idles_out(agent, edge, echo_bin):
     h.poll_until(lambda: handle.children() == [], 10, "on-demand processes stopped after idleTimeoutMs")
     edge.function_health("od", lambda f: f["state"] == "IDLE" and f["restarts"] == 0 and f["invocations"] >= 2,
                          what="od IDLE again, 2 invocations, no restarts")
+
+
+class _ArtifactServer:
+    """A plain HTTP server on 127.0.0.1 serving one folder, counting its GET requests."""
+
+    def __init__(self, folder):
+        requests = self.requests = []
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(folder), **kwargs)
+
+            def do_GET(self):
+                requests.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, name):
+        return "http://127.0.0.1:%d/%s" % (self.server.server_address[1], name)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _maps_libcurl(pid):
+    return "libcurl" in open("/proc/%d/maps" % pid).read()
+
+
+def test_http_artifact_loads_libcurl_only_when_needed(agent, edge, tmp_path, echo_bin):
+    handle = agent()
+    edge.deploy(h.document("echo-v1", 1, {"echo": h.native_function(echo_bin)}))
+    assert not _maps_libcurl(handle.pid), "libcurl was mapped by an agent that fetched nothing over HTTP"
+
+    served = tmp_path / "served"
+    served.mkdir()
+    # Bytes after the end of an ELF file are ignored when it runs: a digest the store does not hold yet.
+    (served / "echo").write_bytes(echo_bin.read_bytes() + b"\0served over http\n")
+    with _ArtifactServer(served) as server:
+        # A wrong digest over HTTP fails the deployment, names the artifact and keeps what runs.
+        spec = h.native_function(echo_bin, version="2")
+        spec["artifacts"] = [{"uri": server.url("echo"), "sha256": "0" * 64, "name": "echo"}]
+        status = edge.deploy(h.document("echo-v2", 2, {"echo": spec}), expect="FAILED")
+        assert "functions.echo.artifacts[0]" in status["reason"], status
+
+        spec["version"] = "3"
+        spec["artifacts"][0]["sha256"] = h.sha256_of(served / "echo")
+        edge.deploy(h.document("echo-v3", 3, {"echo": spec}))
+        assert server.requests == ["/echo", "/echo"], server.requests
+    assert _maps_libcurl(handle.pid), "libcurl should stay loaded after an HTTP fetch"
+    result = edge.send("sensors/+/x", {"over": "http"}, "echo")
+    assert result["status"] == "ok" and result["version"] == "3" and result["result"]["echo"] == {"over": "http"}, result
