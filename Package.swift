@@ -46,7 +46,7 @@ let package = Package(
         ]),
         // The benchmarks' MQTT load generator and broker-only echo baseline (not installed on devices).
         .executableTarget(name: "edge-loadgen", dependencies: [
-            "EdgeMQTT", "EdgePOSIX",
+            "EdgeCore", "EdgeMQTT", "EdgePOSIX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),

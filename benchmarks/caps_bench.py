@@ -496,12 +496,17 @@ def _holds(predicate, document):
 # Deployments
 
 
-def echo_function(echo, sha256, limits=None, subscriptions=()):
+def echo_function(echo, sha256, limits=None, subscriptions=(), qos=1, output=None, **fields):
+    """The native echo as a function: its subscriptions at `qos`, its results to `output` (a
+    topic, at the same QoS) or the default results topic; `fields` add to the spec."""
     spec = {"version": "1.0.0", "command": ["echo"],
             "artifacts": [{"uri": "file://%s" % echo, "sha256": sha256, "name": "echo"}],
-            "subscriptions": [{"topic": t, "qos": 1} for t in subscriptions]}
+            "subscriptions": [{"topic": t, "qos": qos} for t in subscriptions]}
     if limits:
         spec["limits"] = dict(limits)
+    if output:
+        spec["output"] = {"topic": output, "qos": qos}
+    spec.update(fields)
     return spec
 
 

@@ -12,7 +12,7 @@ A part that fails is reported with its error and the others still run; the exit 
 import argparse
 import importlib
 import json
-import os
+import subprocess
 import sys
 import time
 import traceback
@@ -88,7 +88,7 @@ def main():
             problems += outcome.get("problems", [])
             notes += outcome.get("notes", [])
             goals += outcome.get("goals", [])
-        except (BenchError, OSError, ValueError, KeyError) as error:
+        except (BenchError, OSError, ValueError, KeyError, subprocess.SubprocessError) as error:
             detail = str(error) if isinstance(error, BenchError) else traceback.format_exc()
             problems.append("%s failed: %s" % (name, detail))
             log("%s failed: %s" % (name, detail))

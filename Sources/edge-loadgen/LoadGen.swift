@@ -1,4 +1,5 @@
 import ArgumentParser
+import EdgeCore
 
 /// The benchmarks' load generator: MQTT requests at a fixed rate or as fast as answers come,
 /// latency in an HdrHistogram; and the broker-only echo client it is compared with.

@@ -224,12 +224,3 @@ final class RateSender: Sendable {
         }
     }
 }
-
-extension String {
-    /// Every occurrence of `target` replaced (Foundation's replacingOccurrences, which the
-    /// load generator does without like the agent).
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        let parts = self.split(separator: target, omittingEmptySubsequences: false)
-        return parts.joined(separator: replacement)
-    }
-}

@@ -21,7 +21,7 @@ import os
 import subprocess
 import time
 
-from caps_bench import Bus, Thing, children_of, memory_of, percentile, rss_kb
+from caps_bench import Bus, Thing, children_of, echo_function, memory_of, percentile, rss_kb
 from suite.context import BenchError, tail
 
 SETTINGS = {
@@ -112,11 +112,8 @@ def run(ctx):
 
         # Ten long-lived native functions.
         sha = hashlib.sha256(open(ctx.echo_bin, "rb").read()).hexdigest()
-        functions = {"echo-%02d" % i: {
-            "version": "1.0.0", "command": ["echo"],
-            "artifacts": [{"uri": "file://%s" % ctx.echo_bin, "sha256": sha, "name": "echo"}],
-            "subscriptions": [{"topic": "bench/footprint/%d/in" % i, "qos": 0}],
-            "output": {"topic": "bench/footprint/out", "qos": 0}} for i in range(count)}
+        functions = {"echo-%02d" % i: echo_function(ctx.echo_bin, sha, subscriptions=["bench/footprint/%d/in" % i],
+                                                     qos=0, output="bench/footprint/out") for i in range(count)}
         thing = Thing(bus, agent, ctx.timeout)
         thing.deploy("bench-footprint", functions, count)
         time.sleep(settle)

@@ -28,7 +28,7 @@ import select
 import subprocess
 import time
 
-from caps_bench import Bus, Thing, children_of, cpu_seconds, fmt_ms
+from caps_bench import Bus, Thing, children_of, cpu_seconds, echo_function, fmt_ms
 from suite.context import BenchError
 
 SETTINGS = {
@@ -58,11 +58,9 @@ def _functions(ctx, qos_levels, python_module):
     sha = hashlib.sha256(open(ctx.echo_bin, "rb").read()).hexdigest()
     functions = {}
     for qos in qos_levels:
-        functions["native-q%d" % qos] = {
-            "version": "1.0.0", "command": ["echo"],
-            "artifacts": [{"uri": "file://%s" % ctx.echo_bin, "sha256": sha, "name": "echo"}],
-            "subscriptions": [{"topic": "bench/native-q%d/in" % qos, "qos": qos}],
-            "output": {"topic": "bench/native-q%d/out" % qos, "qos": qos}, "queueSize": 1000}
+        functions["native-q%d" % qos] = echo_function(
+            ctx.echo_bin, sha, subscriptions=["bench/native-q%d/in" % qos], qos=qos,
+            output="bench/native-q%d/out" % qos, queueSize=1000)
         if python_module:
             functions["python-q%d" % qos] = {
                 "version": "1.0.0", "runtime": "python3", "handler": "invoke_handler.handler",
