@@ -48,7 +48,7 @@ import paho.mqtt.client as mqtt
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests" / "Integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shadow_client import prefix  # noqa: E402  (the tests' topic helper)
-from caps_bench import (Agent, BenchError, Broker, Bus, Thing, cpu_seconds, cpu_times, fmt_mb, fmt_ms,  # noqa: E402
+from caps_bench import (QUICK, Agent, BenchError, Broker, Bus, Thing, cpu_seconds, cpu_times, fmt_mb, fmt_ms,  # noqa: E402
                         machine, memory_of, python_function, read_setting, summary, tail, wait_until)
 
 FUNCTION = "cfg"  # the Python function of part 3
@@ -63,8 +63,6 @@ BURSTS_TOLERANCE_KB = 512
 
 # ---------------------------------------------------------------------------------------------
 # Settings (environment variables; BENCH_QUICK=1 changes the defaults to a short run)
-
-QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 
 # name: (full default, quick default, meaning)
 SETTINGS = {

@@ -839,6 +839,23 @@ def artifact(path, **extra):
     return entry
 
 
+def example_deployment(name):
+    """examples/NAME/deployment.json as shipped, with `__EXAMPLE_DIR__` replaced by the folder's
+    absolute path (what scripts/deploy-example.sh does for an example with pinned digests)."""
+    folder = REPO / "examples" / name
+    return json.loads((folder / "deployment.json").read_text().replace("__EXAMPLE_DIR__", str(folder)))
+
+
+def stale_digests(document):
+    """The file:// artifacts of a deployment document whose sha256 no longer matches the file."""
+    stale = []
+    for function in document["functions"].values():
+        for item in function.get("artifacts", []):
+            if item["uri"].startswith("file://") and sha256_of(item["uri"][len("file://"):]) != item["sha256"]:
+                stale.append(item["uri"])
+    return stale
+
+
 def native_function(echo_path, version="1", subscriptions=("sensors/+/x",), **fields):
     """The compiled echo example as a native function."""
     spec = {

@@ -28,12 +28,9 @@ STREAM = demo.simulate(READINGS_PER_SENSOR)
 def deploy_example(agent, edge):
     """Starts the agent and deploys the example; returns the agent and the function's config."""
     started = agent()
-    text = (ANOMALY / "deployment.json").read_text().replace("__EXAMPLE_DIR__", str(ANOMALY))
-    doc = json.loads(text)
     # The example's own document, unchanged but for the directory; its digest must still match.
-    for item in doc["functions"][FUNCTION]["artifacts"]:
-        path = item["uri"][len("file://"):]
-        assert h.sha256_of(path) == item["sha256"], "deployment.json's sha256 of %s is stale" % path
+    doc = h.example_deployment("anomaly")
+    assert not h.stale_digests(doc), "deployment.json's sha256 is stale for %s" % h.stale_digests(doc)
     edge.deploy(doc, timeout=60)
     return started, doc["functions"][FUNCTION]["config"]
 

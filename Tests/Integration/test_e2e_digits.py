@@ -10,12 +10,9 @@ SAMPLES = 50
 
 def test_digits_example_classifies_heldout_samples(agent, edge):
     agent()
-    text = (DIGITS / "deployment.json").read_text().replace("__EXAMPLE_DIR__", str(DIGITS))
-    doc = json.loads(text)
     # The example's own document, unchanged but for the directory; its digests must still match.
-    for item in doc["functions"]["digits"]["artifacts"]:
-        path = item["uri"][len("file://"):]
-        assert h.sha256_of(path) == item["sha256"], "deployment.json's sha256 of %s is stale" % path
+    doc = h.example_deployment("digits")
+    assert not h.stale_digests(doc), "deployment.json's sha256 is stale for %s" % h.stale_digests(doc)
     edge.deploy(doc, timeout=60)
 
     samples = json.loads((DIGITS / "heldout.json").read_text())[:SAMPLES]
