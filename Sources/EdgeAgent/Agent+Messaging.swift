@@ -108,7 +108,7 @@ extension Agent {
         let delivery = coordinator.deliver(invocation, to: name)
         if delivery == .heldQueueFull {
             publishOutcome(of: invocation, function: name, version: nil, outputTopic: topics.results(function: name), qos: 1,
-                           outcome: .failure(type: "QueueFull", message: "function \(name) is being replaced and its queue is full; this event was dropped"),
+                           outcome: .failure(.init(.queueFull, "function \(name) is being replaced and its queue is full; this event was dropped")),
                            durationMs: 0)
         }
         return delivery
@@ -136,7 +136,7 @@ extension Agent {
         let document: JSONValue = [
             "thing": .string(config.thingName), "function": .string(name), "invocationId": .string(invocation.id),
             "sourceTopic": .string(invocation.topic), "status": "error",
-            "error": ["type": "UnknownFunction", "message": .string("no function named \(name) is deployed on \(config.thingName)")],
+            "error": ["type": .string(ErrorKind.unknownFunction.name), "message": .string("no function named \(name) is deployed on \(config.thingName)")],
         ]
         publisher.publish(reply, document, qos: 1, correlation: invocation.correlationData)
     }
@@ -155,9 +155,9 @@ extension Agent {
         case .result(let value):
             document["status"] = "ok"
             document["result"] = value
-        case .failure(let type, let message):
+        case .failure(let error):
             document["status"] = "error"
-            document["error"] = ["type": .string(type), "message": .string(message)]
+            document["error"] = ["type": .string(error.kind.name), "message": .string(error.message)]
         }
         let bytes = JSONCodec.serialize(.object(document))
         publisher.publish(outputTopic, bytes: bytes, qos: qos)

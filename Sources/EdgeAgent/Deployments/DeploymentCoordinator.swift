@@ -611,11 +611,11 @@ final class DeploymentCoordinator {
 
     /// The longest a function may take to stop gracefully: its grace, then SIGTERM's.
     var longestStopMs: Int {
-        allRunners.map { $0.spec.stopTimeoutMs + FunctionRunner.killGraceMs }.max() ?? 0
+        allRunners.map { $0.spec.stopTimeoutMs + Supervisor.killGraceMs }.max() ?? 0
     }
 
     var hasLiveProcesses: Bool {
-        !retiring.isEmpty || runners.values.contains { !$0.instances.isEmpty }
+        !retiring.isEmpty || runners.values.contains { $0.hasInstances }
     }
 
     /// All runners, including those still stopping, for reaping children.

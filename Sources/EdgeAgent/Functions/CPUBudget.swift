@@ -10,13 +10,10 @@ import EdgePOSIX
 /// kernel enforces it: RLIMIT_CPU is re-armed with `prlimit` before each invocation to what the
 /// process has used plus the budget (SIGXCPU, then SIGKILL a second later). Without it, the agent
 /// watches the instance's CPU time (its cgroup's, children and threads included) while the
-/// invocation runs and kills it once over.
+/// invocation runs (the supervisor's `cpuCheck` timer) and kills it once over.
 struct CPUBudget {
     let seconds: Int
     let byKernel: Bool
-
-    /// How often the agent looks when it watches.
-    static let watchIntervalMs = 200
 
     init?(spec: FunctionSpec, mayLimitOtherUsers: Bool) {
         guard spec.lifecycle == .onDemand, let seconds = spec.limits.cpuSeconds else { return nil }
@@ -24,29 +21,25 @@ struct CPUBudget {
         byKernel = mayLimitOtherUsers
     }
 
-    /// Called as an invocation is sent to `instance`.
-    func arm(_ instance: FunctionInstance, loop: EventLoop, logger: Logger, exceeded: @escaping (FunctionInstance) -> Void) {
-        if byKernel {
-            // RLIMIT_CPU counts the process's own CPU time, in whole seconds.
-            let used = UInt64(((ProcessStat.cpuTimeUsec(instance.pid) ?? 0) + 999_999) / 1_000_000)
-            let soft = used + UInt64(seconds)
-            if edge_set_cpu_limit(instance.pid, soft, soft + 1) != 0 {
-                logger.warning("cannot arm the CPU budget of an invocation", ("pid", String(instance.pid)),
-                               ("error", String(cString: strerror(errno))))
-            }
+    /// Called as an invocation is sent to `process`.
+    func arm(_ process: FunctionProcess, logger: Logger) {
+        guard byKernel else {
+            process.cpuAtInvokeUsec = process.cpuTimeUsec
             return
         }
-        guard let start = instance.cpuTimeUsec else { return }
-        let budget = Int64(seconds) * 1_000_000
-        func check() {
-            guard instance.currentInvocation != nil, let now = instance.cpuTimeUsec else { return }
-            if now - start > budget {
-                exceeded(instance)
-                return
-            }
-            instance.cpuWatchTimer = loop.after(Self.watchIntervalMs) { check() }
+        // RLIMIT_CPU counts the process's own CPU time, in whole seconds.
+        let used = UInt64(((ProcessStat.cpuTimeUsec(process.pid) ?? 0) + 999_999) / 1_000_000)
+        let soft = used + UInt64(seconds)
+        if edge_set_cpu_limit(process.pid, soft, soft + 1) != 0 {
+            logger.warning("cannot arm the CPU budget of an invocation", ("pid", String(process.pid)),
+                           ("error", String(cString: strerror(errno))))
         }
-        instance.cpuWatchTimer = loop.after(Self.watchIntervalMs) { check() }
+    }
+
+    /// Whether the event in flight has used more than the budget (when the agent watches it).
+    func exceeded(_ process: FunctionProcess) -> Bool {
+        guard let start = process.cpuAtInvokeUsec, let now = process.cpuTimeUsec else { return false }
+        return now - start > Int64(seconds) * 1_000_000
     }
 
     /// What an instance that ran past its budget failed with.

@@ -10,7 +10,7 @@ import EdgePOSIX
 extension FunctionRunner {
     /// Reads an ended instance's cgroup one last time (limits it hit, counters kept for health),
     /// removes the cgroup, and says which limit ended it, if one did.
-    func retire(_ instance: FunctionInstance, status: ExitStatus) -> String? {
+    func retire(_ instance: FunctionProcess, status: ExitStatus) -> String? {
         var limitReason: String?
         if let cgroup = instance.cgroup {
             let final = cgroup.usage()
@@ -56,36 +56,29 @@ extension FunctionRunner {
     /// Reads every instance's cgroup and reports the limits hit since the last sample.
     func sampleUsage() {
         let now = Clock.monotonicMs()
-        for instance in instances {
+        for instance in processes.values {
             guard let cgroup = instance.cgroup else { continue }
             let usage = cgroup.usage()
             report(instance.limitWatch.observe(usage, atMs: now), of: instance, usage: usage)
         }
     }
 
-    func report(_ hits: [LimitHit], of instance: FunctionInstance, usage: ResourceUsage) {
+    func report(_ hits: [LimitHit], of instance: FunctionProcess, usage: ResourceUsage) {
         for hit in hits {
             switch hit {
             case .oomKilled(_, let total):
-                lastError = "OOM-killed at its memory limit (limits.memoryMB: \(spec.limits.memoryMB.map(String.init) ?? "?") MB)"
-                delegate?.runner(self, event: "function.oom_killed", [
-                    "limit": "memoryMB", "memoryMB": spec.limits.memoryMB.map { .int(Int64($0)) } ?? .null,
-                    "oomKills": .int(retiredOomKills + total), "pid": .int(Int64(instance.pid)),
-                ])
+                handle(.limitHit("OOM-killed at its memory limit (limits.memoryMB: \(spec.limits.memoryMB.map(String.init) ?? "?") MB)"))
+                announce(.oomKilled(memoryMB: spec.limits.memoryMB, oomKills: retiredOomKills + total, pid: instance.pid))
             case .pidsLimit(_, let total):
-                delegate?.runner(self, event: "function.pids_limit", [
-                    "limit": "pids", "pids": spec.limits.pids.map { .int(Int64($0)) } ?? .null,
-                    "hits": .int(retiredPidsLimitHits + total), "current": usage.pids.map { .int($0) } ?? .null,
-                    "pid": .int(Int64(instance.pid)),
-                ])
+                announce(.pidsLimit(pids: spec.limits.pids, hits: retiredPidsLimitHits + total, current: usage.pids, pid: instance.pid))
             case .cpuThrottled(let percent, let window):
-                delegate?.runner(self, event: "function.cpu_throttled", [
-                    "limit": "cpus", "cpus": spec.limits.cpus.map { .double($0) } ?? .null,
-                    "throttledPercent": .double(percent), "windowSeconds": .double(window),
-                    "pid": .int(Int64(instance.pid)),
-                ])
+                announce(.cpuThrottled(cpus: spec.limits.cpus, throttledPercent: percent, windowSeconds: window, pid: instance.pid))
             }
         }
+    }
+
+    private func announce(_ event: FunctionEvent) {
+        delegate?.runner(self, event: event.type, event.detail)
     }
 
     /// What the function's live instances use now, with the counters of replaced ones; nil
@@ -93,7 +86,7 @@ extension FunctionRunner {
     func usage() -> JSONValue {
         var total: ResourceUsage?
         var files: Int?
-        for instance in instances {
+        for instance in processes.values {
             if let usage = instance.cgroup?.usage() { total = total.map { $0.adding(usage) } ?? usage }
             if let open = instance.openFiles { files = max(files ?? 0, open) }
         }

@@ -8,7 +8,7 @@ import EdgePOSIX
 /// The agent's end of a function's fd 3: JSON lines in both directions over a non-blocking
 /// socket, with a cap on line length so a function cannot make the agent buffer without end.
 final class RuntimeChannel {
-    static let maxLineBytes = 4 << 20
+    static let maxLineBytes = RuntimeProtocol.maxLineBytes
     static let maxPendingBytes = 8 << 20
 
     enum Incoming {
@@ -49,6 +49,41 @@ final class RuntimeChannel {
         if outbound.count - outboundOffset > Self.maxPendingBytes { return false }
         outbound.append(contentsOf: JSONCodec.serialize(message))
         outbound.append(0x0A)
+        return written(token)
+    }
+
+    /// Queues an invoke line: the header, and the event spliced in as the MQTT payload's own bytes
+    /// when it is JSON on one line (no second parse or write), else as `InvokeEvent` says.
+    @discardableResult
+    func sendInvoke(_ header: AgentMessage, _ invocation: Invocation) -> Bool {
+        guard let token else { return false }
+        if outbound.count - outboundOffset > Self.maxPendingBytes { return false }
+        var members = header.json.objectValue ?? [:]
+        let event = InvokeEvent.of(invocation)
+        switch event {
+        case .spliced: break
+        case .rewritten(let value): members["event"] = value
+        case .base64(let text):
+            members["event"] = .null
+            members["payloadBase64"] = .string(text)
+        }
+        let line = JSONCodec.serialize(.object(members))
+        if case .spliced = event {
+            // `{…}` becomes `{…,"event":<payload>}`.
+            outbound.append(contentsOf: line.dropLast())
+            outbound.append(contentsOf: Self.eventKey)
+            outbound.append(contentsOf: invocation.payload)
+            outbound.append(0x7D)
+        } else {
+            outbound.append(contentsOf: line)
+        }
+        outbound.append(0x0A)
+        return written(token)
+    }
+
+    private static let eventKey = Array(#","event":"#.utf8)
+
+    private func written(_ token: EventLoop.Token) -> Bool {
         flush()
         if outboundOffset < outbound.count { loop.setEvents(token, Int16(POLLIN | POLLOUT)) }
         return true

@@ -30,13 +30,13 @@ public struct HealthReport {
                 "state": .string(runner.state.rawValue), "version": .string(runner.spec.version),
                 "lifecycle": .string(runner.spec.lifecycle.rawValue),
                 "pids": .array(runner.pids.map { .int(Int64($0)) }),
-                "restarts": .int(Int64(runner.restarts)), "invocations": .int(Int64(runner.invocations)),
-                "errors": .int(Int64(runner.errors)), "timeouts": .int(Int64(runner.timeouts)),
-                "queue": ["depth": .int(Int64(runner.queueDepth)), "capacity": .int(Int64(runner.spec.queueSize)),
-                          "dropped": .int(Int64(runner.dropped))],
+                "restarts": .int(Int64(runner.supervisor.restarts)), "invocations": .int(Int64(runner.supervisor.invocations)),
+                "errors": .int(Int64(runner.supervisor.errors)), "timeouts": .int(Int64(runner.supervisor.timeouts)),
+                "queue": ["depth": .int(Int64(runner.supervisor.queueDepth)), "capacity": .int(Int64(runner.spec.queueSize)),
+                          "dropped": .int(Int64(runner.supervisor.dropped))],
             ]
             if let pid = runner.pids.first { entry["pid"] = .int(Int64(pid)) }
-            if let latency = runner.latency.percentiles([0.5, 0.99]) {
+            if let latency = runner.supervisor.latency.percentiles([0.5, 0.99]) {
                 entry["latencyMs"] = ["p50": .double(rounded(latency[0])), "p99": .double(rounded(latency[1]))]
             }
             if let error = runner.lastError { entry["lastError"] = .string(error) }
