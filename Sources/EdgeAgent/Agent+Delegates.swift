@@ -39,6 +39,10 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
         shadowReportChanged()
     }
 
+    func runnerDeclinedLiveConfig(_ runner: FunctionRunner) {
+        coordinator.runnerDeclinedLiveConfig(runner)
+    }
+
     func runnerReady(_ runner: FunctionRunner) {
         coordinator.runnerReady(runner)
         healthChanged()
@@ -63,9 +67,9 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
         healthChanged()
     }
 
-    func coordinator(_ coordinator: DeploymentCoordinator, makeRunner spec: FunctionSpec, directory: String,
+    func coordinator(_ coordinator: DeploymentCoordinator, makeRunner id: RunnerID, spec: FunctionSpec, directory: String,
                      deploymentId: String) -> FunctionRunner {
-        let runner = FunctionRunner(spec: spec, directory: directory, deploymentId: deploymentId, host: host, loop: loop, logger: logger)
+        let runner = FunctionRunner(id: id, spec: spec, directory: directory, deploymentId: deploymentId, host: host, loop: loop, logger: logger)
         runner.delegate = self
         return runner
     }

@@ -41,7 +41,7 @@ extension Agent {
         var wanted: [String: Int] = [topics.deployment: 1, topics.invokeFilter: 1]
         for group in config.thingGroups { wanted[Topics.groupDeployment(group)] = 1 }
         for filter in shadows.topics.requestFilters { wanted[filter] = 1 }
-        for spec in coordinator.routableSpecs {
+        for spec in coordinator.router.subscribedSpecs {
             for subscription in spec.subscriptions {
                 wanted[subscription.filter.text] = max(wanted[subscription.filter.text] ?? 0, subscription.qos)
             }
@@ -89,23 +89,23 @@ extension Agent {
             }
             return
         }
-        let targets = coordinator.routableSpecs.filter { $0.subscriptions.contains { $0.filter.matches(message.topic) } }
+        let targets = coordinator.router.functions(for: message.topic)
         guard !targets.isEmpty else { return }
         // The payload is parsed once; each function gets the event under an id of its own.
         let invocation = makeInvocation(message)
-        for (index, spec) in targets.enumerated() {
+        for (index, name) in targets.enumerated() {
             var copy = invocation
             if index > 0 {
                 invocationCounter += 1
                 copy.id = "\(config.thingName)-\(invocationCounter)"
             }
-            deliver(copy, to: spec.name)
+            deliver(copy, to: name)
         }
     }
 
     @discardableResult
-    private func deliver(_ invocation: Invocation, to name: String) -> DeploymentCoordinator.Delivery {
-        let delivery = coordinator.deliver(invocation, to: name)
+    private func deliver(_ invocation: Invocation, to name: String) -> Router.Delivery {
+        let delivery = coordinator.router.deliver(invocation, to: name)
         if delivery == .heldQueueFull {
             publishOutcome(of: invocation, function: name, version: nil, outputTopic: topics.results(function: name), qos: 1,
                            outcome: .failure(.init(.queueFull, "function \(name) is being replaced and its queue is full; this event was dropped")),
@@ -181,7 +181,7 @@ extension Agent {
     func healthReport() -> HealthReport {
         HealthReport(thing: config.thingName, startedMs: startedMs, broker: "\(config.brokerHost):\(config.brokerPort)",
                      tls: config.tls != nil, connected: connected, protocolVersion: protocolVersion, reconnects: reconnects,
-                     deployment: coordinator.lastStatus, runners: coordinator.runners.values.sorted { $0.name < $1.name },
+                     deployment: coordinator.lastStatus, runners: coordinator.liveRunners.values.sorted { $0.name < $1.name },
                      outboxQueued: publisher.queued, outboxDropped: publisher.droppedWhileOffline, refused: publisher.refused,
                      cgroups: cgroupHealth)
     }

@@ -93,7 +93,7 @@ extension Agent {
                 "enabled": .bool(spec.enabled), "version": .string(spec.version), "config": .object(spec.config),
                 "limits": spec.limits.json,
             ]
-            entry["state"] = .string(coordinator.runners[name].map { Agent.reportedState(of: $0.state) } ?? "STOPPED")
+            entry["state"] = .string(coordinator.liveRunners[name].map { Agent.reportedState(of: $0.state) } ?? "STOPPED")
             functions[name] = .object(entry)
         }
         var state: [String: JSONValue] = [

@@ -130,9 +130,10 @@ public final class Agent {
             publisher.publish(topic, payload, qos: 1)
         }
         coordinator = DeploymentCoordinator(thing: config.thingName, groups: config.thingGroups, stateDir: config.stateDir,
-                                            loop: loop, logger: logger)
+                                            loop: loop, logger: logger) { [policy] spec in
+            FunctionAdmission.check(spec, policy: policy, lookupUser: Users.lookup)
+        }
         coordinator.delegate = self
-        coordinator.admit = { [policy] spec in FunctionAdmission.check(spec, policy: policy, lookupUser: Users.lookup) }
     }
 
     /// Sets up the agent's cgroup subtree and takes it (no other agent may use it at the same time).

@@ -115,8 +115,3 @@ struct ArtifactStager: Sendable {
     }
 }
 
-/// Why a deployment could not be staged, naming the artifact's field path.
-struct StagingFailure: Error, Sendable {
-    var path: String
-    var message: String
-}

@@ -7,12 +7,7 @@ import EdgePOSIX
 struct DeploymentStore {
     let path: String
 
-    struct Snapshot {
-        var documents: [DeploymentSource: JSONValue] = [:]
-        var seen: [DeploymentSource: Int64] = [:]
-    }
-
-    func save(_ snapshot: Snapshot) throws(SystemError) {
+    func save(_ snapshot: SavedDeployments) throws(SystemError) {
         var documents: [String: JSONValue] = [:]
         for (source, document) in snapshot.documents { documents[source.description] = document }
         var seen: [String: JSONValue] = [:]
@@ -22,14 +17,14 @@ struct DeploymentStore {
     }
 
     /// The saved state, or an empty one when there is none; a damaged file is reported, not fatal.
-    func load() -> Result<Snapshot, StoreProblem> {
-        guard Files.exists(path) else { return .success(Snapshot()) }
+    func load() -> Result<SavedDeployments, StoreProblem> {
+        guard Files.exists(path) else { return .success(SavedDeployments()) }
         let bytes: [UInt8]
         do { bytes = try Files.read(path) } catch { return .failure(StoreProblem(description: "cannot read \(path): \(error)")) }
         guard case .success(let file) = JSONCodec.parse(bytes), let top = file.objectValue else {
             return .failure(StoreProblem(description: "\(path) is not valid JSON; the agent starts with no deployment"))
         }
-        var snapshot = Snapshot()
+        var snapshot = SavedDeployments()
         for (label, document) in top["documents"]?.objectValue ?? [:] {
             if let source = DeploymentSource(label: label) { snapshot.documents[source] = document }
         }

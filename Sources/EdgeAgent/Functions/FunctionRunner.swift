@@ -10,6 +10,7 @@ import EdgePOSIX
 /// on fd 3, exits, timers) and performs what the supervisor decides (spawn, send, signal, arm a
 /// timer, publish an outcome). The decisions are all the supervisor's.
 final class FunctionRunner {
+    let id: RunnerID
     private(set) var supervisor: Supervisor
     let directory: String
     let deploymentId: String
@@ -32,7 +33,8 @@ final class FunctionRunner {
     /// The highest memory peak of instances already gone (an OOM-killed one peaks at its limit).
     var retiredMemoryPeak: Int64?
 
-    init(spec: FunctionSpec, directory: String, deploymentId: String, host: FunctionHost, loop: EventLoop, logger: Logger) {
+    init(id: RunnerID, spec: FunctionSpec, directory: String, deploymentId: String, host: FunctionHost, loop: EventLoop, logger: Logger) {
+        self.id = id
         self.directory = directory
         self.deploymentId = deploymentId
         self.host = host
@@ -147,6 +149,8 @@ final class FunctionRunner {
             delegate?.runner(self, event: event.type, event.detail)
         case .announceReady:
             delegate?.runnerReady(self)
+        case .liveConfigDeclined:
+            delegate?.runnerDeclinedLiveConfig(self)
         case .failed(let reason, let broken):
             delegate?.runner(self, failed: reason, broken: broken)
         case .stopped:

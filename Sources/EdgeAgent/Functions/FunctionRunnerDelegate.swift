@@ -13,6 +13,8 @@ protocol FunctionRunnerDelegate: AnyObject {
     func runner(_ runner: FunctionRunner, shadow type: String, _ request: [String: JSONValue]) -> JSONValue
     /// State, pids or counters changed: health is due.
     func runnerChanged(_ runner: FunctionRunner)
+    /// An instance said it cannot take `config` messages: configuration changes restart it.
+    func runnerDeclinedLiveConfig(_ runner: FunctionRunner)
     /// Every wanted instance has sent `ready` (once per start).
     func runnerReady(_ runner: FunctionRunner)
     /// An instance failed (crash, failed start, protocol error); `broken` when it gave up.

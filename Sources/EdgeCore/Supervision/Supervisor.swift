@@ -249,6 +249,7 @@ public struct Supervisor: Sendable {
         case .ready(let liveConfig):
             guard instances[index].isStarting else { return }
             if !liveConfig {
+                if takesLiveConfig { effects.append(.liveConfigDeclined) }
                 takesLiveConfig = false
                 // It started before a configuration change it cannot take: replace it.
                 if instances[index].config != spec.config {

@@ -92,6 +92,8 @@ public enum SupervisorEffect: Sendable, Equatable {
     case event(FunctionEvent)
     /// Every wanted instance is ready (once per start).
     case announceReady
+    /// An instance said it cannot take `config` messages (said once).
+    case liveConfigDeclined
     /// An instance failed; `broken` when the function gave up.
     case failed(reason: String, broken: Bool)
     /// The last instance has exited after `stop`.

@@ -1,17 +1,22 @@
-import EdgeCore
+/// The retained document on `edge/things/{thing}/deployment/status` (docs/topics.md), built
+/// only here.
+public struct DeploymentStatus: Sendable, Equatable {
+    public var state: DeploymentState
+    public var source: DeploymentSource?
+    public var deploymentId: String?
+    public var revision: Int64?
+    public var reason: String?
+    public var issues: [ValidationIssue] = []
+    /// Each function's version, state, last error and source document, filled in by the shell.
+    public var functions: [String: JSONValue] = [:]
+    public var sources: [SourceRevision] = []
 
-/// The retained document on `edge/things/{thing}/deployment/status`.
-struct DeploymentStatus {
-    var state: DeploymentState
-    var source: DeploymentSource?
-    var deploymentId: String?
-    var revision: Int64?
-    var reason: String?
-    var issues: [ValidationIssue] = []
-    var functions: [String: JSONValue] = [:]
-    var sources: [SourceRevision] = []
+    public init(state: DeploymentState, source: DeploymentSource?) {
+        self.state = state
+        self.source = source
+    }
 
-    func document(thing: String, timestamp: Int64) -> JSONValue {
+    public func document(thing: String, timestamp: Int64) -> JSONValue {
         var members: [String: JSONValue] = ["thing": .string(thing), "status": .string(state.rawValue), "timestamp": .int(timestamp)]
         if let source { members["source"] = .string(source.description) }
         if let deploymentId { members["deploymentId"] = .string(deploymentId) }
@@ -31,5 +36,16 @@ struct DeploymentStatus {
             })
         }
         return .object(members)
+    }
+}
+
+/// Why staging a deployment's artifacts failed, and the field it concerns.
+public struct StagingFailure: Error, Sendable, Equatable {
+    public var path: String
+    public var message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
     }
 }

@@ -1,0 +1,406 @@
+import Testing
+@testable import EdgeCore
+
+/// Drives a `Rollout` as its shell would: staging answered on request, runners tracked by id,
+/// a stop answered at once unless told otherwise. No broker, no process, no disk.
+struct RolloutDriver {
+    var rollout: Rollout
+    var log: [RolloutEffect] = []
+    /// Runners made so far: id → (function, version).
+    var made: [RunnerID: (name: String, version: String)] = [:]
+    var started: [RunnerID] = []
+    var stopped: [RunnerID] = []
+    var published: [DeploymentStatus] = []
+    var staging: [Int] = []
+    /// Answer `.stop` with `.runnerStopped` at once (a runner with no process left does).
+    var stopsAtOnce = true
+
+    init(admit: ((FunctionSpec) -> Result<FunctionAdmission, DocumentRejection>)? = nil) {
+        rollout = Rollout(thing: "dev1", groups: ["line1"], admit: admit)
+    }
+
+    @discardableResult
+    mutating func send(_ event: RolloutEvent) -> [RolloutEffect] {
+        var all: [RolloutEffect] = []
+        var queue = [event]
+        while !queue.isEmpty {
+            let effects = rollout.handle(queue.removeFirst())
+            all += effects
+            for effect in effects {
+                switch effect {
+                case .create(let id, let spec, _, _, _): made[id] = (spec.name, spec.version)
+                case .start(let id): started.append(id)
+                case .stop(let id):
+                    stopped.append(id)
+                    if stopsAtOnce { queue.append(.runnerStopped(id)) }
+                case .publish(let status): published.append(status)
+                case .stage(let attempt, _): staging.append(attempt)
+                default: break
+                }
+            }
+        }
+        log += all
+        return all
+    }
+
+    /// Publishes a document from the thing, stages it, and makes every new runner ready.
+    mutating func deploy(_ functions: [String: JSONValue], revision: Int64, healthySeconds: Int = 0,
+                         onFailure: String = "rollback", source: DeploymentSource = .thing) {
+        send(.received(.document(doc(functions, revision: revision, healthySeconds: healthySeconds, onFailure: onFailure)), from: source))
+        stageAndStart()
+    }
+
+    mutating func stageAndStart() {
+        guard let attempt = staging.last else { return }
+        let before = Set(made.keys)
+        send(.staged(attempt: attempt, .success(dirs())))
+        for id in made.keys.sorted() where !before.contains(id) { send(.runnerReady(id)) }
+    }
+
+    func dirs() -> [String: String] {
+        var dirs: [String: String] = [:]
+        for name in ["a", "b", "c"] { dirs[name] = "/state/functions/\(name)" }
+        return dirs
+    }
+
+    func live(_ name: String) -> RunnerID? { rollout.live[name]?.id }
+    var lastState: DeploymentState? { published.last?.state }
+}
+
+func doc(_ functions: [String: JSONValue], revision: Int64, healthySeconds: Int = 0, onFailure: String = "rollback") -> JSONValue {
+    document(functions: functions, set: ["revision": .int(revision),
+                                         "policy": ["healthySeconds": .int(Int64(healthySeconds)), "onFailure": .string(onFailure)]])
+}
+
+func fn(_ version: String = "1.0.0", _ set: [String: JSONValue] = [:]) -> JSONValue {
+    var fields = set
+    fields["version"] = .string(version)
+    return function(fields)
+}
+
+@Suite struct RolloutDeploymentTests {
+    @Test func aNewDeploymentIsStagedStartedWatchedAndSucceeds() {
+        var driver = RolloutDriver()
+        let received = driver.send(.received(.document(doc(["a": fn()], revision: 1, healthySeconds: 5)), from: .thing))
+        #expect(driver.lastState == .inProgress)
+        #expect(received.contains { if case .stage(1, let specs) = $0 { specs.map(\.name) == ["a"] } else { false } })
+        driver.send(.staged(attempt: 1, .success(driver.dirs())))
+        let a = driver.live("a")!
+        #expect(driver.started == [a])
+        #expect(driver.rollout.routes["a"]?.target == .runner(a))
+        let ready = driver.send(.runnerReady(a))
+        #expect(ready.contains { if case .arm(.healthGate(1), 5000) = $0 { true } else { false } })
+        #expect(driver.published.last?.reason == "all functions are ready; watching them for 5 s (policy.healthySeconds)")
+        let done = driver.send(.timer(.healthGate(attempt: 1)))
+        #expect(driver.lastState == .succeeded)
+        #expect(done.contains { if case .persist(let saved) = $0 { saved.documents[.thing] != nil } else { false } })
+        #expect(done.contains { if case .collectGarbage = $0 { true } else { false } })
+        #expect(driver.rollout.current.functions["a"]?.version == "1.0.0")
+        #expect(!driver.rollout.isDeploying)
+    }
+
+    @Test func withoutAHealthWindowItSucceedsOnceReady() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn(), "b": fn()], revision: 1)
+        #expect(driver.lastState == .succeeded)
+        #expect(driver.rollout.live.keys.sorted() == ["a", "b"])
+    }
+
+    @Test func aDocumentThatIsNotJSONIsRejectedAndNothingChanges() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        let a = driver.live("a")
+        driver.send(.received(.invalid("unexpected end of input"), from: .thing))
+        #expect(driver.lastState == .rejected)
+        #expect(driver.published.last?.issues == [ValidationIssue(path: "(document)", value: nil, message: "unexpected end of input")])
+        #expect(driver.live("a") == a)
+        #expect(driver.stopped.isEmpty)
+    }
+
+    @Test func anInvalidDocumentIsRejectedNamingTheField() {
+        var driver = RolloutDriver()
+        driver.send(.received(.document(doc(["a": fn("1.0.0", ["timeoutMs": -1])], revision: 1)), from: .thing))
+        #expect(driver.lastState == .rejected)
+        #expect(driver.published.last?.issues.map(\.path) == ["functions.a.timeoutMs"])
+        #expect(driver.staging.isEmpty)
+    }
+
+    @Test func aRevisionAlreadySeenIsIgnored() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 2)
+        let count = driver.published.count
+        let effects = driver.send(.received(.document(doc(["a": fn("9.0.0")], revision: 2)), from: .thing))
+        #expect(driver.published.count == count)
+        #expect(effects == [.log(.revisionSeen(.thing, 2))])
+    }
+
+    @Test func aStagingFailureFailsWithoutTouchingWhatRunsAndIsNotRetriedOnRedelivery() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        let a = driver.live("a")
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
+        driver.send(.staged(attempt: driver.staging.last!, .failure(StagingFailure(path: "functions.a.artifacts[0].sha256", message: "digest mismatch"))))
+        #expect(driver.lastState == .failed)
+        #expect(driver.published.last?.reason == "functions.a.artifacts[0].sha256: digest mismatch; the running functions were not touched")
+        #expect(driver.live("a") == a)
+        #expect(driver.stopped.isEmpty)
+        let redelivered = driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
+        #expect(redelivered == [.log(.revisionSeen(.thing, 2))])
+    }
+
+    @Test func aStagingResultForAnotherAttemptIsIgnored() {
+        var driver = RolloutDriver()
+        driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .thing))
+        #expect(driver.send(.staged(attempt: 7, .success(driver.dirs()))).isEmpty)
+    }
+
+    @Test func anUpdateHoldsEventsStopsTheOldVersionThenStartsTheNewAndReleasesThem() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        let old = driver.live("a")!
+        driver.stopsAtOnce = false
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
+        let handover = driver.send(.staged(attempt: driver.staging.last!, .success(driver.dirs())))
+        #expect(handover.contains(.hold("a", from: old, capacity: 100)))
+        #expect(handover.contains(.stop(old)))
+        #expect(driver.rollout.routes["a"]?.target == .held)
+        #expect(!handover.contains { if case .create = $0 { true } else { false } })
+        let resumed = driver.send(.runnerStopped(old))
+        let new = driver.live("a")!
+        #expect(new != old)
+        #expect(driver.made[new]?.version == "2.0.0")
+        let start = resumed.firstIndex(of: .start(new))!
+        let release = resumed.firstIndex(of: .release("a", to: new))!
+        #expect(start < release)
+        driver.send(.runnerReady(new))
+        #expect(driver.lastState == .succeeded)
+    }
+
+    @Test func anUnchangedFunctionIsLeftRunning() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn(), "b": fn()], revision: 1)
+        let a = driver.live("a")
+        driver.deploy(["a": fn(), "b": fn("2.0.0")], revision: 2)
+        #expect(driver.live("a") == a)
+        #expect(driver.made[driver.live("b")!]?.version == "2.0.0")
+    }
+
+    @Test func aClearedSourceStopsItsFunctions() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        let a = driver.live("a")!
+        driver.send(.received(.cleared, from: .thing))
+        driver.stageAndStart()
+        #expect(driver.stopped == [a])
+        #expect(driver.rollout.live.isEmpty)
+        #expect(driver.lastState == .succeeded)
+    }
+
+    @Test func aFunctionTheDeviceCannotRunIsRejected() {
+        var driver = RolloutDriver { spec in
+            spec.name == "b" ? .failure(DocumentRejection([ValidationIssue(path: "functions.b.user", value: "nobody2", message: "no such user")])) : .success(FunctionAdmission(limits: spec.limits, user: nil, uid: 0, gid: 0))
+        }
+        driver.send(.received(.document(doc(["a": fn(), "b": fn()], revision: 1)), from: .thing))
+        #expect(driver.lastState == .rejected)
+        #expect(driver.published.last?.issues.map(\.path) == ["functions.b.user"])
+    }
+}
+
+@Suite struct RolloutFailureTests {
+    @Test func aCrashDuringTheHandOverRollsBackToThePreviousVersion() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
+        driver.send(.staged(attempt: driver.staging.last!, .success(driver.dirs())))
+        let failing = driver.live("a")!
+        let rolled = driver.send(.runnerFailed(failing, reason: "exited with status 1 before sending ready", broken: false))
+        #expect(rolled.contains(.hold("a", from: failing, capacity: 100)))
+        #expect(rolled.contains(.stop(failing)))
+        let restored = driver.live("a")!
+        #expect(driver.made[restored]?.version == "1.0.0")
+        #expect(rolled.contains(.release("a", to: restored)))
+        #expect(driver.lastState == .rolledBack)
+        #expect(driver.published.last?.reason == "function a (2.0.0) failed: exited with status 1 before sending ready; the previous deployment was restored")
+        #expect(driver.rollout.current.functions["a"]?.version == "1.0.0")
+        // What was applied is saved unchanged, and the failed revision is not tried again.
+        #expect(rolled.contains { if case .persist(let saved) = $0 { saved.seen[.thing] == 2 && saved.documents[.thing]?["revision"] == 1 } else { false } })
+    }
+
+    @Test func aFailureWhileWatchingHealthRollsBack() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        driver.deploy(["a": fn("2.0.0")], revision: 2, healthySeconds: 5)
+        #expect(driver.lastState == .inProgress)
+        let failing = driver.live("a")!
+        let rolled = driver.send(.runnerFailed(failing, reason: "was killed by SIGSEGV", broken: false))
+        #expect(rolled.contains(.cancel(.healthGate(attempt: 2))))
+        #expect(driver.lastState == .rolledBack)
+        // The health window of the failed attempt ends without effect.
+        #expect(driver.send(.timer(.healthGate(attempt: 2))).isEmpty)
+    }
+
+    @Test func aFailureAfterSuccessIsNotTheDeploymentsBusiness() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        let effects = driver.send(.runnerFailed(driver.live("a")!, reason: "exited with status 1", broken: false))
+        #expect(effects.isEmpty)
+        #expect(driver.lastState == .succeeded)
+    }
+
+    @Test func withOnFailureNoneABrokenFunctionFailsTheDeploymentAndStays() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1, onFailure: "none")
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2, healthySeconds: 5, onFailure: "none")), from: .thing))
+        driver.send(.staged(attempt: driver.staging.last!, .success(driver.dirs())))
+        let a = driver.live("a")!
+        #expect(driver.send(.runnerFailed(a, reason: "crashed", broken: false)).isEmpty)
+        driver.send(.runnerFailed(a, reason: "crashed", broken: true))
+        #expect(driver.lastState == .failed)
+        #expect(driver.live("a") == a)
+        #expect(driver.rollout.current.functions["a"]?.version == "2.0.0")
+    }
+
+    @Test func redeployingABrokenFunctionReArmsItEvenWhenUnchanged() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        let broken = driver.live("a")!
+        driver.send(.runnerFailed(broken, reason: "crashed", broken: true))
+        driver.deploy(["a": fn()], revision: 2)
+        #expect(driver.stopped.contains(broken))
+        #expect(driver.live("a") != broken)
+        #expect(driver.lastState == .succeeded)
+    }
+}
+
+@Suite struct RolloutSupersedeTests {
+    /// A newer revision that arrives while an attempt is in any phase waits for it, then applies.
+    @Test(arguments: ["staging", "stopping", "starting", "observing"])
+    func aNewerRevisionWaitsForTheAttemptInFlight(_ phase: String) {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        driver.stopsAtOnce = false
+        let old = driver.live("a")!
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2, healthySeconds: 5)), from: .thing))
+        let second = driver.staging.last!
+        if phase != "staging" { driver.send(.staged(attempt: second, .success(driver.dirs()))) }
+        if phase == "starting" || phase == "observing" { driver.send(.runnerStopped(old)) }
+        if phase == "observing" { driver.send(.runnerReady(driver.live("a")!)) }
+        let waiting = driver.send(.received(.document(doc(["a": fn("3.0.0")], revision: 3)), from: .thing))
+        #expect(!waiting.contains { if case .stage = $0 { true } else { false } }, "\(phase)")
+        // The attempt in flight completes; then revision 3 starts.
+        if phase == "staging" { driver.send(.staged(attempt: second, .success(driver.dirs()))) }
+        if phase == "staging" || phase == "stopping" { driver.send(.runnerStopped(old)) }
+        if phase != "observing" { driver.send(.runnerReady(driver.live("a")!)) }
+        let v2 = driver.live("a")!
+        driver.send(.timer(.healthGate(attempt: second)))
+        #expect(driver.staging.last == second + 1, "\(phase)")
+        driver.send(.staged(attempt: second + 1, .success(driver.dirs())))
+        driver.send(.runnerStopped(v2))
+        driver.send(.runnerReady(driver.live("a")!))
+        #expect(driver.made[driver.live("a")!]?.version == "3.0.0")
+        #expect(driver.lastState == .succeeded)
+    }
+
+    @Test func onlyTheNewestWaitingDocumentOfASourceApplies() {
+        var driver = RolloutDriver()
+        driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .thing))
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
+        driver.send(.received(.document(doc(["a": fn("3.0.0")], revision: 3)), from: .thing))
+        driver.stageAndStart()
+        driver.stageAndStart()
+        #expect(driver.staging == [1, 2])
+        #expect(driver.made[driver.live("a")!]?.version == "3.0.0")
+    }
+
+    @Test func aGroupAndTheThingMergeWithTheThingWinning() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn("1.0.0"), "b": fn("1.0.0")], revision: 1, source: .group("line1"))
+        driver.deploy(["a": fn("5.0.0")], revision: 1, source: .thing)
+        #expect(driver.rollout.current.functions["a"]?.version == "5.0.0")
+        #expect(driver.rollout.current.functions["b"]?.version == "1.0.0")
+        #expect(driver.rollout.live["a"]?.origin == .thing)
+    }
+}
+
+@Suite struct RolloutRestoreAndShadowTests {
+    @Test func theSavedDeploymentIsRestoredAtStart() {
+        var driver = RolloutDriver()
+        let saved = SavedDeployments(documents: [.thing: doc(["a": fn()], revision: 4, healthySeconds: 30)], seen: [.thing: 4])
+        driver.send(.restore(.success(saved)))
+        #expect(driver.published.last?.reason == "restoring the deployment applied before the agent restarted")
+        driver.stageAndStart()
+        // A restore does not wait for the health window.
+        #expect(driver.lastState == .succeeded)
+        #expect(driver.published.last?.reason == "restored after an agent restart")
+        #expect(driver.send(.received(.document(doc(["a": fn()], revision: 4)), from: .thing)) == [.log(.revisionSeen(.thing, 4))])
+    }
+
+    @Test func aDamagedStoreStartsWithNothing() {
+        var driver = RolloutDriver()
+        #expect(driver.send(.restore(.failure(StoreFailure("not JSON")))) == [.log(.restoreFailed("not JSON"))])
+    }
+
+    @Test func aConfigurationChangeFromTheShadowGoesLiveWithoutARestart() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        let a = driver.live("a")!
+        let overrides = ShadowOverrides(desired: ["functions": ["a": ["config": ["threshold": 0.9]]]])
+        let effects = driver.send(.shadowChanged(overrides, rearm: []))
+        #expect(effects.contains { if case .updateConfig(a, let spec) = $0 { spec.config["threshold"] == 0.9 } else { false } })
+        #expect(!driver.rollout.isDeploying)
+        #expect(driver.live("a") == a)
+    }
+
+    @Test func aFunctionThatDeclinedLiveConfigurationIsRestartedInstead() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        let a = driver.live("a")!
+        driver.send(.runnerDeclinedLiveConfig(a))
+        driver.send(.shadowChanged(ShadowOverrides(desired: ["functions": ["a": ["config": ["threshold": 0.9]]]]), rearm: []))
+        #expect(driver.rollout.isDeploying)
+        driver.stageAndStart()
+        #expect(driver.stopped == [a])
+        #expect(driver.lastState == .succeeded)
+        #expect(driver.published.last?.reason == "the classic shadow's desired state was applied")
+    }
+
+    @Test func disablingAFunctionRestartsItDisabledAndUnsubscribed() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn("1.0.0", ["subscriptions": [["topic": "sensors/#"]]])], revision: 1)
+        driver.send(.shadowChanged(ShadowOverrides(desired: ["functions": ["a": ["enabled": false]]]), rearm: []))
+        driver.stageAndStart()
+        #expect(driver.rollout.live["a"]?.spec.enabled == false)
+        #expect(driver.rollout.routes["a"]?.subscribes == false)
+    }
+
+    @Test func enabledTrueReArmsABrokenFunction() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        let broken = driver.live("a")!
+        driver.send(.runnerFailed(broken, reason: "crashed", broken: true))
+        driver.send(.shadowChanged(ShadowOverrides(desired: ["functions": ["a": ["enabled": true]]]), rearm: ["a"]))
+        driver.stageAndStart()
+        #expect(driver.stopped == [broken])
+        #expect(driver.live("a") != broken)
+    }
+
+    @Test func aShadowChangeDuringADeploymentWaitsForIt() {
+        var driver = RolloutDriver()
+        driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .thing))
+        let effects = driver.send(.shadowChanged(ShadowOverrides(desired: ["functions": ["a": ["config": ["k": 1]]]]), rearm: []))
+        #expect(effects.isEmpty)
+        driver.stageAndStart()
+        #expect(driver.rollout.current.functions["a"]?.config["k"] == 1)
+    }
+
+    @Test func stoppingTheAgentStopsEverythingAndAbandonsTheAttempt() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn(), "b": fn()], revision: 1)
+        driver.send(.received(.document(doc(["a": fn("2.0.0"), "b": fn()], revision: 2)), from: .thing))
+        let effects = driver.send(.stopAll)
+        #expect(effects.contains(.log(.abandoned(.thing))))
+        #expect(Set(driver.stopped) == Set(driver.made.keys))
+        #expect(driver.rollout.live.isEmpty)
+        #expect(driver.send(.received(.document(doc(["a": fn("3.0.0")], revision: 3)), from: .thing)).isEmpty)
+    }
+}
