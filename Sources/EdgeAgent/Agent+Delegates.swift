@@ -11,11 +11,8 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
                        qos: runner.spec.output.qos, outcome: outcome, durationMs: durationMs)
     }
 
-    func runner(_ runner: FunctionRunner, event type: String, _ detail: [String: JSONValue]) {
-        var members = detail
-        members["function"] = .string(runner.name)
-        members["version"] = .string(runner.spec.version)
-        publishEvent(type, .object(members))
+    func runner(_ runner: FunctionRunner, event: FunctionEvent) {
+        publishEvent(.function(runner.name, version: runner.spec.version, event))
     }
 
     func runner(_ runner: FunctionRunner, publish topic: String, payload: JSONValue, qos: Int, retain: Bool) -> String? {
@@ -62,8 +59,7 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
 
     func coordinator(_ coordinator: DeploymentCoordinator, publish status: DeploymentStatus) {
         publishStatus(status)
-        publishEvent("deployment.\(status.state.rawValue.lowercased())",
-                     ["deploymentId": .string(status.deploymentId ?? ""), "reason": .string(status.reason ?? "")])
+        publishEvent(.deployment(status.state, deploymentId: status.deploymentId ?? "", reason: status.reason ?? ""))
         healthChanged()
     }
 
@@ -74,8 +70,8 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
         return runner
     }
 
-    func coordinator(_ coordinator: DeploymentCoordinator, event type: String, _ detail: [String: JSONValue]) {
-        publishEvent(type, .object(detail))
+    func coordinator(_ coordinator: DeploymentCoordinator, event: AgentEvent) {
+        publishEvent(event)
     }
 
     func coordinatorFunctionsChanged(_ coordinator: DeploymentCoordinator) {

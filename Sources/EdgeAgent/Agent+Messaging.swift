@@ -130,48 +130,29 @@ extension Agent {
     }
 
     private func answerUnknown(_ invocation: Invocation, function name: String) {
-        let detail: JSONValue = ["function": .string(name), "invocationId": .string(invocation.id), "sourceTopic": .string(invocation.topic)]
-        publishEvent("invoke.unknown_function", detail)
+        publishEvent(.unknownFunction(name, invocationId: invocation.id, sourceTopic: invocation.topic))
         guard let reply = invocation.replyTopic else { return }
-        let document: JSONValue = [
-            "thing": .string(config.thingName), "function": .string(name), "invocationId": .string(invocation.id),
-            "sourceTopic": .string(invocation.topic), "status": "error",
-            "error": ["type": .string(ErrorKind.unknownFunction.name), "message": .string("no function named \(name) is deployed on \(config.thingName)")],
-        ]
-        publisher.publish(reply, document, qos: 1, correlation: invocation.correlationData)
+        let result = InvocationResult(thing: config.thingName, function: name, version: nil, invocationId: invocation.id,
+                                      sourceTopic: invocation.topic,
+                                      outcome: .failure(.init(.unknownFunction, "no function named \(name) is deployed on \(config.thingName)")))
+        publisher.publish(reply, result.json, qos: 1, correlation: invocation.correlationData)
     }
 
     // MARK: Publishing
 
     func publishOutcome(of invocation: Invocation, function: String, version: String?, outputTopic: String, qos: Int,
                         outcome: InvocationOutcome, durationMs: Double) {
-        var document: [String: JSONValue] = [
-            "thing": .string(config.thingName), "function": .string(function), "invocationId": .string(invocation.id),
-            "sourceTopic": .string(invocation.topic), "durationMs": .double((durationMs * 1000).rounded() / 1000),
-            "timestamp": .int(Clock.wallMs()),
-        ]
-        if let version { document["version"] = .string(version) }
-        switch outcome {
-        case .result(let value):
-            document["status"] = "ok"
-            document["result"] = value
-        case .failure(let error):
-            document["status"] = "error"
-            document["error"] = ["type": .string(error.kind.name), "message": .string(error.message)]
-        }
-        let bytes = JSONCodec.serialize(.object(document))
+        let result = InvocationResult(thing: config.thingName, function: function, version: version, invocationId: invocation.id,
+                                      sourceTopic: invocation.topic, outcome: outcome, durationMs: durationMs, timestamp: Clock.wallMs())
+        let bytes = JSONCodec.serialize(result.json)
         publisher.publish(outputTopic, bytes: bytes, qos: qos)
         if let reply = invocation.replyTopic, reply != outputTopic {
             publisher.publish(reply, bytes: bytes, qos: qos, correlation: invocation.correlationData)
         }
     }
 
-    func publishEvent(_ type: String, _ detail: JSONValue) {
-        var members = detail.objectValue ?? [:]
-        members["type"] = .string(type)
-        members["thing"] = .string(config.thingName)
-        members["timestamp"] = .int(Clock.wallMs())
-        publisher.publish(topics.events, .object(members), qos: 1)
+    func publishEvent(_ event: AgentEvent) {
+        publisher.publish(topics.events, event.document(thing: config.thingName, timestamp: Clock.wallMs()), qos: 1)
     }
 
     func publishStatus(_ status: DeploymentStatus) {
@@ -179,10 +160,11 @@ extension Agent {
     }
 
     func healthReport() -> HealthReport {
-        HealthReport(thing: config.thingName, startedMs: startedMs, broker: "\(config.brokerHost):\(config.brokerPort)",
-                     tls: config.tls != nil, connected: connected, protocolVersion: protocolVersion, reconnects: reconnects,
-                     deployment: coordinator.lastStatus, runners: coordinator.liveRunners.values.sorted { $0.name < $1.name },
-                     outboxQueued: publisher.queued, outboxDropped: publisher.droppedWhileOffline, refused: publisher.refused,
+        HealthReport(thing: config.thingName, startedMs: startedMs,
+                     connection: .init(connected: connected, broker: "\(config.brokerHost):\(config.brokerPort)", tls: config.tls != nil,
+                                       protocolVersion: protocolVersion, reconnects: reconnects),
+                     deployment: coordinator.lastStatus, runners: Array(coordinator.liveRunners.values),
+                     outbox: .init(queued: publisher.queued, dropped: publisher.droppedWhileOffline, refused: publisher.refused),
                      cgroups: cgroupHealth)
     }
 
@@ -204,7 +186,7 @@ extension Agent {
         loop.cancel(healthDue)
         healthDue = nil
         guard !finishingShutdown else { return }
-        publisher.publish(topics.health, healthReport().document(now: Clock.wallMs()), qos: 1, retain: true)
+        publisher.publish(topics.health, healthReport().document(now: Clock.wallMs()).json, qos: 1, retain: true)
     }
 
     /// Health after a change, coalesced so a burst of changes makes one report.

@@ -92,8 +92,7 @@ public final class Agent {
             settings.tls = .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile)
         }
         settings.will = .init(topic: topics.health,
-                              payload: JSONCodec.serialize(["thing": .string(config.thingName), "status": "offline",
-                                                            "reason": "connection lost"]),
+                              payload: JSONCodec.serialize(HealthDocument.offline(thing: config.thingName, reason: "connection lost", timestamp: nil)),
                               qos: 1, retain: true)
         do {
             client = try MQTTClient(settings: settings, events: mqttEvents)
@@ -296,7 +295,7 @@ public final class Agent {
         loop.cancel(shadowReportDue)
         host.cgroups?.removeSubtree()
         if connected {
-            shutdownAck = publisher.publish(topics.health, HealthReport.offline(thing: config.thingName, reason: "agent stopped", now: Clock.wallMs()),
+            shutdownAck = publisher.publish(topics.health, HealthDocument.offline(thing: config.thingName, reason: "agent stopped", timestamp: Clock.wallMs()),
                                             qos: 1, retain: true)
         }
         if shutdownAck == nil {

@@ -7,7 +7,7 @@ protocol DeploymentCoordinatorDelegate: AnyObject {
     func coordinator(_ coordinator: DeploymentCoordinator, publish status: DeploymentStatus)
     func coordinator(_ coordinator: DeploymentCoordinator, makeRunner id: RunnerID, spec: FunctionSpec, directory: String,
                      deploymentId: String) -> FunctionRunner
-    func coordinator(_ coordinator: DeploymentCoordinator, event type: String, _ detail: [String: JSONValue])
+    func coordinator(_ coordinator: DeploymentCoordinator, event: AgentEvent)
     /// The routes changed: subscriptions, health and the shadow's report must follow.
     func coordinatorFunctionsChanged(_ coordinator: DeploymentCoordinator)
     /// Staging runs elsewhere; the agent calls `staged(_:attempt:)` with the result on its own thread.
@@ -147,7 +147,7 @@ final class DeploymentCoordinator {
             try store.save(saved)
         } catch {
             logger.error("cannot save the applied deployment; it will not survive a restart", ("error", error.description))
-            delegate?.coordinator(self, event: "agent.persist_failed", ["message": .string(error.description)])
+            delegate?.coordinator(self, event: .persistFailed(error.description))
         }
     }
 

@@ -78,7 +78,7 @@ extension FunctionRunner {
     }
 
     private func announce(_ event: FunctionEvent) {
-        delegate?.runner(self, event: event.type, event.detail)
+        delegate?.runner(self, event: event)
     }
 
     /// What the function's live instances use now, with the counters of replaced ones; nil

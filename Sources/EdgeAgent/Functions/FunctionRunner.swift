@@ -146,7 +146,7 @@ final class FunctionRunner {
         case .complete(let invocation, let outcome, let durationMs):
             delegate?.runner(self, finished: invocation, outcome: outcome, durationMs: durationMs)
         case .event(let event):
-            delegate?.runner(self, event: event.type, event.detail)
+            delegate?.runner(self, event: event)
         case .announceReady:
             delegate?.runnerReady(self)
         case .liveConfigDeclined:

@@ -5,7 +5,7 @@ protocol FunctionRunnerDelegate: AnyObject {
     /// An invocation ended, successfully or not; publish it.
     func runner(_ runner: FunctionRunner, finished invocation: Invocation, outcome: InvocationOutcome, durationMs: Double)
     /// Something an operator should see on the events topic.
-    func runner(_ runner: FunctionRunner, event type: String, _ detail: [String: JSONValue])
+    func runner(_ runner: FunctionRunner, event: FunctionEvent)
     /// The function asks to publish; returns an error message when refused.
     func runner(_ runner: FunctionRunner, publish topic: String, payload: JSONValue, qos: Int, retain: Bool) -> String?
     /// The function asks for or updates its own named shadow (`shadow.get`, `shadow.update`);

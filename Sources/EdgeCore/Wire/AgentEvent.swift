@@ -1,0 +1,40 @@
+/// A message on `edge/things/{thing}/events` (docs/topics.md, "Events"), built only here.
+public enum AgentEvent: Sendable, Equatable {
+    /// About one function: carries its name and version.
+    case function(String, version: String, FunctionEvent)
+    /// A deployment's status changed.
+    case deployment(DeploymentState, deploymentId: String, reason: String)
+    /// A direct invocation named a function that is not deployed.
+    case unknownFunction(String, invocationId: String, sourceTopic: String)
+    /// The applied deployment could not be saved.
+    case persistFailed(String)
+
+    public var type: String {
+        switch self {
+        case .function(_, _, let event): return event.type
+        case .deployment(let state, _, _): return "deployment.\(state.rawValue.lowercased())"
+        case .unknownFunction: return "invoke.unknown_function"
+        case .persistFailed: return "agent.persist_failed"
+        }
+    }
+
+    public func document(thing: String, timestamp: Int64) -> JSONValue {
+        var members: [String: JSONValue]
+        switch self {
+        case .function(let name, let version, let event):
+            members = event.detail
+            members["function"] = .string(name)
+            members["version"] = .string(version)
+        case .deployment(_, let deploymentId, let reason):
+            members = ["deploymentId": .string(deploymentId), "reason": .string(reason)]
+        case .unknownFunction(let name, let invocationId, let sourceTopic):
+            members = ["function": .string(name), "invocationId": .string(invocationId), "sourceTopic": .string(sourceTopic)]
+        case .persistFailed(let message):
+            members = ["message": .string(message)]
+        }
+        members["type"] = .string(type)
+        members["thing"] = .string(thing)
+        members["timestamp"] = .int(timestamp)
+        return .object(members)
+    }
+}

@@ -1,0 +1,142 @@
+/// The retained document on `edge/things/{thing}/health` (docs/topics.md, "Health"), built only
+/// here; the agent gathers the figures into it.
+public struct HealthDocument: Sendable, Equatable {
+    public struct Connection: Sendable, Equatable {
+        public var connected: Bool
+        public var broker: String
+        public var tls: Bool
+        public var protocolVersion: Int
+        public var reconnects: Int
+
+        public init(connected: Bool, broker: String, tls: Bool, protocolVersion: Int, reconnects: Int) {
+            self.connected = connected
+            self.broker = broker
+            self.tls = tls
+            self.protocolVersion = protocolVersion
+            self.reconnects = reconnects
+        }
+    }
+
+    public struct Function: Sendable, Equatable {
+        public var state: FunctionState
+        public var version: String
+        public var lifecycle: FunctionSpec.Lifecycle
+        public var pids: [Int32]
+        public var restarts: Int
+        public var invocations: Int
+        public var errors: Int
+        public var timeouts: Int
+        public var queueDepth: Int
+        public var queueCapacity: Int
+        public var dropped: Int
+        /// p50 and p99 of the recent invocations, when there were some.
+        public var latencyMs: (p50: Double, p99: Double)?
+        public var lastError: String?
+        public var user: String
+        public var limits: JSONValue
+        public var usage: JSONValue
+
+        public init(state: FunctionState, version: String, lifecycle: FunctionSpec.Lifecycle, pids: [Int32], restarts: Int,
+                    invocations: Int, errors: Int, timeouts: Int, queueDepth: Int, queueCapacity: Int, dropped: Int,
+                    latencyMs: (p50: Double, p99: Double)?, lastError: String?, user: String, limits: JSONValue, usage: JSONValue) {
+            self.state = state
+            self.version = version
+            self.lifecycle = lifecycle
+            self.pids = pids
+            self.restarts = restarts
+            self.invocations = invocations
+            self.errors = errors
+            self.timeouts = timeouts
+            self.queueDepth = queueDepth
+            self.queueCapacity = queueCapacity
+            self.dropped = dropped
+            self.latencyMs = latencyMs
+            self.lastError = lastError
+            self.user = user
+            self.limits = limits
+            self.usage = usage
+        }
+
+        public static func == (lhs: Function, rhs: Function) -> Bool { lhs.json == rhs.json }
+
+        public var json: JSONValue {
+            var entry: [String: JSONValue] = [
+                "state": .string(state.rawValue), "version": .string(version), "lifecycle": .string(lifecycle.rawValue),
+                "pids": .array(pids.map { .int(Int64($0)) }), "restarts": .int(Int64(restarts)),
+                "invocations": .int(Int64(invocations)), "errors": .int(Int64(errors)), "timeouts": .int(Int64(timeouts)),
+                "queue": ["depth": .int(Int64(queueDepth)), "capacity": .int(Int64(queueCapacity)), "dropped": .int(Int64(dropped))],
+                "user": .string(user), "limits": limits, "usage": usage,
+            ]
+            if let pid = pids.first { entry["pid"] = .int(Int64(pid)) }
+            if let latencyMs { entry["latencyMs"] = ["p50": .double(rounded(latencyMs.p50)), "p99": .double(rounded(latencyMs.p99))] }
+            if let lastError { entry["lastError"] = .string(lastError) }
+            return .object(entry)
+        }
+    }
+
+    public struct Outbox: Sendable, Equatable {
+        public var queued: Int
+        public var dropped: Int
+        public var refused: Int
+
+        public init(queued: Int, dropped: Int, refused: Int) {
+            self.queued = queued
+            self.dropped = dropped
+            self.refused = refused
+        }
+    }
+
+    public var thing: String
+    public var agentVersion: String
+    public var uptimeSeconds: Int64
+    public var timestamp: Int64
+    public var connection: Connection
+    public var deployment: DeploymentStatus?
+    public var functions: [String: Function]
+    /// Which cgroup version is in use and with what, or why none.
+    public var cgroups: JSONValue
+    public var outbox: Outbox
+
+    public init(thing: String, agentVersion: String, uptimeSeconds: Int64, timestamp: Int64, connection: Connection,
+                deployment: DeploymentStatus?, functions: [String: Function], cgroups: JSONValue, outbox: Outbox) {
+        self.thing = thing
+        self.agentVersion = agentVersion
+        self.uptimeSeconds = uptimeSeconds
+        self.timestamp = timestamp
+        self.connection = connection
+        self.deployment = deployment
+        self.functions = functions
+        self.cgroups = cgroups
+        self.outbox = outbox
+    }
+
+    public var json: JSONValue {
+        var deploymentEntry: [String: JSONValue] = [:]
+        if let deployment {
+            deploymentEntry["status"] = .string(deployment.state.rawValue)
+            if let id = deployment.deploymentId { deploymentEntry["deploymentId"] = .string(id) }
+            if let revision = deployment.revision { deploymentEntry["revision"] = .int(revision) }
+        }
+        return [
+            "thing": .string(thing), "status": "online", "agentVersion": .string(agentVersion),
+            "uptimeSeconds": .int(uptimeSeconds), "timestamp": .int(timestamp),
+            "connection": ["connected": .bool(connection.connected), "broker": .string(connection.broker), "tls": .bool(connection.tls),
+                           "protocolVersion": .int(Int64(connection.protocolVersion)), "reconnects": .int(Int64(connection.reconnects))],
+            "deployment": .object(deploymentEntry),
+            "functions": .object(functions.mapValues(\.json)),
+            "cgroups": cgroups,
+            "outbox": ["queued": .int(Int64(outbox.queued)), "dropped": .int(Int64(outbox.dropped)), "refused": .int(Int64(outbox.refused))],
+        ]
+    }
+
+    /// What the health topic says when the agent is gone: its clean stop, or the last will.
+    public static func offline(thing: String, reason: String, timestamp: Int64?) -> JSONValue {
+        var members: [String: JSONValue] = ["thing": .string(thing), "status": "offline", "reason": .string(reason)]
+        if let timestamp { members["timestamp"] = .int(timestamp) }
+        return .object(members)
+    }
+}
+
+private func rounded(_ value: Double) -> Double {
+    (value * 1000).rounded() / 1000
+}
