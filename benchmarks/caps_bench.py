@@ -40,8 +40,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 # The process and port helpers the end-to-end tests use, shared rather than written twice.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests" / "Integration"))
-from edge_harness import children_of, free_port, proc_stat  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests"))
+from harness import children_of, free_port, proc_stat  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024

@@ -45,9 +45,9 @@ import paho.mqtt.client as mqtt
 
 # The process and port helpers the end-to-end tests use, and the caps benchmark's broker, event
 # bus, deployments, statistics and machine description: shared rather than written twice.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests" / "Integration"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shadow_client import prefix  # noqa: E402  (the tests' topic helper)
+from harness.shadow_client import prefix  # noqa: E402  (the tests' topic helper)
 from caps_bench import (QUICK, Agent, BenchError, Broker, Bus, Thing, cpu_seconds, cpu_times, fmt_mb, fmt_ms,  # noqa: E402
                         machine, memory_of, python_function, read_setting, summary, tail, wait_until)
 

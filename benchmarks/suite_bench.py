@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests" / "Integration"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests"))
 from caps_bench import BenchError, cpu_times, machine  # noqa: E402
 from suite.context import Context  # noqa: E402
 

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent / "Tests" / "Integration"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent / "Tests"))
 from caps_bench import QUICK, Agent, BenchError, Broker, read_setting, tail  # noqa: E402,F401
-from edge_harness import proc_stat  # noqa: E402
+from harness import proc_stat  # noqa: E402
 
 
 class Context:
