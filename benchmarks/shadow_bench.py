@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The shadow benchmark: what the AWS IoT Device Shadow MQTT API served by the agent costs, seen
 by MQTT clients, and what it costs the agent. Run it through `bash scripts/bench.sh shadow`,
 which builds the binaries and makes the work folder; docs/benchmarks.md says what each figure
@@ -32,9 +31,6 @@ benchmarks/README.md.
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -43,13 +39,15 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-# The process and port helpers the end-to-end tests use, and the caps benchmark's broker, event
-# bus, deployments, statistics and machine description: shared rather than written twice.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests" / "Integration"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shadow_client import prefix  # noqa: E402  (the tests' topic helper)
-from caps_bench import (QUICK, Agent, BenchError, Broker, Bus, Thing, cpu_seconds, cpu_times, fmt_mb, fmt_ms,  # noqa: E402
-                        machine, memory_of, python_function, read_setting, summary, tail, wait_until)
+from harness import (HarnessError, Observer, cpu_seconds, cpu_times, memory_of, poll_until, python_function,
+                     sha256_of, tail)
+from harness.shadow_client import prefix
+
+from .driver import add_common_arguments, run
+from .figures import cpu_shares, fmt_mb, fmt_ms, machine, machine_line, summary, write_figures
+from .launch import bench_agent, bench_broker
+from .settings import QUICK, BenchError, read_setting
+from .thing import Thing, things_observer, validate
 
 FUNCTION = "cfg"  # the Python function of part 3
 # What still counts as steady. One request in flight: Anonymous from the first quarter of the
@@ -142,45 +140,16 @@ def folder_size(folder):
 # MQTT: shadow clients
 
 
-class ShadowClient:
+class TimedShadowClient(Observer):
     """One MQTT 3.1.1 connection, as an AWS IoT Device SDK makes one: it subscribes to the reply
     topics it needs before it sends, and records when each reply arrives, by clientToken (or, for
     a function's answer, by the `token` its handler returns). `/update/documents` messages are
-    kept in order of arrival."""
+    kept in order of arrival. Nothing else is kept: a wait looks its reply up, it scans nothing."""
 
     def __init__(self, port, label, filters):
-        self.port = port
-        self.filters = list(filters)
+        super().__init__(port, name=label, filters=filters, protocol=mqtt.MQTTv311, for_load=True)
         self.replies = {}  # token -> (received, topic, document)
         self.documents = []  # (received, document) of /update/documents
-        self.cond = threading.Condition()
-        self.connected = threading.Event()
-        self.subscribed = threading.Event()
-        self.refused = None
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id="%s-%s" % (label, uuid.uuid4().hex[:6]), protocol=mqtt.MQTTv311,
-                                  clean_session=True)
-        self.client.max_inflight_messages_set(10000)
-        self.client.max_queued_messages_set(0)
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_message = self._on_message
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties):
-        # paho leaves Nagle's algorithm on: small publishes would wait for the broker's delayed
-        # ACK (up to 40 ms) and the round trips would measure that, not the agent.
-        sock = client.socket()
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if reason_code == 0:
-            client.subscribe([(topic, 1) for topic in self.filters])
-            self.connected.set()
-
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
-        refused = [str(code) for code in reason_codes if code.is_failure]
-        if refused:
-            self.refused = refused
-        self.subscribed.set()
 
     def _on_message(self, client, userdata, raw):
         now = time.monotonic()
@@ -201,24 +170,8 @@ class ShadowClient:
                     self.replies[token] = (now, raw.topic, document)
             self.cond.notify_all()
 
-    def start(self, timeout):
-        self.client.connect("127.0.0.1", self.port, keepalive=30)
-        self.client.loop_start()
-        if not self.connected.wait(timeout) or not self.subscribed.wait(timeout):
-            raise BenchError("an MQTT client of the benchmark could not connect to 127.0.0.1:%d and subscribe to %s "
-                             "within %.0f s" % (self.port, self.filters, timeout))
-        if self.refused:
-            raise BenchError("the broker refused the subscriptions %s: %s" % (self.filters, self.refused))
-        return self
-
-    def close(self):
-        try:
-            self.client.disconnect()
-        finally:
-            self.client.loop_stop()
-
-    def publish(self, topic, payload):
-        """QoS 1; returns the time just before the publish."""
+    def send(self, topic, payload):
+        """QoS 1, not waiting for the broker; returns the time just before the publish."""
         sent = time.monotonic()
         self.client.publish(topic, payload, qos=1)
         return sent
@@ -229,7 +182,7 @@ class ShadowClient:
         if check is not None:
             try:
                 check()
-            except BenchError as error:
+            except HarnessError as error:
                 raise BenchError("while waiting for %s: %s" % (what, error))
 
     def wait(self, token, timeout, what, check=None):
@@ -276,6 +229,7 @@ class ShadowClient:
                 self.cond.wait(min(left, 0.5))
 
     def mark(self):
+        """An index for wait_document's `since`: the /update/documents messages received so far."""
         with self.cond:
             return len(self.documents)
 
@@ -320,7 +274,7 @@ def round_trips(client, topic_prefix, operation, count, warmup, label, timeout, 
                                                          "status": "ok"}}, "clientToken": token})
         else:
             payload = json.dumps({"clientToken": token})
-        sent = client.publish(topic, payload)
+        sent = client.send(topic, payload)
         received, reply_topic, document = client.wait(
             token, timeout, "the reply to %s %d of %d (clientToken %s) on %s/accepted"
             % (operation, i + 1, warmup + count, token, topic), agent.check_alive)
@@ -349,7 +303,7 @@ def burst(port, thing, number, run_id, updates, clients_count, timeout, agent, b
     try:
         for name in names:
             base = prefix(thing, name)
-            clients.append(ShadowClient(port, "bench-burst", [base + "/update/accepted", base + "/update/rejected"]))
+            clients.append(TimedShadowClient(port, "bench-burst", [base + "/update/accepted", base + "/update/rejected"]))
         for client in clients:
             client.start(timeout)
         # Prepared before the clock starts: the clients only publish.
@@ -367,7 +321,7 @@ def burst(port, thing, number, run_id, updates, clients_count, timeout, agent, b
                 topic = prefix(thing, names[c]) + "/update"
                 client, times = clients[c], sent[c]
                 for token, payload in work[c]:
-                    times[token] = client.publish(topic, payload)
+                    times[token] = client.send(topic, payload)
             except Exception as error:  # noqa: BLE001 - reported below, the thread must not die silently
                 failures.append("publisher %d: %r" % (c, error))
         threads = [threading.Thread(target=publisher, args=(c,), daemon=True) for c in range(clients_count)]
@@ -422,16 +376,16 @@ def live_configuration(port, thing, rounds, timeout, agent, log):
     classic = prefix(thing)
     invoke_topic = "edge/things/%s/functions/%s/invoke" % (thing, FUNCTION)
     reply_topic = "bench/shadow/%s/replies" % uuid.uuid4().hex[:8]
-    operator = ShadowClient(port, "bench-operator", [classic + "/update/accepted", classic + "/update/rejected",
+    operator = TimedShadowClient(port, "bench-operator", [classic + "/update/accepted", classic + "/update/rejected",
                                                      classic + "/update/documents", classic + "/get/accepted",
                                                      classic + "/get/rejected"])
-    invoker = ShadowClient(port, "bench-invoker", [reply_topic])
+    invoker = TimedShadowClient(port, "bench-invoker", [reply_topic])
     counter = [0]
 
     def invoke(deadline):
         counter[0] += 1
         token = "inv-%d" % counter[0]
-        invoker.publish(invoke_topic, json.dumps({"replyTo": reply_topic, "token": token}))
+        invoker.send(invoke_topic, json.dumps({"replyTo": reply_topic, "token": token}))
         received, _, answer = invoker.wait(token, max(0.1, min(5.0, deadline - time.monotonic())),
                                            "the answer to invocation %s of %s on %s" % (token, FUNCTION, reply_topic),
                                            agent.check_alive)
@@ -458,20 +412,20 @@ def live_configuration(port, thing, rounds, timeout, agent, log):
 
         def reported_now():
             token = "get-%d" % time.monotonic_ns()
-            operator.publish(classic + "/get", json.dumps({"clientToken": token}))
+            operator.send(classic + "/get", json.dumps({"clientToken": token}))
             _, topic, document = operator.wait(token, timeout, "the classic shadow on %s/get/accepted" % classic,
                                                agent.check_alive)
             try:
                 return document["state"]["reported"]["functions"][FUNCTION]["config"]["n"] == 0
             except (KeyError, TypeError):
                 return False
-        wait_until(reported_now, timeout, "reported.functions.%s.config.n 0 in the classic shadow" % FUNCTION, 0.1)
+        poll_until(reported_now, timeout, "reported.functions.%s.config.n 0 in the classic shadow" % FUNCTION, 0.1)
 
         for i in range(1, rounds + 1):
             since = operator.mark()
             token = "cfg-%d" % i
             desired = {"state": {"desired": {"functions": {FUNCTION: {"config": {"n": i}}}}}, "clientToken": token}
-            sent = operator.publish(classic + "/update", json.dumps(desired))
+            sent = operator.send(classic + "/update", json.dumps(desired))
             deadline = sent + timeout
             # Invocations one after the other until one sees n == i; each has its own deadline.
             old = 0
@@ -532,15 +486,7 @@ def kb(value):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agent", required=True, help="the edge-agent binary")
-    parser.add_argument("--edgectl", help="the edgectl binary (to validate the deployment)")
-    parser.add_argument("--runtime-dir", required=True, help="the folder holding python/edge_runtime.py")
-    parser.add_argument("--python", help="the interpreter of Python functions; absent: skip part 3")
-    parser.add_argument("--python-note", default="", help="why part 3 is skipped, when it is")
-    parser.add_argument("--workdir", required=True, help="a folder every user can traverse (mode 0755)")
-    parser.add_argument("--out", required=True, help="where to write the figures (JSON)")
-    parser.add_argument("--revision", default="unknown", help="the git revision the agent was built from")
-    parser.add_argument("--command", default="bash scripts/bench.sh shadow", help="how this run was started")
+    add_common_arguments(parser, "shadow")
     args = parser.parse_args()
 
     updates = int(setting("BENCH_UPDATES"))
@@ -578,17 +524,11 @@ def main():
     module.chmod(0o644)
     spec = None
     if config_rounds:
-        import hashlib
-        spec = python_function(module, hashlib.sha256(module.read_bytes()).hexdigest())
+        spec = python_function(module, "bench_handler.handler", version="1.0.0", sha256=sha256_of(module))
         spec["config"] = {"n": 0}
         if args.edgectl:
-            doc = workdir / "validate.json"
-            doc.write_text(json.dumps({"deploymentId": "validate", "revision": 1, "functions": {FUNCTION: spec}}))
-            checked = subprocess.run([args.edgectl, "validate", str(doc)], capture_output=True, text=True,
-                                     timeout=timeout)
-            if checked.returncode != 0:
-                raise BenchError("edgectl validate refused the benchmark's deployment:\n%s%s"
-                                 % (checked.stdout, checked.stderr))
+            validate(args.edgectl, {"deploymentId": "validate", "revision": 1, "functions": {FUNCTION: spec}},
+                     workdir / "validate.json", "the benchmark's deployment", timeout)
 
     # The disk first, while nothing else runs: what one atomic write costs on this filesystem.
     state_fs = filesystem_of(workdir)
@@ -597,26 +537,24 @@ def main():
         log("disk baseline: %d atomic writes in %s (%s on %s)" % (disk_writes, workdir, state_fs[1], state_fs[2]))
         disk = disk_baseline(workdir / "disk-probe", disk_writes)
 
-    broker = Broker(workdir)
+    broker = None
     bus = None
     agent = None
     client = None
     problems = []
     results = {}
     try:
-        broker.start(pids_file, timeout)
-        bus = Bus(broker.port)  # deployments and their events, as in the caps benchmark
-        bus.start(timeout)
+        broker = bench_broker(workdir / "broker", pids_file, timeout)
+        bus = things_observer(broker.port, timeout)  # deployments and their events, as in the caps benchmark
         run_id = uuid.uuid4().hex[:6]
         thing = "bench-%s-shadow" % run_id
-        # The caps benchmark's agent, with no cgroups (nothing here needs them) and the default health interval.
-        agent = Agent(args.agent, "shadow", thing, broker.port, workdir, args.runtime_dir, args.python, "off", None,
-                      health_interval=None)
-        agent.start(pids_file)
+        # No cgroups (nothing here needs them) and the default health interval.
+        agent = bench_agent(args.agent, "shadow", thing, broker.port, workdir, args.runtime_dir, args.python)
+        agent.start()
         shadow = "bench-rt"
         base = prefix(thing, shadow)
         probe = prefix(thing, "bench-probe")
-        client = ShadowClient(broker.port, "bench-rt", [base + "/update/accepted", base + "/update/rejected",
+        client = TimedShadowClient(broker.port, "bench-rt", [base + "/update/accepted", base + "/update/rejected",
                                                         base + "/get/accepted", base + "/get/rejected",
                                                         probe + "/get/rejected"]).start(timeout)
 
@@ -625,14 +563,14 @@ def main():
         def serving():
             agent.check_alive()
             token = "probe-%d" % time.monotonic_ns()
-            client.publish(probe + "/get", json.dumps({"clientToken": token}))
+            client.send(probe + "/get", json.dumps({"clientToken": token}))
             try:
                 _, topic, document = client.wait(token, 0.5, "the probe", agent.check_alive)
             except BenchError:
                 return False
             return document.get("code") == 404
-        wait_until(serving, timeout,
-                   "the agent to answer a get of a missing shadow with 404 on %s/get/rejected" % probe)
+        poll_until(serving, timeout,
+                   "the agent to answer a get of a missing shadow with 404 on %s/get/rejected" % probe, 0.05)
         memory = Memory(agent.pid)
         memory.sample("start", 0)
         log("agent %d serving %s; VmRSS %s, Anonymous %s" % (agent.pid, thing, fmt_mb(memory.checkpoints[0]["vmRssKB"]),
@@ -694,13 +632,13 @@ def main():
                 problems.append("the function's pid changed during the live configuration changes (a restart)")
 
         # 4. Disk
-        results["disk"] = folder_size(agent.state / "shadows")
-        results["disk"]["shadowFiles"] = sorted(os.listdir(agent.state / "shadows"))
+        results["disk"] = folder_size(agent.state_dir / "shadows")
+        results["disk"]["shadowFiles"] = sorted(os.listdir(agent.state_dir / "shadows"))
         agent.check_alive()
         log("done measuring; stopping")
-    except BenchError:
+    except HarnessError:
         if agent is not None and agent.proc is not None:
-            print("--- agent (%s), last lines:\n%s" % (agent.log, tail(agent.log, 15)), file=sys.stderr)
+            print("--- agent (%s), last lines:\n%s" % (agent.log_path, tail(agent.log_text(), 15)), file=sys.stderr)
         raise
     finally:
         if client is not None:
@@ -710,19 +648,19 @@ def main():
                 code = agent.stop(timeout)
                 if code:
                     problems.append("the agent exited with code %d after SIGTERM" % code)
-            except BenchError as error:
+            except HarnessError as error:
                 problems.append(str(error))
+            agent.cleanup(stop_timeout=0)  # no function left behind
         if bus is not None:
             bus.close()
-        broker.stop()
+        if broker is not None:
+            broker.stop()
 
     # 5. Report
     info = machine()
     info["loadAverageAtStart"] = load_at_start
-    spent = [b - a for a, b in zip(cpu_at_start, cpu_times())]
-    # Time the hypervisor gave to others while this VM wanted to run: figures are slower then.
-    info["cpuStealPercent"] = round(100.0 * spent[7] / max(1, sum(spent[:8])), 2) if len(spent) > 7 else None
-    info["cpuBusyPercent"] = round(100.0 * (sum(spent[:8]) - spent[3] - spent[4]) / max(1, sum(spent[:8])), 1)
+    busy, steal = cpu_shares(cpu_at_start, cpu_times())
+    info["cpuStealPercent"], info["cpuBusyPercent"] = steal, busy
     info["stateFilesystem"] = {"mountPoint": state_fs[0], "type": state_fs[1], "source": state_fs[2]}
     info["euid"] = os.geteuid()
 
@@ -776,8 +714,7 @@ def main():
     }
 
     lines = ["", "# edge-agent shadow benchmark", ""]
-    lines.append("- machine: %d CPUs (%s), %d MB RAM, Linux %s, %s" % (
-        info["nproc"], info["cpuModel"] or "?", info["memTotalMB"], info["kernel"], info["os"]))
+    lines.append(machine_line(info))
     # The bursts keep about one core busy (agent, broker, this client): the load at the end and
     # the CPUs' busy time include the benchmark's own, so only the load at start says "busy".
     lines.append("- load average (1, 5, 15 min) at start %s, at end %s (with the benchmark's own); all CPUs %.1f %% "
@@ -867,26 +804,9 @@ def main():
     for problem in problems:
         lines += ["", "PROBLEM: %s" % problem]
     lines += ["", "reproduce (from the repository): `%s`" % args.command]
-    text = "\n".join(lines)
-    print(text)
-    print("\nfigures written to %s" % args.out)
-    figures["table"] = text
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(figures, indent=1) + "\n")
+    write_figures(figures, lines, args.out)
     return 1 if problems else 0
 
 
 if __name__ == "__main__":
-    def stopped(number, frame):
-        print("shadow benchmark stopped by signal %d: cleaning up" % number, file=sys.stderr, flush=True)
-        sys.exit(128 + number)  # SystemExit: the `finally` blocks stop what was started
-    signal.signal(signal.SIGTERM, stopped)
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print("shadow benchmark failed: %s" % error, file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("shadow benchmark interrupted", file=sys.stderr)
-        sys.exit(130)
+    run(main, "shadow benchmark")

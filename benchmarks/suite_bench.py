@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The benchmark suite: footprint, invocation path, deployment time and a fleet, each part with
 its own Mosquitto and agents, then the goals against the figures of Greengrass. Run it through
 `bash scripts/bench.sh` (or `bash scripts/bench.sh PART`), which builds the release binaries,
@@ -13,19 +12,20 @@ import argparse
 import importlib
 import json
 import subprocess
-import sys
 import time
 import traceback
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests" / "Integration"))
-from caps_bench import BenchError, cpu_times, machine  # noqa: E402
-from suite.context import Context  # noqa: E402
+from harness import HarnessError, cpu_times
+
+from .driver import add_common_arguments, run
+from .figures import machine, machine_line
+from .settings import BenchError
+from .suite.context import Context
 
 PARTS = ("footprint", "invocation", "deployment", "fleet")
 SETTINGS = {"BENCH_TIMEOUT": (60, 60, "deadline in seconds of each wait")}
-MODULES = {name: importlib.import_module("suite." + name) for name in PARTS}
+MODULES = {name: importlib.import_module(".suite." + name, __package__) for name in PARTS}
 for module in MODULES.values():
     SETTINGS.update(module.SETTINGS)
 
@@ -49,18 +49,10 @@ def _goal_rows(goals):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agent", required=True)
-    parser.add_argument("--edgectl", required=True)
+    add_common_arguments(parser, "", edgectl_required=True)
     parser.add_argument("--loadgen", required=True, help="the edge-loadgen binary")
     parser.add_argument("--echo", required=True, help="the compiled native echo function")
-    parser.add_argument("--runtime-dir", required=True)
     parser.add_argument("--examples-dir", required=True)
-    parser.add_argument("--python", help="the interpreter of Python functions; absent: those parts are skipped")
-    parser.add_argument("--python-note", default="")
-    parser.add_argument("--workdir", required=True, help="a folder every user can traverse (mode 0755)")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--revision", default="unknown")
-    parser.add_argument("--command", default="bash scripts/bench.sh")
     parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated, from: " + ", ".join(PARTS))
     args = parser.parse_args()
     parts = [p for p in args.parts.split(",") if p]
@@ -88,8 +80,8 @@ def main():
             problems += outcome.get("problems", [])
             notes += outcome.get("notes", [])
             goals += outcome.get("goals", [])
-        except (BenchError, OSError, ValueError, KeyError, subprocess.SubprocessError) as error:
-            detail = str(error) if isinstance(error, BenchError) else traceback.format_exc()
+        except (HarnessError, OSError, ValueError, KeyError, subprocess.SubprocessError) as error:
+            detail = str(error) if isinstance(error, HarnessError) else traceback.format_exc()
             problems.append("%s failed: %s" % (name, detail))
             log("%s failed: %s" % (name, detail))
         finally:
@@ -105,8 +97,7 @@ def main():
     total = sum(busy) or 1
     settings = {name: ctx.setting(name) for name in SETTINGS}
     header = ["## The suite: `%s`" % args.command, "",
-              "- machine: %d CPUs (%s), %d MB RAM, Linux %s, %s" % (host["nproc"], host["cpuModel"], host["memTotalMB"],
-                                                                   host["kernel"], host["os"]),
+              machine_line(host),
               "- agent: %s, release build" % args.revision,
               "- run: %s UTC, %.0f s; all CPUs %.1f %% busy, %.2f %% steal; load average at start %s"
               % (started_wall, time.monotonic() - started, 100.0 * (total - busy[3] - busy[4]) / total,
@@ -134,8 +125,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print("bench: %s" % error, file=sys.stderr)
-        sys.exit(1)
+    run(main, "benchmark suite")

@@ -168,6 +168,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 out="${BENCH_OUT:-$repo/benchmarks/results/$bench-latest.json}"
+# The drivers are modules of the package benchmarks/ and import the harness package Tests/harness.
+export PYTHONPATH="$repo:$repo/Tests${PYTHONPATH:+:$PYTHONPATH}"
 if [ "$bench" != shadow ]; then
     echo "== compiling the native echo function (examples/echo-native/echo.c)"
     # shellcheck disable=SC2046 # pkg-config prints several flags
@@ -179,7 +181,7 @@ case "$bench" in
         parts="footprint,invocation,deployment,fleet"
         [ "$bench" = suite ] || parts="$bench"
         echo "== running the benchmark suite: $parts (work folder $work)"
-        python3 "$repo/benchmarks/suite_bench.py" \
+        python3 -m benchmarks.suite_bench \
             --agent "$agent_bin" --edgectl "$edgectl_bin" --loadgen "$loadgen_bin" --echo "$work/echo" \
             --runtime-dir "$source_dir/runtime" --examples-dir "$source_dir/examples" \
             ${python_bin:+--python "$python_bin"} --python-note "$python_note" \
@@ -188,7 +190,7 @@ case "$bench" in
         ;;
     caps)
         echo "== running the caps benchmark (work folder $work, cgroup subtree $cgroup_root)"
-        python3 "$repo/benchmarks/caps_bench.py" \
+        python3 -m benchmarks.caps_bench \
             --agent "$agent_bin" --edgectl "$edgectl_bin" --echo "$work/echo" \
             --runtime-dir "$source_dir/runtime" ${python_bin:+--python "$python_bin"} --python-note "$python_note" \
             --workdir "$work" --cgroup-root "$cgroup_root" --out "$out" \
@@ -196,7 +198,7 @@ case "$bench" in
         ;;
     shadow)
         echo "== running the shadow benchmark (work folder $work)"
-        python3 "$repo/benchmarks/shadow_bench.py" \
+        python3 -m benchmarks.shadow_bench \
             --agent "$agent_bin" --edgectl "$edgectl_bin" \
             --runtime-dir "$source_dir/runtime" ${python_bin:+--python "$python_bin"} --python-note "$python_note" \
             --workdir "$work" --out "$out" \

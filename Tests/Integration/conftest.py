@@ -7,22 +7,24 @@
 - `echo_bin`: examples/echo-native/echo.c compiled once per session.
 - `misbehave_bin`: Tests/Integration/functions/misbehave.c (a function that misbehaves on request)
   compiled once per session.
-- `shadow`: an independent AWS IoT Device Shadow client for the test's thing (shadow_client.py),
-  subscribed to the reply topics before the test acts.
+- `shadow`: an independent AWS IoT Device Shadow client for the test's thing
+  (harness/shadow_client.py), subscribed to the reply topics before the test acts.
 - `python_launcher`: the interpreter for Python functions (the venv scripts/setup.sh makes).
 - `shared_tmp`: this test's folder under the session's world-traversable base (/tmp/edge-e2e-*,
   0711): state directories, modules and executables a function must reach go there, since
   functions may run as another user (edgefn) who cannot enter pytest's tmp_path. Agent logs and
   broker files stay in tmp_path.
 On failure, the log of every agent and broker the test started is attached to the report.
+
+The helpers behind them are the package `harness` (Tests/harness/), importable because pytest.ini
+at the repository's root puts `Tests` on the path.
 """
 
 import subprocess
 
 import pytest
 
-import edge_harness as h
-from shadow_client import ShadowClient
+import harness as h
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -130,22 +132,22 @@ def broker(make_broker):
 @pytest.fixture
 def agent(request, tmp_path, agent_bin, broker, thing, python_launcher):
     """Starts an edge-agent: agent(extra_args=[...], state_dir=..., thing=..., port=...). The state
-    directory is "state" (or the name of `state_dir`) in the test's shared folder; with
-    h.CGROUP_ROOT_FLAG the agent gets --cgroup-root /edge-e2e/<thing>, and whatever cgroups are
-    left there are removed after the test."""
+    directory is "state" (or the name of `state_dir`) in the test's shared folder; the agent gets
+    --cgroup-root /edge-e2e/<thing>, and whatever cgroups are left there are removed after the test."""
     agents = []
     request.node._edge_agents = agents
 
     def start(extra_args=(), state_dir=None, thing_name=None, port=None, groups=(), health_interval=2,
               broker_host="127.0.0.1", python=None):
         index = len(agents) + 1
-        extra_args = ["--python", str(python or python_launcher)] + list(extra_args)
         # Functions (maybe another user) reach their folders under the state directory: it goes
         # in the shared folder, by its name when a test gives one.
         state = h.shared_location(state_dir or "state")
-        instance = h.Agent(agent_bin, thing_name or thing, port or broker.port, state,
-                           tmp_path / ("agent%d.log" % index), health_interval=health_interval,
-                           extra_args=extra_args, groups=groups, broker_host=broker_host)
+        name = thing_name or thing
+        instance = h.Agent(agent_bin, name, port or broker.port, state, tmp_path / ("agent%d.log" % index),
+                           health_interval=health_interval, groups=groups, broker_host=broker_host,
+                           cgroup_root=h.cgroup_root(name), python=python or python_launcher,
+                           extra_args=extra_args)
         agents.append(instance)
         return instance.start()
 
@@ -182,6 +184,6 @@ def edge(observer, thing):
 
 @pytest.fixture
 def shadow(broker, thing):
-    client = ShadowClient(broker.port, thing).start()
+    client = h.ShadowClient(broker.port, thing).start()
     yield client
     client.close()

@@ -5,7 +5,7 @@ process), and a threshold the function refuses kept out, reported, and survived.
 import importlib.util
 import json
 
-import edge_harness as h
+import harness as h
 
 ANOMALY = h.REPO / "examples" / "anomaly"
 FUNCTION = "anomaly"

@@ -7,7 +7,7 @@ import json
 import tarfile
 import threading
 
-import edge_harness as h
+import harness as h
 
 
 def tar_gz(path, entries):

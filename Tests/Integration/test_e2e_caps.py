@@ -12,7 +12,7 @@ import os
 import re
 import time
 
-import edge_harness as h
+import harness as h
 
 MiB = 1 << 20
 FAST_RESTART = {"maxFailures": 3, "backoffMs": 150, "maxBackoffMs": 1000}
@@ -86,12 +86,11 @@ def cgroup_version(edge, controllers):
 
 
 def function_cgroup(pid, controller, version, thing):
-    """The cgroup folder that holds `pid` for `controller`; under the agent's --cgroup-root when
-    the harness passes one."""
+    """The cgroup folder that holds `pid` for `controller`; under the --cgroup-root the harness
+    gives the agent."""
     folder = h.cgroup_of(pid, controller, version)
-    if h.CGROUP_ROOT_FLAG:
-        assert (h.cgroup_root(thing) + "/") in (str(folder) + "/"), \
-            "pid %d is in %s, outside --cgroup-root %s" % (pid, folder, h.cgroup_root(thing))
+    assert (h.cgroup_root(thing) + "/") in (str(folder) + "/"), \
+        "pid %d is in %s, outside --cgroup-root %s" % (pid, folder, h.cgroup_root(thing))
     return folder
 
 

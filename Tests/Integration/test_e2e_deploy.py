@@ -6,7 +6,7 @@ import re
 
 import paho.mqtt.client as mqtt
 
-import edge_harness as h
+import harness as h
 
 
 def test_native_deployment_comes_up_and_answers(agent, edge, echo_bin):

@@ -2,7 +2,7 @@
 
 import json
 
-import edge_harness as h
+import harness as h
 
 DIGITS = h.REPO / "examples" / "digits"
 SAMPLES = 50

@@ -4,7 +4,7 @@ errors, mutual TLS."""
 import json
 import subprocess
 
-import edge_harness as h
+import harness as h
 
 
 def test_restart_with_broker_down_runs_saved_deployment(agent, edge, broker, echo_bin, tmp_path, make_observer):

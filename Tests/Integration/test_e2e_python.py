@@ -2,7 +2,7 @@
 
 import json
 
-import edge_harness as h
+import harness as h
 
 HANDLER = '''
 class InputRejected(Exception):

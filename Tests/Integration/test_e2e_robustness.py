@@ -2,7 +2,7 @@
 
 import json
 
-import edge_harness as h
+import harness as h
 
 
 def test_invalid_response_topic_does_not_block_other_output(agent, edge, echo_bin):

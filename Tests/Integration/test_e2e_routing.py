@@ -4,7 +4,7 @@ import json
 
 import paho.mqtt.client as mqtt
 
-import edge_harness as h
+import harness as h
 
 
 def test_direct_invocation(agent, edge, echo_bin, make_observer, broker):

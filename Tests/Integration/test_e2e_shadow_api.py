@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-import edge_harness as h
-from shadow_client import ShadowClient, prefix
+import harness as h
+from harness.shadow_client import ShadowClient, prefix
 
 
 def online(agent, edge):

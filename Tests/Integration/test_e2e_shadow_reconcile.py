@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-import edge_harness as h
+import harness as h
 
 CONFIGURED = '''
 import edge_runtime

@@ -2,7 +2,7 @@
 
 import json
 
-import edge_harness as h
+import harness as h
 
 CRASHER = "#!/bin/sh\necho 'crasher: giving up at once' >&2\nexit 3\n"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import edge_harness as h
+import harness as h
 
 
 @pytest.fixture(scope="module")

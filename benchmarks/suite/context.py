@@ -4,14 +4,13 @@ brokers and agents that are stopped at the end of the run whatever happens."""
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent / "Tests" / "Integration"))
-from caps_bench import QUICK, Agent, BenchError, Broker, read_setting, tail  # noqa: E402,F401
-from edge_harness import proc_stat  # noqa: E402
+from harness import process_table
+
+from ..launch import bench_agent, bench_broker
+from ..settings import QUICK, read_setting
 
 
 class Context:
@@ -42,22 +41,18 @@ class Context:
 
     def broker(self, name):
         """A Mosquitto of its own on a free loopback port, accepting connections."""
-        broker = Broker(self.workdir / name)
+        broker = bench_broker(self.workdir / name / "broker", self.pids_file, self.timeout)
         self._brokers.append(broker)
-        broker.start(self.pids_file, self.timeout)
         return broker
 
     def agent(self, name, thing, port, groups=(), health_interval=None, extra_args=(), start=True):
         """A release agent with `--cgroups off` (the suite measures the agent, not the caps: see
         the caps benchmark for those), its state and log under the work folder."""
-        agent = Agent(self.agent_bin, name, thing, port, self.workdir, self.runtime_dir, self.python,
-                      "off", None, health_interval=health_interval)
-        for group in groups:
-            agent.args += ["--thing-group", group]
-        agent.args += list(extra_args)
+        agent = bench_agent(self.agent_bin, name, thing, port, self.workdir, self.runtime_dir, self.python,
+                            health_interval=health_interval, groups=groups, extra_args=extra_args)
         self._agents.append(agent)
         if start:
-            agent.start(self.pids_file)
+            agent.start()
         return agent
 
     def stop_agents(self, agents=None, forget=True):
@@ -72,11 +67,7 @@ class Context:
         # Their functions, from one pass over /proc (not one per agent): they die with their
         # agent (parent-death signal); they are killed below all the same, to make sure.
         pids = {agent.pid for agent in running}
-        functions = []
-        for entry in os.listdir("/proc"):
-            fields = proc_stat(int(entry)) if entry.isdigit() else None
-            if fields is not None and int(fields[1]) in pids and fields[0] != "Z":
-                functions.append(int(entry))
+        functions = [pid for pid, fields in process_table().items() if int(fields[1]) in pids]
         for agent in running:
             try:
                 agent.proc.send_signal(signal.SIGTERM)
@@ -97,7 +88,7 @@ class Context:
             except OSError:
                 pass
         for agent in agents:
-            agent.cleanup()  # kills what is left, with its functions
+            agent.cleanup(stop_timeout=0)  # kills what is left, with its functions
             if forget and agent in self._agents:
                 self._agents.remove(agent)
         return problems

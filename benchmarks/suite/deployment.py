@@ -31,17 +31,18 @@ function's `ready` line). The status document itself carries no duration.
 """
 
 import functools
-import hashlib
 import json
 import os
-import subprocess
 import threading
 import time
 import uuid
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-from .context import BenchError, tail
-from caps_bench import FINAL, Bus, Thing, echo_function, fmt_ms, python_function, summary  # noqa: E402
+from harness import FINAL, HarnessError, document, native_function, python_function, sha256_of, tail
+
+from ..figures import fmt_ms, summary
+from ..settings import BenchError
+from ..thing import Thing, things_observer, validate
 
 SETTINGS = {
     "BENCH_DEPLOY_ROUNDS": (20, 5, "deployment rounds, each one fresh and one cached deployment"),
@@ -92,33 +93,21 @@ class ArtifactServer:
             return self.requests.get("/" + name, 0)
 
 
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def validate(ctx, doc, label):
+def check_document(ctx, doc, label):
     """The agent's own rules, through `edgectl validate`, before anything is published."""
-    path = ctx.workdir / ("deployment-validate-%s.json" % label)
-    path.write_text(json.dumps(doc))
-    checked = subprocess.run([ctx.edgectl_bin, "validate", str(path)], capture_output=True, text=True,
-                             timeout=ctx.timeout)
-    if checked.returncode != 0:
-        raise BenchError("edgectl validate refused the deployment benchmark's %s document (fix the document in "
-                         "benchmarks/suite/deployment.py):\n%s%s" % (label, checked.stdout, checked.stderr))
+    validate(ctx.edgectl_bin, doc, ctx.workdir / ("deployment-validate-%s.json" % label),
+             "the deployment benchmark's %s document (fix the document in benchmarks/suite/deployment.py)" % label,
+             ctx.timeout)
 
 
 class Deployer:
-    """Publishes deployments to one agent and times each to its SUCCEEDED status."""
+    """Publishes deployments to one agent's thing and times each to its SUCCEEDED status."""
 
-    def __init__(self, ctx, bus, agent):
+    def __init__(self, ctx, thing):
         self.ctx = ctx
-        self.bus = bus
-        self.agent = agent
-        self.thing = Thing(bus, agent, ctx.timeout)
+        self.thing = thing
+        self.observer = thing.observer
+        self.agent = thing.agent
         self.run_id = uuid.uuid4().hex[:6]
         self.count = 0
 
@@ -126,22 +115,22 @@ class Deployer:
         """Returns one sample: seconds from publish to SUCCEEDED received, and the agent's figures."""
         self.count += 1
         self.agent.check_alive()
-        self.agent.revision += 1
-        revision = self.agent.revision
+        self.thing.revision += 1
+        revision = self.thing.revision
         deployment_id = "bench-deploy-%s-%d-%s" % (self.run_id, self.count, label)
-        doc = {"deploymentId": deployment_id, "revision": revision, "functions": functions,
-               "policy": {"healthySeconds": 0, "onFailure": "none"}}
-        payload = json.dumps(doc)
-        since = self.bus.mark()
+        payload = json.dumps(document(deployment_id, revision, functions, onFailure="none"))
+        topics = self.thing.topics
+        since = self.observer.mark()
         sent_wall_ms = time.time() * 1000.0
         sent = time.monotonic()
-        self.bus.publish(self.thing.deployment_topic, payload, qos=1, retain=True)
+        self.observer.publish(topics.deployment, payload, qos=1, retain=True)
         what = "deployment %s (revision %d, %s) on %s" % (deployment_id, revision, label, self.agent.name)
         try:
-            final = self.bus.wait_for(
-                self.thing.status_topic,
-                lambda s: s["deploymentId"] == deployment_id and s["revision"] == revision and s["status"] in FINAL,
-                since, self.ctx.timeout, "the final status of " + what, check=self.agent.check_alive)[0]
+            final = self.observer.wait_for(
+                topics.status,
+                lambda m: m.json["deploymentId"] == deployment_id and m.json["revision"] == revision
+                and m.json["status"] in FINAL,
+                self.ctx.timeout, "the final status of " + what, since, check=self.agent.check_alive)
             if final.json["status"] != "SUCCEEDED":
                 raise BenchError("%s ended %s: %s" % (what, final.json["status"], json.dumps(final.json)))
             # The events follow the status (published in that order); each version is new, so its
@@ -149,17 +138,18 @@ class Deployer:
             versions = {name: spec["version"] for name, spec in functions.items()}
 
             def event(kind, test, count=1):
-                return self.bus.wait_for(self.thing.events_topic, lambda e: e["type"] == kind and test(e), since,
-                                         self.ctx.timeout, "the %s event of %s" % (kind, what), count=count,
-                                         check=self.agent.check_alive)
+                return self.observer.wait_count(topics.events, lambda m: m.json["type"] == kind and test(m.json),
+                                                count, self.ctx.timeout, "the %s event of %s" % (kind, what), since,
+                                                check=self.agent.check_alive)[:count]
             in_progress = event("deployment.in_progress", lambda e: e["deploymentId"] == deployment_id)[0].json
             succeeded = event("deployment.succeeded", lambda e: e["deploymentId"] == deployment_id)[0].json
             started = [m.json for m in event("function.started", lambda e: versions.get(e["function"]) == e["version"],
                                              len(versions))]
             ready = [m.json for m in event("function.ready", lambda e: versions.get(e["function"]) == e["version"],
                                            len(versions))]
-        except BenchError as error:
-            raise BenchError("%s\n--- the agent's log (%s), last lines:\n%s" % (error, self.agent.log, tail(self.agent.log)))
+        except HarnessError as error:
+            raise BenchError("%s\n--- the agent's log (%s), last lines:\n%s"
+                             % (error, self.agent.log_path, tail(self.agent.log_text())))
         return {
             "ms": (final.received - sent) * 1000.0,
             "agentInProgressToSucceededMs": float(succeeded["timestamp"] - in_progress["timestamp"]),
@@ -180,12 +170,12 @@ def run(ctx):
     folder = ctx.workdir / "deployment"
     served = folder / "served"
     served.mkdir(parents=True, exist_ok=True)
-    echo_sha = sha256_file(ctx.echo_bin)
+    echo_sha = sha256_of(ctx.echo_bin)
     module = folder / "bench_handler.py"
     module.write_text("# the deployment benchmark's Python function: as little as a handler can do\n"
                       "def handler(event, context):\n    return {\"echo\": event}\n")
     module.chmod(0o644)
-    module_sha = sha256_file(module)
+    module_sha = sha256_of(module)
     problems = []
 
     server = ArtifactServer(served)
@@ -196,38 +186,32 @@ def run(ctx):
         path = served / name
         with open(path, "wb") as f:
             f.write(os.urandom(artifact_bytes))
-        return name, {"uri": server.uri(name), "sha256": sha256_file(path), "name": "data.bin"}
+        return name, {"uri": server.uri(name), "sha256": sha256_of(path), "name": "data.bin"}
 
     def echo_with(data, version):
-        spec = echo_function(ctx.echo_bin, echo_sha)
-        spec["version"] = version
+        spec = native_function(ctx.echo_bin, version=version, subscriptions=(), sha256=echo_sha)
         spec["artifacts"].append(dict(data))
         return {FUNCTION: spec}
 
     def python_with(version):
-        spec = python_function(module, module_sha)
-        spec["version"] = version
-        return {PY_FUNCTION: spec}
+        return {PY_FUNCTION: python_function(module, "bench_handler.handler", version=version, sha256=module_sha)}
 
     probe = {"uri": server.uri("probe.bin"), "sha256": "0" * 64, "name": "data.bin"}
-    validate(ctx, {"deploymentId": "validate", "revision": 1, "functions": echo_with(probe, "1.0.0"),
-                   "policy": {"healthySeconds": 0, "onFailure": "none"}}, "echo-http")
+    check_document(ctx, document("validate", 1, echo_with(probe, "1.0.0"), onFailure="none"), "echo-http")
     if python_rounds:
-        validate(ctx, {"deploymentId": "validate", "revision": 1, "functions": python_with("1.0.0"),
-                       "policy": {"healthySeconds": 0, "onFailure": "none"}}, "python")
+        check_document(ctx, document("validate", 1, python_with("1.0.0"), onFailure="none"), "python")
 
     bus = None
     samples = {"fresh": [], "cached": [], "pythonCached": []}
     server.start()
     try:
         broker = ctx.broker("deployment")
-        bus = Bus(broker.port)
-        bus.start(ctx.timeout)
+        bus = things_observer(broker.port, ctx.timeout)
         agent = ctx.agent("deployment", "bench-deploy-" + uuid.uuid4().hex[:6], broker.port)
         thing = Thing(bus, agent, ctx.timeout)
         thing.health(lambda h: h.get("connection", {}).get("connected"), "the first health report of the agent %s"
                      % agent.name, since=0)
-        deployer = Deployer(ctx, bus, agent)
+        deployer = Deployer(ctx, thing)
 
         def fetched(name, expected, label):
             got = server.count(name)

@@ -38,17 +38,17 @@ Every wait has the deadline BENCH_TIMEOUT and fails naming what it waited for, h
 fleet got there, and the log of one that did not.
 """
 
-import hashlib
 import json
 import os
-import socket
-import subprocess
 import time
 import uuid
 
-from .context import BenchError, proc_stat, tail
-from caps_bench import (CLOCK_TICKS, FINAL, Bus, cpu_times, echo_function, fmt_mb, kv_kb, memory_of,  # noqa: E402
-                        summary)
+from harness import (CLOCK_TICKS, FINAL, Observer, cpu_times, document, kv_kb, memory_of, native_function,
+                     process_table, sha256_of, tail)
+
+from ..figures import fmt_mb, summary
+from ..settings import BenchError
+from ..thing import validate
 
 SETTINGS = {
     "BENCH_FLEET_AGENTS": (200, 20, "agents on one broker, each a thing of its own in the group bench-fleet"),
@@ -59,28 +59,21 @@ GROUP = "bench-fleet"
 FUNCTION = "echo"
 
 
-class FleetBus(Bus):
-    """The caps benchmark's client, subscribed to the health and status topics only and keeping
-    per thing only the first `online` health and the watched deployment's final status, instead
-    of every message under `edge/things/#` in a list scanned on each wait. With 200 agents on 2
+class FleetBus(Observer):
+    """The benchmark's client, subscribed to the health and status topics only and keeping per
+    thing only the first `online` health and the watched deployment's final status, instead of
+    every message under `edge/things/#` in a list scanned on each wait. With 200 agents on 2
     cores, the events are half the messages of a deployment: with them, the client took 0.16 s
     of CPU in a deployment window of about 1 s, without them 0.11 s (the agents took about 1 s,
     Mosquitto 0.07 s), on a machine where every process competes for the same two cores."""
 
     def __init__(self, port):
-        super().__init__(port)
+        super().__init__(port, name="bench-fleet", filters=("edge/things/+/health", "edge/things/+/deployment/status"),
+                         for_load=True)
         self.online = {}  # thing -> monotonic time its first health `online`, connected, arrived
         self.finals = {}  # thing -> (monotonic time received, status document) of the watched deployment
         self.watched = None  # (deploymentId, revision)
         self.counts = {"health": 0, "status": 0, "events": 0, "other": 0, "bytes": 0}
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties):
-        sock = client.socket()
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if reason_code == 0:
-            client.subscribe([("edge/things/+/health", 1), ("edge/things/+/deployment/status", 1)])
-            self.connected.set()
 
     def _on_message(self, client, userdata, raw):
         now = time.monotonic()
@@ -130,19 +123,8 @@ class FleetBus(Bus):
                         "need a larger BENCH_TIMEOUT)\n--- the log of %s (%s), last lines:\n%s"
                         % (timeout, what, len(agents) - len(missing), len(agents),
                            ", ".join(a.thing for a in missing[:10]), ", …" if len(missing) > 10 else "",
-                           first.name, first.log, tail(first.log)))
+                           first.name, first.log_path, tail(first.log_text())))
                 self.cond.wait(min(deadline - now, 0.5))
-
-
-def process_table():
-    """pid -> the fields of /proc/PID/stat after the command name, for every live process."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = proc_stat(int(entry))
-            if fields is not None and fields[0] != "Z":
-                table[int(entry)] = fields
-    return table
 
 
 def run_seconds(pid, threads=False):
@@ -243,18 +225,11 @@ def run(ctx):
     if count < 1:
         raise BenchError("BENCH_FLEET_AGENTS must be at least 1")
     run_id = uuid.uuid4().hex[:6]
-    with open(ctx.echo_bin, "rb") as f:
-        echo_sha = hashlib.sha256(f.read()).hexdigest()
     deployment_id = "bench-fleet-%s" % run_id
-    doc = {"deploymentId": deployment_id, "revision": 1, "functions": {FUNCTION: echo_function(ctx.echo_bin, echo_sha)},
-           "policy": {"healthySeconds": 0, "onFailure": "none"}}
-    checked_path = ctx.workdir / "fleet-deployment.json"
-    checked_path.write_text(json.dumps(doc))
-    checked = subprocess.run([ctx.edgectl_bin, "validate", str(checked_path)], capture_output=True, text=True,
-                             timeout=ctx.timeout)
-    if checked.returncode != 0:
-        raise BenchError("edgectl validate refused the fleet's group deployment (fix the document in "
-                         "benchmarks/suite/fleet.py):\n%s%s" % (checked.stdout, checked.stderr))
+    echo = native_function(ctx.echo_bin, version="1.0.0", subscriptions=(), sha256=sha256_of(ctx.echo_bin))
+    doc = document(deployment_id, 1, {FUNCTION: echo}, onFailure="none")
+    validate(ctx.edgectl_bin, doc, ctx.workdir / "fleet-deployment.json",
+             "the fleet's group deployment (fix the document in benchmarks/suite/fleet.py)", ctx.timeout)
 
     problems = []
     broker = ctx.broker("fleet")
@@ -301,7 +276,7 @@ def run(ctx):
             thing = sorted(failed)[0]
             raise BenchError("the group deployment %s did not succeed on %d of %d agents; %s: %s\n--- its log, last lines:\n%s"
                              % (deployment_id, len(failed), count, thing, json.dumps(failed[thing]),
-                                tail(next(a.log for a in agents if a.thing == thing))))
+                                tail(next(a.log_text() for a in agents if a.thing == thing))))
         all_succeeded = max(received for received, _ in finals.values()) - sent
         per_agent = {t: (received - sent) * 1000.0 for t, (received, _) in finals.items()}
         stamped = [d["timestamp"] - sent_wall_ms for _, d in finals.values()]

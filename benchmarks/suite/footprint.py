@@ -15,14 +15,16 @@ cgroups), and its default health interval.
 """
 
 import calendar
-import hashlib
 import json
 import os
 import subprocess
 import time
 
-from caps_bench import Bus, Thing, children_of, echo_function, memory_of, percentile, rss_kb
-from suite.context import BenchError, tail
+from harness import children_of, memory_of, native_function, rss_kb, sha256_of, tail
+
+from ..figures import percentile
+from ..settings import BenchError
+from ..thing import Thing, things_observer
 
 SETTINGS = {
     "BENCH_FOOTPRINT_STARTS": (10, 3, "starts measured, empty and with 10 functions"),
@@ -46,22 +48,22 @@ def _wait_connected(ctx, agent, offset):
     deadline = time.monotonic() + ctx.timeout
     while True:
         agent.check_alive()
-        with open(agent.log, "rb") as log:
+        with open(agent.log_path, "rb") as log:
             log.seek(offset)
             for raw in log.read().decode(errors="replace").splitlines():
                 if CONNECTED in raw:
                     return _log_time_ms(raw)
         if time.monotonic() >= deadline:
             raise BenchError("the agent %s did not log %r within %.0f s; its log:\n%s"
-                             % (agent.name, CONNECTED, ctx.timeout, tail(agent.log)))
+                             % (agent.name, CONNECTED, ctx.timeout, tail(agent.log_text())))
         time.sleep(0.005)  # polling a file for a line; the deadline above bounds it
 
 
 def _start_timed(ctx, agent):
     """Starts the agent; returns (wall ms just before the start, wall ms of its connection)."""
-    offset = agent.log.stat().st_size if agent.log.exists() else 0
+    offset = agent.log_path.stat().st_size if agent.log_path.exists() else 0
     started = time.time() * 1000
-    agent.start(ctx.pids_file)
+    agent.start()
     return started, _wait_connected(ctx, agent, offset)
 
 
@@ -93,8 +95,7 @@ def run(ctx):
         raise BenchError("BENCH_FOOTPRINT_STARTS and BENCH_FOOTPRINT_FUNCTIONS must be at least 1")
     result = {"binaryBytes": os.path.getsize(ctx.agent_bin), "libraries": _libraries(ctx.agent_bin)}
     broker = ctx.broker("footprint-broker")
-    bus = Bus(broker.port)
-    bus.start(ctx.timeout)
+    bus = things_observer(broker.port, ctx.timeout)
     try:
         # Cold starts: a new agent (and state folder) each time.
         cold = []
@@ -111,9 +112,10 @@ def run(ctx):
                 % (percentile(cold, 50), result["idle"]["vmRssKB"] / 1024))
 
         # Ten long-lived native functions.
-        sha = hashlib.sha256(open(ctx.echo_bin, "rb").read()).hexdigest()
-        functions = {"echo-%02d" % i: echo_function(ctx.echo_bin, sha, subscriptions=["bench/footprint/%d/in" % i],
-                                                     qos=0, output="bench/footprint/out") for i in range(count)}
+        sha = sha256_of(ctx.echo_bin)
+        functions = {"echo-%02d" % i: native_function(ctx.echo_bin, version="1.0.0", sha256=sha,
+                                                       subscriptions=["bench/footprint/%d/in" % i], qos=0,
+                                                       output="bench/footprint/out") for i in range(count)}
         thing = Thing(bus, agent, ctx.timeout)
         thing.deploy("bench-footprint", functions, count)
         time.sleep(settle)
@@ -126,9 +128,9 @@ def run(ctx):
             ctx.stop_agents([agent], forget=False)
             since = bus.mark()
             began, connected = _start_timed(ctx, agent)
-            events = bus.wait_for(thing.events_topic, lambda e: e["type"] == "function.ready", since, ctx.timeout,
-                                  "%d function.ready events after restart %d" % (count, i + 1), count=count,
-                                  check=agent.check_alive)
+            events = bus.wait_count(thing.topics.events, lambda m: m.json["type"] == "function.ready", count,
+                                    ctx.timeout, "%d function.ready events after restart %d" % (count, i + 1), since,
+                                    check=agent.check_alive)[:count]
             warm.append(connected - began)
             last_ready = max(m.json["timestamp"] for m in events)
             ready.append(last_ready - began)

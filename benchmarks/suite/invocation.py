@@ -22,14 +22,16 @@ and the baseline client is read from /proc, so a figure can be told apart from a
 machine.
 """
 
-import hashlib
 import json
 import select
 import subprocess
 import time
 
-from caps_bench import Bus, Thing, children_of, cpu_seconds, echo_function, fmt_ms
-from suite.context import BenchError
+from harness import children_of, cpu_seconds, native_function, python_function, sha256_of
+
+from ..figures import fmt_ms
+from ..settings import BenchError
+from ..thing import Thing, things_observer
 
 SETTINGS = {
     "BENCH_INVOKE_SECONDS": (10, 3, "seconds measured per run"),
@@ -55,19 +57,16 @@ def _numbers(ctx, name):
 
 
 def _functions(ctx, qos_levels, python_module):
-    sha = hashlib.sha256(open(ctx.echo_bin, "rb").read()).hexdigest()
+    sha = sha256_of(ctx.echo_bin)
     functions = {}
     for qos in qos_levels:
-        functions["native-q%d" % qos] = echo_function(
-            ctx.echo_bin, sha, subscriptions=["bench/native-q%d/in" % qos], qos=qos,
+        functions["native-q%d" % qos] = native_function(
+            ctx.echo_bin, version="1.0.0", sha256=sha, subscriptions=["bench/native-q%d/in" % qos], qos=qos,
             output="bench/native-q%d/out" % qos, queueSize=1000)
         if python_module:
-            functions["python-q%d" % qos] = {
-                "version": "1.0.0", "runtime": "python3", "handler": "invoke_handler.handler",
-                "artifacts": [{"uri": "file://%s" % python_module,
-                               "sha256": hashlib.sha256(python_module.read_bytes()).hexdigest()}],
-                "subscriptions": [{"topic": "bench/python-q%d/in" % qos, "qos": qos}],
-                "output": {"topic": "bench/python-q%d/out" % qos, "qos": qos}, "queueSize": 1000}
+            functions["python-q%d" % qos] = python_function(
+                python_module, "invoke_handler.handler", version="1.0.0", subscriptions=["bench/python-q%d/in" % qos],
+                qos=qos, output="bench/python-q%d/out" % qos, queueSize=1000)
     return functions
 
 
@@ -154,8 +153,7 @@ def run(ctx):
 
     broker = ctx.broker("invoke-broker")
     agent = ctx.agent("invoke", "bench-invoke", broker.port)
-    bus = Bus(broker.port)
-    bus.start(ctx.timeout)
+    bus = things_observer(broker.port, ctx.timeout)
     runs = []
     try:
         functions = _functions(ctx, qos_levels, python_module)

@@ -1,13 +1,11 @@
-"""An independent AWS IoT Device Shadow client for the tests: plain MQTT (paho), the topics and
-documents AWS documents, nothing from the agent."""
+"""An independent AWS IoT Device Shadow client for the tests: plain MQTT (paho, through the
+harness's Observer), the topics and documents AWS documents, nothing from the agent."""
 
 import json
 import threading
-import time
 
-import paho.mqtt.client as mqtt
-
-import edge_harness as h
+from .observer import Observer, holds
+from .waits import WAIT
 
 OPERATIONS = ("get", "update", "delete")
 
@@ -25,7 +23,7 @@ class ShadowClient:
     def __init__(self, port, thing, name="shadow-client"):
         self.thing = thing
         base = prefix(thing)
-        self.obs = h.Observer(port, name=name, filters=(base + "/+/+", base + "/name/+/+/+"))
+        self.obs = Observer(port, name=name, filters=(base + "/+/+", base + "/name/+/+/+"))
         self.counter = 0
         self.lock = threading.Lock()
 
@@ -46,7 +44,7 @@ class ShadowClient:
         topic = "%s/%s" % (prefix(self.thing, name), operation)
         self.obs.publish(topic, payload if isinstance(payload, (bytes, str)) else json.dumps(payload), qos=qos)
 
-    def request(self, operation, document=None, name=None, raw=None, timeout=h.WAIT):
+    def request(self, operation, document=None, name=None, raw=None, timeout=WAIT):
         """Sends a request with a fresh clientToken (unless `raw` bytes are given, or the document
         has one) and returns (outcome, reply): outcome is "accepted" or "rejected"."""
         since = self.obs.mark()
@@ -69,12 +67,12 @@ class ShadowClient:
                                     what="the reply to %s %s (clientToken %s)" % (operation, name or "(classic)", token))
         return message.topic.rsplit("/", 1)[1], message.json
 
-    def accepted(self, operation, document=None, name=None, timeout=h.WAIT):
+    def accepted(self, operation, document=None, name=None, timeout=WAIT):
         outcome, reply = self.request(operation, document, name=name, timeout=timeout)
         assert outcome == "accepted", "%s of %s was rejected: %s" % (operation, name or "(classic)", reply)
         return reply
 
-    def rejected(self, operation, document=None, name=None, raw=None, timeout=h.WAIT):
+    def rejected(self, operation, document=None, name=None, raw=None, timeout=WAIT):
         outcome, reply = self.request(operation, document, name=name, raw=raw, timeout=timeout)
         assert outcome == "rejected", "%s of %s was accepted, expected a rejection: %s" % (operation, name or "(classic)", reply)
         return reply
@@ -82,16 +80,16 @@ class ShadowClient:
     def get(self, name=None):
         return self.accepted("get", name=name)
 
-    def wait_for(self, suffix, predicate=None, name=None, timeout=h.WAIT, since=0, what=None):
+    def wait_for(self, suffix, predicate=None, name=None, timeout=WAIT, since=0, what=None):
         topic = "%s/%s" % (prefix(self.thing, name), suffix)
         return self.obs.wait_for(topic, predicate, timeout=timeout, since=since, what=what or topic).json
 
-    def wait_state(self, predicate, name=None, timeout=h.WAIT, what="a shadow state"):
+    def wait_state(self, predicate, name=None, timeout=WAIT, what="a shadow state"):
         """The shadow's document once `predicate(document)` holds: checked on a get, then on each
         /update/documents (`current`) after it; returns the whole document from a final get."""
         since = self.obs.mark()
         outcome, document = self.request("get", name=name)
-        if outcome == "accepted" and h._safe(predicate, _Doc(document)):
+        if outcome == "accepted" and holds(predicate, _Doc(document)):
             return document
         self.wait_for("update/documents", lambda m: predicate(_Doc(m.json["current"])), name=name, timeout=timeout,
                       since=since, what=what)
