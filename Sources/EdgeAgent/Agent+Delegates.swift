@@ -27,8 +27,8 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
         return nil
     }
 
-    func runner(_ runner: FunctionRunner, shadow type: String, _ request: [String: JSONValue]) -> JSONValue {
-        functionShadowRequest(runner, type: type, request)
+    func runner(_ runner: FunctionRunner, shadow type: String, _ request: [String: JSONValue], reply: @escaping (JSONValue) -> Void) {
+        functionShadowRequest(runner, type: type, request, reply: reply)
     }
 
     func runnerChanged(_ runner: FunctionRunner) {
@@ -82,9 +82,8 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
 
     func coordinator(_ coordinator: DeploymentCoordinator, stage specs: [FunctionSpec], attempt: Int) {
         let stager = coordinator.stager
-        let results = stagingResults
-        Worker.run {
-            results.post(StagingResult(attempt: attempt, result: stager.stage(specs)))
+        io.run(.network, { stager.stage(specs) }) { [unowned self] result in
+            self.coordinator.staged(result, attempt: attempt)
         }
     }
 }

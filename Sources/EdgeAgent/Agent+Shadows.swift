@@ -20,9 +20,9 @@ extension Agent {
 
     /// A message on a shadow request topic; false when it was not one.
     func routeShadowRequest(_ message: MQTTMessage) -> Bool {
-        guard let (name, outcome) = shadows.received(topic: message.topic, payload: message.payload) else { return false }
-        if name == nil, outcome.changed != nil { classicShadowChanged(outcome.accepted) }
-        return true
+        shadows.received(topic: message.topic, payload: message.payload) { [unowned self] name, outcome in
+            if name == nil, outcome.changed != nil { self.classicShadowChanged(outcome.accepted) }
+        }
     }
 
     /// The classic shadow changed (an update or a delete): follow its desired state, and report
@@ -71,17 +71,29 @@ extension Agent {
         }
     }
 
-    /// Updates the agent's keys of `reported` when they differ from the truth.
+    /// Updates the agent's keys of `reported` when they differ from the truth. One report is in
+    /// flight at a time: a change meanwhile reports again once it is saved.
     func reportShadow() {
+        guard !shadowReportInFlight else {
+            shadowReportAgain = true
+            return
+        }
         let truth = reportedState()
         let stored = shadows.book.document(nil)?.reported?.filter { Agent.reportedKeys.contains($0.key) }
         guard let patch = ShadowRules.patch(from: stored, to: truth) else { return }
-        let outcome = shadows.perform(.update, on: nil, .success(ShadowRequest(reported: .object(patch))))
-        // Said once per distinct problem: reports are retried on every change, which can be many a second.
-        if let error = outcome.error, error.description != shadowReportProblem {
-            logger.error("cannot report the agent's state in its shadow", ("error", error.description))
+        shadowReportInFlight = true
+        shadows.perform(.update, on: nil, .success(ShadowRequest(reported: .object(patch)))) { [unowned self] outcome in
+            self.shadowReportInFlight = false
+            // Said once per distinct problem: reports are retried on every change, which can be many a second.
+            if let error = outcome.error, error.description != self.shadowReportProblem {
+                self.logger.error("cannot report the agent's state in its shadow", ("error", error.description))
+            }
+            self.shadowReportProblem = outcome.error?.description
+            if self.shadowReportAgain {
+                self.shadowReportAgain = false
+                self.reportShadow()
+            }
         }
-        shadowReportProblem = outcome.error?.description
     }
 
     /// The agent's settings in effect, each deployed function as it runs, and what of the
@@ -120,19 +132,22 @@ extension Agent {
     // MARK: Functions' own shadows
 
     /// `shadow.get` / `shadow.update` from a function: always on the named shadow that bears its name.
-    func functionShadowRequest(_ runner: FunctionRunner, type: String, _ members: [String: JSONValue]) -> JSONValue {
+    func functionShadowRequest(_ runner: FunctionRunner, type: String, _ members: [String: JSONValue],
+                               reply: @escaping (JSONValue) -> Void) {
         let id = members["id"] ?? .null
         let operation: ShadowBook.Operation = type == "shadow.update" ? .update : .get
         var fields = members
         fields["type"] = nil
         fields["id"] = nil
         let request = operation == .update ? ShadowRequest.update(.object(fields)) : ShadowRequest.other(.object(fields))
-        let outcome = shadows.perform(operation, on: runner.name, request)
-        if let error = outcome.error {
-            var detail: [String: JSONValue] = ["code": .int(Int64(error.code)), "message": .string(error.message)]
-            if let text = error.detail { detail["detail"] = .string(text) }
-            return ["type": "shadow.rejected", "id": id, "error": .object(detail)]
+        shadows.perform(operation, on: runner.name, request) { outcome in
+            if let error = outcome.error {
+                var detail: [String: JSONValue] = ["code": .int(Int64(error.code)), "message": .string(error.message)]
+                if let text = error.detail { detail["detail"] = .string(text) }
+                reply(["type": "shadow.rejected", "id": id, "error": .object(detail)])
+            } else {
+                reply(["type": "shadow.accepted", "id": id, "document": outcome.messages.first?.payload ?? .null])
+            }
         }
-        return ["type": "shadow.accepted", "id": id, "document": outcome.messages.first?.payload ?? .null]
     }
 }

@@ -16,7 +16,8 @@ public final class Agent {
     var logger: Logger
     let loop = EventLoop()
     let mqttEvents: Inbox<MQTTEvent>
-    let stagingResults: Inbox<StagingResult>
+    /// Blocking work (saves, cgroup clean-up, downloads), off the reactor.
+    let io: IOWorker
     let signals: SignalChannel
     let client: MQTTClient
     let publisher: Publisher
@@ -26,6 +27,8 @@ public final class Agent {
     /// The health interval in effect: the configuration's, or the classic shadow's.
     var healthIntervalSeconds: Int
     var shadowReportDue: EventLoop.Token?
+    var shadowReportInFlight = false
+    var shadowReportAgain = false
     /// The last reason the agent's own report into its shadow was refused (413, say), logged once.
     var shadowReportProblem: String?
     let host: FunctionHost
@@ -50,11 +53,6 @@ public final class Agent {
     /// Set once the offline report is out and the connection is closing: no more health reports.
     var finishingShutdown = false
     var connectionClosed = false
-
-    struct StagingResult: Sendable {
-        var attempt: Int
-        var result: Result<[String: String], StagingFailure>
-    }
 
     /// Prepares everything that can fail on a bad configuration, so that the agent stops at start with a clear message.
     public init(config: AgentConfiguration) throws(StartupError) {
@@ -82,7 +80,7 @@ public final class Agent {
         do {
             signals = try SignalChannel([SIGTERM, SIGINT, SIGCHLD, SIGHUP])
             mqttEvents = try Inbox<MQTTEvent>()
-            stagingResults = try Inbox<StagingResult>()
+            io = try IOWorker(loop: loop, logger: logger, slowDiskMs: Agent.testSlowDiskMs)
         } catch {
             throw StartupError("cannot set up the agent's event sources: \(error)")
         }
@@ -113,7 +111,7 @@ public final class Agent {
         }
         let python = Agent.resolveExecutable(config.python) ?? config.python
         host = FunctionHost(thing: config.thingName, python: python, pythonRuntimeDir: runtime, logDir: logDir, cgroups: tree,
-                            mayLimitOtherUsers: DeviceProbe.hasCapability(DeviceProbe.capSysResource))
+                            mayLimitOtherUsers: DeviceProbe.hasCapability(DeviceProbe.capSysResource), io: io)
         let pythonProblem = DeviceProbe.traversalProblem(python, need: "x").map { "\(python): \($0)" }
             ?? runtime.flatMap { folder in DeviceProbe.traversalProblem("\(folder)/edge_runtime.py", need: "r").map { "\(folder): \($0)" } }
         var policy = FunctionHostPolicy(
@@ -125,11 +123,11 @@ public final class Agent {
         self.policy = policy
         publisher = Publisher(client: client, logger: logger)
         healthIntervalSeconds = config.healthIntervalSeconds
-        shadows = ShadowServer(thing: config.thingName, stateDir: config.stateDir, logger: logger) { [publisher] topic, payload in
+        shadows = ShadowServer(thing: config.thingName, stateDir: config.stateDir, io: io, logger: logger) { [publisher] topic, payload in
             publisher.publish(topic, payload, qos: 1)
         }
         coordinator = DeploymentCoordinator(thing: config.thingName, groups: config.thingGroups, stateDir: config.stateDir,
-                                            loop: loop, logger: logger) { [policy] spec in
+                                            loop: loop, io: io, logger: logger) { [policy] spec in
             FunctionAdmission.check(spec, policy: policy, lookupUser: Users.lookup)
         }
         coordinator.delegate = self
@@ -148,6 +146,11 @@ public final class Agent {
         case .failure(let error):
             return .failure(error)
         }
+    }
+
+    /// A delay added to every save, for tests of the agent on a slow disk; never set in production.
+    static var testSlowDiskMs: Int {
+        getenv("EDGE_AGENT_TEST_SLOW_DISK_MS").flatMap { Int(String(cString: $0)) }.map { max(0, min($0, 60_000)) } ?? 0
     }
 
     /// The user functions run as by default when the agent is root (created by scripts/setup.sh).
@@ -205,9 +208,6 @@ public final class Agent {
         loop.watch(signals.fd) { [unowned self] _ in self.handleSignals() }
         loop.watch(mqttEvents.fd) { [unowned self] _ in
             for event in self.mqttEvents.drain() { self.handle(event) }
-        }
-        loop.watch(stagingResults.fd) { [unowned self] _ in
-            for done in self.stagingResults.drain() { self.coordinator.staged(done.result, attempt: done.attempt) }
         }
         reportCgroups()
         if Users.isRoot, let user = policy.defaultUser, Users.lookup(user) == nil {

@@ -31,12 +31,14 @@ class Agent:
     `health_interval`: seconds (None: the agent's default); `log_level`; `cgroups`: the value of
     `--cgroups` (None: not given); `cgroup_root`: the agent's subtree (`--cgroup-root`, None: not
     given); `python`: `--python`; `groups`: `--thing-group`s; `extra_args` last. `name` is what
-    messages call it (default: the thing); `pids_file`: see processes.launch."""
+    messages call it (default: the thing); `pids_file`: see processes.launch; `env`: variables added
+    to the agent's environment."""
 
     def __init__(self, binary, thing, broker_port, state_dir, log_path, health_interval=2, extra_args=(),
                  broker_host="127.0.0.1", groups=(), runtime_dir=RUNTIME_DIR, log_level="debug", cgroups=None,
-                 cgroup_root=None, python=None, name=None, pids_file=None):
+                 cgroup_root=None, python=None, name=None, pids_file=None, env=None):
         self.thing = thing
+        self.env = env
         self.name = name or thing
         self.state_dir = Path(state_dir)
         self.log_path = Path(log_path)
@@ -63,7 +65,7 @@ class Agent:
     def start(self):
         """Starts the agent (again, after a stop: same arguments, same state and log); returns self."""
         self.proc = launch(self.args, self.log_path, "=== %s" % " ".join(shlex.quote(a) for a in self.args),
-                           self.pids_file)
+                           self.pids_file, env=self.env)
         return self
 
     @property

@@ -5,16 +5,18 @@ import signal
 import subprocess
 
 
-def launch(args, log_path, header, pids_file=None):
+def launch(args, log_path, header, pids_file=None, env=None):
     """Starts `args` with stdout and stderr appended to `log_path` (after the line `header`) and
     stdin from /dev/null. With `pids_file` (a benchmark's, which scripts/bench.sh reads to kill
     what a killed driver left), the pid is appended there and the process gets a session of its
-    own, so that a Ctrl-C reaches only the driver, which then stops it in order."""
+    own, so that a Ctrl-C reaches only the driver, which then stops it in order. `env`: variables
+    added to this process's environment for it."""
     with open(log_path, "ab") as log:
         log.write(header.encode() + b"\n")
         log.flush()
         proc = subprocess.Popen([str(a) for a in args], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                start_new_session=pids_file is not None)
+                                start_new_session=pids_file is not None,
+                                env=None if env is None else {**os.environ, **env})
     if pids_file is not None:
         with open(pids_file, "a") as f:
             f.write("%d\n" % proc.pid)

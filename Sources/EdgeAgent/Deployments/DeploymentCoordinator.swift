@@ -24,6 +24,7 @@ final class DeploymentCoordinator {
     /// Stateless and Sendable: staging runs on a worker thread with it.
     let stager: ArtifactStager
     private let loop: EventLoop
+    private let io: IOWorker
     private let logger: Logger
     weak var delegate: DeploymentCoordinatorDelegate?
     /// Every runner not yet stopped: those in service and those being retired.
@@ -34,9 +35,14 @@ final class DeploymentCoordinator {
     private var pumping = false
     /// The last status published, with each function's state as it was then.
     private(set) var lastStatus: DeploymentStatus?
+    /// Saves in flight, and the statuses that wait for them: a status goes out only once what it
+    /// reports is on disk.
+    private var savesInFlight = 0
+    private var statusesAfterSave: [DeploymentStatus] = []
 
-    init(thing: String, groups: [String], stateDir: String, loop: EventLoop, logger: Logger,
+    init(thing: String, groups: [String], stateDir: String, loop: EventLoop, io: IOWorker, logger: Logger,
          admit: ((FunctionSpec) -> Result<FunctionAdmission, DocumentRejection>)?) {
+        self.io = io
         rollout = Rollout(thing: thing, groups: groups, admit: admit)
         store = DeploymentStore(path: "\(stateDir)/deployments.json")
         stager = ArtifactStager(stateDir: stateDir)
@@ -46,7 +52,8 @@ final class DeploymentCoordinator {
 
     // MARK: Inputs
 
-    /// Starts what was applied before the agent stopped, from local files only.
+    /// Starts what was applied before the agent stopped, from local files only (read at start,
+    /// before anything is served).
     func restore() {
         handle(.restore(store.load().mapError { StoreFailure($0.description) }))
     }
@@ -102,7 +109,11 @@ final class DeploymentCoordinator {
         case .publish(var status):
             if status.state != .rejected { status.functions = functionDetail() }
             lastStatus = status
-            delegate?.coordinator(self, publish: status)
+            if savesInFlight > 0 {
+                statusesAfterSave.append(status)
+            } else {
+                delegate?.coordinator(self, publish: status)
+            }
         case .stage(let attempt, let specs):
             delegate?.coordinator(self, stage: specs, attempt: attempt)
         case .create(let id, let spec, let directory, let deploymentId, let origin):
@@ -142,13 +153,30 @@ final class DeploymentCoordinator {
         }
     }
 
+    /// Saves the applied documents on the I/O worker's storage lane, in order; a failure is said
+    /// where the operator looks (an event) once it is known.
     private func persist(_ saved: SavedDeployments) {
-        do {
-            try store.save(saved)
-        } catch {
-            logger.error("cannot save the applied deployment; it will not survive a restart", ("error", error.description))
-            delegate?.coordinator(self, event: .persistFailed(error.description))
-        }
+        let store = self.store
+        savesInFlight += 1
+        io.save({ () -> SystemError? in
+            do throws(SystemError) {
+                try store.save(saved)
+                return nil
+            } catch {
+                return error
+            }
+        }, then: { [weak self] failure in
+            guard let self else { return }
+            self.savesInFlight -= 1
+            if let failure {
+                self.logger.error("cannot save the applied deployment; it will not survive a restart", ("error", failure.description))
+                self.delegate?.coordinator(self, event: .persistFailed(failure.description))
+            }
+            guard self.savesInFlight == 0 else { return }
+            let waiting = self.statusesAfterSave
+            self.statusesAfterSave.removeAll()
+            for status in waiting { self.delegate?.coordinator(self, publish: status) }
+        })
     }
 
     private func log(_ line: RolloutLog) {

@@ -4,7 +4,7 @@ import EdgePOSIX
 
 /// Keeps the applied deployment documents and the revisions seen on disk, written atomically,
 /// so that after a restart the agent runs its last deployment with or without a broker.
-struct DeploymentStore {
+struct DeploymentStore: Sendable {
     let path: String
 
     func save(_ snapshot: SavedDeployments) throws(SystemError) {

@@ -33,19 +33,20 @@ final class FunctionProcess {
     }
 
     /// Signals the whole process group (the function runs in a session of its own); SIGKILL
-    /// goes to the whole cgroup as well, which holds every descendant, even those that left the group.
-    func signal(_ signal: Int32) {
+    /// goes to the whole cgroup as well (on the janitor's lane), which holds every descendant,
+    /// even those that left the group.
+    func signal(_ signal: Int32, janitor: CgroupJanitor) {
         Signals.sendToGroup(pid, signal)
-        if signal == SIGKILL { cgroup?.killAll() }
+        if signal == SIGKILL, let cgroup { janitor.kill(cgroup) }
     }
 
     /// Called while the ended main process is still a zombie (its pid and group cannot be reused):
     /// kills whatever it left behind.
-    func killLeftovers() {
+    func killLeftovers(janitor: CgroupJanitor) {
         guard !leftoversKilled else { return }
         leftoversKilled = true
         Signals.sendToGroup(pid, SIGKILL)
-        cgroup?.killAll()
+        if let cgroup { janitor.kill(cgroup) }
     }
 
     /// CPU time used so far: its cgroup's (threads and children included), else its main process's.

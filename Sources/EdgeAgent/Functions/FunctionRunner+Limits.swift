@@ -41,14 +41,11 @@ extension FunctionRunner {
     }
 
     /// Removes an instance's cgroup once the kernel lets go of it (its last process has exited).
-    func removeCgroup(_ cgroup: FunctionCgroup, attempt: Int = 1) {
-        if cgroup.remove() { return }
-        guard attempt < 50 else {
-            logger.warning("a function's cgroup could not be removed", ("cgroup", cgroup.path))
-            return
+    func removeCgroup(_ cgroup: FunctionCgroup) {
+        let path = cgroup.path
+        janitor.remove(cgroup) { [logger] removed in
+            if !removed { logger.warning("a function's cgroup could not be removed", ("cgroup", path)) }
         }
-        cgroup.killAll()
-        loop.after(100) { [weak self] in self?.removeCgroup(cgroup, attempt: attempt + 1) }
     }
 
     // MARK: Usage

@@ -22,6 +22,7 @@ final class FunctionRunner {
     var origin: DeploymentSource?
 
     private(set) var processes: [InstanceID: FunctionProcess] = [:]
+    let janitor: CgroupJanitor
     private var timers: [SupervisorTimer: EventLoop.Token] = [:]
     /// Events not yet given to the supervisor: effects may cause events, which wait their turn.
     private var pending = RingQueue<SupervisorEvent>()
@@ -35,6 +36,7 @@ final class FunctionRunner {
 
     init(id: RunnerID, spec: FunctionSpec, directory: String, deploymentId: String, host: FunctionHost, loop: EventLoop, logger: Logger) {
         self.id = id
+        janitor = CgroupJanitor(io: host.io)
         self.directory = directory
         self.deploymentId = deploymentId
         self.host = host
@@ -84,7 +86,7 @@ final class FunctionRunner {
     /// cgroup). False when the pid is not one of this function's.
     func beforeReaping(_ pid: pid_t) -> Bool {
         guard let process = process(pid) else { return false }
-        process.killLeftovers()
+        process.killLeftovers(janitor: janitor)
         return true
     }
 
@@ -129,7 +131,7 @@ final class FunctionRunner {
             process.channel?.sendInvoke(.invoke(id: invocation.id, topic: invocation.topic, timeoutMs: timeoutMs), invocation)
             cpuBudget?.arm(process, logger: logger)
         case .signal(let id, let signal):
-            processes[id]?.signal(signal == .kill ? SIGKILL : SIGTERM)
+            processes[id]?.signal(signal == .kill ? SIGKILL : SIGTERM, janitor: janitor)
         case .checkCPU(let id):
             if let process = processes[id], let budget = cpuBudget, budget.exceeded(process) {
                 handle(.cpuBudgetExceeded(id, reason: budget.reason))
@@ -232,7 +234,8 @@ final class FunctionRunner {
                     processes[id]?.channel?.send(AgentMessage.publishError(topic: topic, message: refusal).json)
                 }
             case .shadow(let type, let request):
-                if let reply = delegate?.runner(self, shadow: type, request) { processes[id]?.channel?.send(reply) }
+                // The answer goes to the instance that asked, if it is still there.
+                delegate?.runner(self, shadow: type, request) { [weak self] reply in self?.processes[id]?.channel?.send(reply) }
             default:
                 handle(.message(id, message))
             }

@@ -9,8 +9,8 @@ protocol FunctionRunnerDelegate: AnyObject {
     /// The function asks to publish; returns an error message when refused.
     func runner(_ runner: FunctionRunner, publish topic: String, payload: JSONValue, qos: Int, retain: Bool) -> String?
     /// The function asks for or updates its own named shadow (`shadow.get`, `shadow.update`);
-    /// returns the reply message for it.
-    func runner(_ runner: FunctionRunner, shadow type: String, _ request: [String: JSONValue]) -> JSONValue
+    /// `reply` gets the message to answer it with, once the shadow is saved.
+    func runner(_ runner: FunctionRunner, shadow type: String, _ request: [String: JSONValue], reply: @escaping (JSONValue) -> Void)
     /// State, pids or counters changed: health is due.
     func runnerChanged(_ runner: FunctionRunner)
     /// An instance said it cannot take `config` messages: configuration changes restart it.

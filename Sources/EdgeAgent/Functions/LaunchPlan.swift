@@ -17,6 +17,8 @@ struct FunctionHost {
     var cgroups: CgroupTree?
     /// Whether the agent may raise the limits of a running process (CAP_SYS_RESOURCE).
     var mayLimitOtherUsers = false
+    /// Where blocking work goes (cgroup kills and clean-up).
+    var io: IOWorker
 }
 
 /// Turns a function's spec and directory into the exact process to start: executable,

@@ -4,18 +4,33 @@ import EdgePOSIX
 
 /// Serves the thing's shadows over the AWS IoT Device Shadow MQTT API: reads a request's
 /// bytes the way AWS does (size, UTF-8, JSON), runs it on the shadow book, saves what changed
-/// and only then publishes the replies.
+/// (on the I/O worker, so a slow disk holds up no invocation) and only then publishes the
+/// replies. Requests are served one at a time, in the order they came: one waits while the
+/// save before it is in flight, so versions and replies stay in order.
 final class ShadowServer {
     let topics: ShadowTopics
     private(set) var book: ShadowBook
     private let store: ShadowStore
+    private let io: IOWorker
     private let logger: Logger
     private let publish: (_ topic: String, _ payload: JSONValue) -> Void
+    private var waiting = RingQueue<Request>()
+    private var saving = false
 
-    init(thing: String, stateDir: String, logger: Logger, publish: @escaping (_ topic: String, _ payload: JSONValue) -> Void) {
+    private struct Request {
+        var operation: ShadowBook.Operation
+        var name: String?
+        var request: Result<ShadowRequest, ShadowRequest.Refusal>
+        var now: Int64
+        var done: (ShadowBook.Outcome) -> Void
+    }
+
+    init(thing: String, stateDir: String, io: IOWorker, logger: Logger,
+         publish: @escaping (_ topic: String, _ payload: JSONValue) -> Void) {
         topics = ShadowTopics(thing: thing)
         book = ShadowBook(thing: thing)
         store = ShadowStore(stateDir: stateDir)
+        self.io = io
         self.logger = logger
         self.publish = publish
     }
@@ -28,10 +43,10 @@ final class ShadowServer {
         if !loaded.shadows.isEmpty { logger.info("shadows restored", ("count", String(loaded.shadows.count))) }
     }
 
-    /// A message on one of the request topics; nil when `topic` is not one. Returns which shadow
-    /// it was for and the outcome (with `accepted` set for an accepted update).
-    func received(topic: String, payload: [UInt8]) -> (name: String?, outcome: ShadowBook.Outcome)? {
-        guard let request = topics.request(topic) else { return nil }
+    /// A message on one of the request topics; false when `topic` is not one. `done` gets which
+    /// shadow it was for and the outcome (with `accepted` set for an accepted update) once replied.
+    func received(topic: String, payload: [UInt8], done: @escaping (_ name: String?, _ outcome: ShadowBook.Outcome) -> Void) -> Bool {
+        guard let request = topics.request(topic) else { return false }
         let operation = request.operation
         let now = Clock.wallMs() / 1000
         let parsed = read(payload, for: operation)
@@ -40,31 +55,68 @@ final class ShadowServer {
             if case .success(let valid) = parsed { token = valid.clientToken }
             let outcome = ShadowBook.Outcome.rejected(operation, .invalidShadowName(problem), clientToken: token, now: now)
             for message in outcome.messages { reply(to: request.name, message) }
-            return (request.name, outcome)
+            done(request.name, outcome)
+            return true
         }
-        return (request.name, perform(operation, on: request.name, parsed, now: now))
+        perform(operation, on: request.name, parsed, now: now) { outcome in done(request.name, outcome) }
+        return true
     }
 
-    /// Runs one request (from the network, the agent itself or a function), saves and publishes.
+    /// Runs one request (from the network, the agent itself or a function): saves, publishes,
+    /// then calls `done` on the reactor.
     func perform(_ operation: ShadowBook.Operation, on name: String?, _ request: Result<ShadowRequest, ShadowRequest.Refusal>,
-                 now: Int64 = Clock.wallMs() / 1000) -> ShadowBook.Outcome {
-        var outcome = book.evaluate(operation, on: name, request, now: now)
-        if let changed = outcome.changed {
-            do {
-                try store.save(name, changed)
-                book.commit(name, outcome)
-            } catch {
-                // Not saved, not accepted: the shadow stays as it was.
-                logger.error("cannot save a shadow; the request is refused", ("shadow", name ?? "(classic)"), ("error", error.description))
-                var token: String?
-                if case .success(let parsed) = request { token = parsed.clientToken }
-                outcome = .rejected(operation, .internalFailure("the agent cannot save the shadow: \(error.description)"),
-                                    clientToken: token, now: now)
+                 now: Int64 = Clock.wallMs() / 1000, done: @escaping (ShadowBook.Outcome) -> Void = { _ in }) {
+        waiting.append(Request(operation: operation, name: name, request: request, now: now, done: done))
+        serveWaiting()
+    }
+
+    private func serveWaiting() {
+        while !saving, let next = waiting.popFirst() {
+            let outcome = book.evaluate(next.operation, on: next.name, next.request, now: next.now)
+            guard let changed = outcome.changed else {
+                finish(next, outcome)
+                continue
             }
+            saving = true
+            let store = self.store
+            let name = next.name
+            io.save({ () -> SystemError? in
+                do throws(SystemError) {
+                    try store.save(name, changed)
+                    return nil
+                } catch {
+                    return error
+                }
+            }, then: { [weak self] failure in
+                guard let self else { return }
+                self.saved(next, outcome, failure: failure)
+                self.saving = false
+                self.serveWaiting()
+            })
         }
-        if let forgotten = outcome.forgotten { store.remove(forgotten) }
-        for message in outcome.messages { reply(to: name, message) }
-        return outcome
+    }
+
+    private func saved(_ request: Request, _ evaluated: ShadowBook.Outcome, failure: SystemError?) {
+        guard let failure else {
+            book.commit(request.name, evaluated)
+            finish(request, evaluated)
+            return
+        }
+        // Not saved, not accepted: the shadow stays as it was.
+        logger.error("cannot save a shadow; the request is refused", ("shadow", request.name ?? "(classic)"), ("error", failure.description))
+        var token: String?
+        if case .success(let parsed) = request.request { token = parsed.clientToken }
+        finish(request, .rejected(request.operation, .internalFailure("the agent cannot save the shadow: \(failure.description)"),
+                                  clientToken: token, now: request.now))
+    }
+
+    private func finish(_ request: Request, _ outcome: ShadowBook.Outcome) {
+        if let forgotten = outcome.forgotten {
+            let store = self.store
+            io.detach { store.remove(forgotten) }
+        }
+        for message in outcome.messages { reply(to: request.name, message) }
+        request.done(outcome)
     }
 
     private func reply(to name: String?, _ message: (suffix: String, payload: JSONValue)) {

@@ -8,7 +8,7 @@ import EdgePOSIX
 /// Keeps each shadow in a file of its own under `<stateDir>/shadows`, written atomically
 /// (temporary file, fsync, rename) before any reply goes out, so an accepted update survives
 /// a power loss and versions never go backwards. Deleted shadows stay as tombstones.
-struct ShadowStore {
+struct ShadowStore: Sendable {
     let directory: String
 
     init(stateDir: String) { directory = "\(stateDir)/shadows" }
