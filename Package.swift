@@ -54,6 +54,8 @@ let package = Package(
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore", "EdgeJSON"]),
         .testTarget(name: "EdgeArtifactsTests", dependencies: ["EdgeArtifacts"]),
         .testTarget(name: "EdgeCgroupsTests", dependencies: ["EdgeCgroups", "EdgeCore", "EdgePOSIX"]),
+        // The shell's own parts that need no broker or process (the service group).
+        .testTarget(name: "EdgeAgentTests", dependencies: ["EdgeAgent", "EdgeCore", "EdgePOSIX"]),
     ],
     swiftLanguageModes: [.v6]
 )
