@@ -52,6 +52,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore", "EdgeJSON"]),
+        .testTarget(name: "EdgePOSIXTests", dependencies: ["EdgePOSIX"]),
         .testTarget(name: "EdgeArtifactsTests", dependencies: ["EdgeArtifacts"]),
         .testTarget(name: "EdgeCgroupsTests", dependencies: ["EdgeCgroups", "EdgeCore", "EdgePOSIX"]),
     ],
