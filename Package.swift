@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "EdgeJSON", dependencies: ["EdgeCore", "CJSONC"]),
         .target(name: "EdgePOSIX", dependencies: ["EdgeCore", "CEdgeSpawn"]),
         .target(name: "EdgeMQTT", dependencies: ["EdgePOSIX", "CMosquitto", "CEdgeSpawn"]),
-        .target(name: "EdgeArtifacts", dependencies: ["CCurl", "CZlib", "CCrypto"]),
+        .target(name: "EdgeArtifacts", dependencies: ["EdgePOSIX", "CCurl", "CZlib", "CCrypto"]),
         .target(name: "EdgeCgroups", dependencies: ["EdgeCore", "EdgePOSIX", "CEdgeSpawn"]),
         // Wiring: the reactor, deployments, function supervision, health.
         .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeJSON", "EdgePOSIX", "EdgeMQTT", "EdgeArtifacts", "EdgeCgroups", "CEdgeSpawn"]),
@@ -52,6 +52,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore", "EdgeJSON"]),
+        .testTarget(name: "EdgePOSIXTests", dependencies: ["EdgePOSIX"]),
         .testTarget(name: "EdgeArtifactsTests", dependencies: ["EdgeArtifacts"]),
         .testTarget(name: "EdgeCgroupsTests", dependencies: ["EdgeCgroups", "EdgeCore", "EdgePOSIX"]),
         // The shell's own parts that need no broker or process (the service group).

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EdgePOSIX
 
 /// Unpacks an archive file into a directory that must already exist.
 public enum ArchiveExtractor {
@@ -24,16 +25,15 @@ public enum ArchiveExtractor {
         } catch {
             throw ArtifactError("archive \(path): \(error.description)")
         }
-        let rootFD: Int32
+        let root: FileDescriptor
         do {
-            rootFD = try retryingEINTR { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            root = try FileDescriptor.open(directory, O_RDONLY | O_DIRECTORY)
         } catch {
-            throw ArtifactError("cannot open extraction directory \(directory)", errno: error.code)
+            throw ArtifactError("cannot open the extraction directory", error)
         }
-        defer { closeAfterUse(rootFD) }
-        var writer = TreeWriter(rootFD: rootFD, root: directory, archive: path)
+        var writer = TreeWriter(place: TreeWriter.Place(root: directory, archive: path))
         for step in plan.steps {
-            try writer.apply(step, archiveBytes: tar)
+            try writer.apply(step, below: root, archiveBytes: tar)
         }
     }
 
@@ -59,117 +59,114 @@ public enum ArchiveExtractor {
 
 /// Creates the planned entries below an open root directory, never following a symlink on the way.
 private struct TreeWriter {
-    let rootFD: Int32
-    let root: String
-    let archive: String
+    /// Where the tree goes, for messages.
+    struct Place {
+        let root: String
+        let archive: String
+
+        func path(_ relative: String) -> String { relative.isEmpty ? root : "\(root)/\(relative)" }
+
+        func fail(_ step: ExtractionPlan.Step, _ what: String, _ error: SystemError) -> ArtifactError {
+            ArtifactError("archive \(archive): entry \"\(step.name)\": \(what) in \(root)", error)
+        }
+    }
+
+    let place: Place
     /// Relative paths of the directories this extraction made; the only ones it will descend into.
     private var created: Set<String> = []
 
-    init(rootFD: Int32, root: String, archive: String) {
-        self.rootFD = rootFD
-        self.root = root
-        self.archive = archive
+    init(place: Place) {
+        self.place = place
     }
 
-    mutating func apply(_ step: ExtractionPlan.Step, archiveBytes: [UInt8]) throws(ArtifactError) {
+    mutating func apply(_ step: ExtractionPlan.Step, below root: borrowing FileDescriptor, archiveBytes: [UInt8]) throws(ArtifactError) {
+        let place = self.place
         switch step.action {
         case .directory(let mode):
-            let fd = try openDirectories(step.components[...], for: step)
-            defer { if fd != rootFD { closeAfterUse(fd) } }
-            try setMode(fd, mode, step)
+            try descend(from: root, into: step.components[...], for: step) { (directory) throws(ArtifactError) in
+                try Self.setMode(directory, mode, step, place)
+            }
         case .file(let mode, let dataOffset, let size):
-            let parent = try openDirectories(step.components.dropLast(), for: step)
-            defer { if parent != rootFD { closeAfterUse(parent) } }
-            try writeFile(in: parent, step, mode: mode, data: archiveBytes, offset: dataOffset, size: size)
+            try descend(from: root, into: step.components.dropLast(), for: step) { (parent) throws(ArtifactError) in
+                try Self.writeFile(in: parent, step, mode: mode, data: archiveBytes, offset: dataOffset, size: size, place)
+            }
         case .symlink(let target):
-            let parent = try openDirectories(step.components.dropLast(), for: step)
-            defer { if parent != rootFD { closeAfterUse(parent) } }
-            let name = step.components[step.components.count - 1]
-            do {
-                _ = try retryingEINTR { symlinkat(target, parent, name) }
-            } catch {
-                throw fail(step, "cannot create symlink", errno: error.code)
+            try descend(from: root, into: step.components.dropLast(), for: step) { (parent) throws(ArtifactError) in
+                let name = step.components[step.components.count - 1]
+                do throws(SystemError) {
+                    try parent.makeSymbolicLink(at: name, to: target, path: place.path(step.components.joined(separator: "/")))
+                } catch {
+                    throw place.fail(step, "cannot create symlink", error)
+                }
             }
         }
     }
 
-    /// Walks `components` from the root, creating missing directories, and returns the last one opened.
-    /// A component that exists but was not created here is refused: it may be a pre-existing symlink.
-    private mutating func openDirectories(_ components: ArraySlice<String>, for step: ExtractionPlan.Step) throws(ArtifactError) -> Int32 {
-        var current = rootFD
-        var prefix = ""
-        for component in components {
-            prefix += prefix.isEmpty ? component : "/" + component
-            var madeNow = false
-            if !created.contains(prefix) {
-                do {
-                    let parent = current
-                    _ = try retryingEINTR { mkdirat(parent, component, 0o700) }
-                } catch {
-                    let code = error.code
-                    if current != rootFD { closeAfterUse(current) }
-                    if code == EEXIST {
-                        throw ArtifactError("archive \(archive): entry \"\(step.name)\" needs \"\(prefix)\", which already exists in \(root) and was not created by this extraction; extract into an empty directory")
-                    }
-                    throw fail(step, "cannot create directory \"\(prefix)\"", errno: code)
-                }
-                created.insert(prefix)
-                madeNow = true
-            }
-            let parent = current
-            let next: Int32
-            do {
-                next = try retryingEINTR { openat(parent, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-            } catch {
-                if current != rootFD { closeAfterUse(current) }
-                throw fail(step, "cannot open directory \"\(prefix)\"", errno: error.code)
-            }
-            if current != rootFD { closeAfterUse(current) }
-            current = next
-            // Directories implied by deeper entries get the usual 0755; explicit entries set their own mode later.
-            if madeNow {
-                do {
-                    try setMode(current, 0o755, step)
-                } catch {
-                    closeAfterUse(current)
-                    throw error
-                }
-            }
+    /// Walks `components` down from `parent`, creating missing directories, and runs `body` on the
+    /// last one (on `parent` when there are none). A component that exists but was not created
+    /// here is refused: it may be a pre-existing symlink. Each directory is closed on the way back.
+    private mutating func descend(from parent: borrowing FileDescriptor, into components: ArraySlice<String>, prefix: String = "",
+                                  for step: ExtractionPlan.Step, _ body: (borrowing FileDescriptor) throws(ArtifactError) -> Void) throws(ArtifactError) {
+        guard let component = components.first else {
+            try body(parent)
+            return
         }
-        return current
+        let relative = prefix.isEmpty ? component : prefix + "/" + component
+        var madeNow = false
+        if !created.contains(relative) {
+            do {
+                try parent.makeDirectory(at: component, permissions: 0o700, path: place.path(relative))
+            } catch where error.errno == .fileExists {
+                throw ArtifactError("archive \(place.archive): entry \"\(step.name)\" needs \"\(relative)\", which already exists in \(place.root) and was not created by this extraction; extract into an empty directory")
+            } catch {
+                throw place.fail(step, "cannot create directory \"\(relative)\"", error)
+            }
+            created.insert(relative)
+            madeNow = true
+        }
+        let directory = try Self.openDirectory(component, in: parent, relative, step, place)
+        // Directories implied by deeper entries get the usual 0755; explicit entries set their own mode later.
+        if madeNow { try Self.setMode(directory, 0o755, step, place) }
+        try descend(from: directory, into: components.dropFirst(), prefix: relative, for: step, body)
     }
 
-    private func writeFile(in parent: Int32, _ step: ExtractionPlan.Step, mode: mode_t, data: [UInt8], offset: Int, size: Int) throws(ArtifactError) {
+    private static func openDirectory(_ name: String, in parent: borrowing FileDescriptor, _ relative: String,
+                                      _ step: ExtractionPlan.Step, _ place: Place) throws(ArtifactError) -> FileDescriptor {
+        do {
+            return try parent.open(at: name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, path: place.path(relative))
+        } catch {
+            throw place.fail(step, "cannot open directory \"\(relative)\"", error)
+        }
+    }
+
+    private static func writeFile(in parent: borrowing FileDescriptor, _ step: ExtractionPlan.Step, mode: mode_t,
+                                  data: [UInt8], offset: Int, size: Int, _ place: Place) throws(ArtifactError) {
         let name = step.components[step.components.count - 1]
-        let fd: Int32
-        do {
-            fd = try retryingEINTR { openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
-        } catch {
-            throw fail(step, "cannot create file", errno: error.code)
+        let path = place.path(step.components.joined(separator: "/"))
+        let file = try createFile(name, in: parent, path, step, place)
+        try data.withUnsafeBufferPointer { (bytes) throws(ArtifactError) in
+            let slice = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[offset..<(offset + size)]))
+            try writeAll(file, slice, path: path)
         }
+        try setMode(file, mode, step, place)
+        try closeWritten(file, path)
+    }
+
+    private static func createFile(_ name: String, in parent: borrowing FileDescriptor, _ path: String,
+                                   _ step: ExtractionPlan.Step, _ place: Place) throws(ArtifactError) -> FileDescriptor {
         do {
-            try data.withUnsafeBufferPointer { (bytes) throws(ArtifactError) in
-                let slice = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[offset..<(offset + size)]))
-                try writeAll(fd, slice, path: "\(root)/\(step.components.joined(separator: "/"))")
-            }
-            try setMode(fd, mode, step)
+            return try parent.open(at: name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, permissions: 0o600, path: path)
         } catch {
-            closeAfterUse(fd)
-            throw error
+            throw place.fail(step, "cannot create file", error)
         }
-        try closeChecked(fd, "\(root)/\(step.components.joined(separator: "/"))")
     }
 
     /// fchmod, so the archive's mode is applied exactly (the umask only shaped the initial creation).
-    private func setMode(_ fd: Int32, _ mode: mode_t, _ step: ExtractionPlan.Step) throws(ArtifactError) {
+    private static func setMode(_ file: borrowing FileDescriptor, _ mode: mode_t, _ step: ExtractionPlan.Step, _ place: Place) throws(ArtifactError) {
         do {
-            _ = try retryingEINTR { fchmod(fd, mode) }
+            try file.setPermissions(mode)
         } catch {
-            throw fail(step, "cannot set mode \(String(mode, radix: 8))", errno: error.code)
+            throw place.fail(step, "cannot set mode \(String(mode, radix: 8))", error)
         }
-    }
-
-    private func fail(_ step: ExtractionPlan.Step, _ what: String, errno code: Int32) -> ArtifactError {
-        ArtifactError("archive \(archive): entry \"\(step.name)\": \(what) in \(root)", errno: code)
     }
 }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import EdgePOSIX
 
 /// What went wrong with an artifact; `description` is a user-facing message.
 public struct ArtifactError: Error, CustomStringConvertible, Sendable {
@@ -11,15 +9,8 @@ public struct ArtifactError: Error, CustomStringConvertible, Sendable {
         self.description = description
     }
 
-    /// A failed system call, phrased as "<what>: <strerror> (errno N)".
-    init(_ what: String, errno code: Int32) {
-        self.description = "\(what): \(systemErrorMessage(code)) (errno \(code))"
+    /// A failed system call, after what was being done: "<what>: <call> <path>: <reason> (<ERRNO>)".
+    init(_ what: String, _ error: SystemError) {
+        self.description = "\(what): \(error)"
     }
-}
-
-/// The C library's text for an errno value.
-func systemErrorMessage(_ code: Int32) -> String {
-    // glibc's strerror returns static, immutable strings for known codes, so reading it is safe here.
-    guard let text = strerror(code) else { return "unknown error" }
-    return String(cString: text)
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EdgePOSIX
 
 /// A content-addressed store of verified artifacts: <root>/sha256/<hex>. A blob is written to a temporary file in
 /// the store, its SHA-256 checked against the expected digest, fsync'd, then renamed into place, so a present blob
@@ -23,16 +24,13 @@ public final class ContentStore: Sendable {
     /// Whether a blob with this digest is present; malformed digests are never present.
     public func contains(digest sha256: String) -> Bool {
         guard SHA256.isValidHex(sha256) else { return false }
-        var info = stat()
-        let path = path(forDigest: sha256)
         do {
-            _ = try retryingEINTR { lstat(path, &info) }
+            return try Files.status(path(forDigest: sha256), followingLinks: false).kind == .regular
         } catch {
             // Normally ENOENT. Any other failure also reads as absent: ensure then fetches, and a real
             // I/O problem surfaces there with its errno.
             return false
         }
-        return info.st_mode & S_IFMT == S_IFREG
     }
 
     /// Returns the blob's path; `fetched` is false when it was already in the store (then no I/O on the URI at all).
@@ -56,9 +54,9 @@ public final class ContentStore: Sendable {
             }
             try syncPath(temporary, directory: false)
             do {
-                _ = try retryingEINTR { rename(temporary, finalPath) }
+                try Files.rename(temporary, to: finalPath)
             } catch {
-                throw ArtifactError("cannot move the verified blob into \(finalPath)", errno: error.code)
+                throw ArtifactError("cannot move the verified blob into the store", error)
             }
         } catch {
             throw discardingPartial(temporary, after: error)
@@ -71,22 +69,15 @@ public final class ContentStore: Sendable {
     /// Deletes every blob whose digest is not in `keep`; returns how many were removed.
     /// Temporary files left by an earlier process (one that crashed mid-fetch) are removed too, but not counted.
     public func collectGarbage(keeping keep: Set<String>) throws(ArtifactError) -> Int {
-        guard let directory = opendir(blobDirectory) else {
-            throw ArtifactError("cannot list the content store \(blobDirectory)", errno: errno)
+        let names: [String]
+        do {
+            names = try Files.list(blobDirectory)
+        } catch {
+            throw ArtifactError("cannot list the content store", error)
         }
-        defer { closedir(directory) }
         let ownTemporaryPrefix = ".tmp-\(getpid())-"
         var removed = 0
-        while true {
-            errno = 0
-            guard let entry = readdir(directory) else {
-                let code = errno
-                if code != 0 { throw ArtifactError("cannot list the content store \(blobDirectory)", errno: code) }
-                return removed
-            }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+        for name in names {
             if SHA256.isValidHex(name) {
                 if keep.contains(name) { continue }
                 try removeFile(blobDirectory + "/" + name)
@@ -95,5 +86,6 @@ public final class ContentStore: Sendable {
                 try removeFile(blobDirectory + "/" + name)
             }
         }
+        return removed
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EdgePOSIX
 
 /// Fetches the bytes behind an artifact URI into a file: file:///abs/path (local copy), http:// and https://
 /// (libcurl: follow redirects up to 5, fail on HTTP >= 400 with the status in the message, connect timeout 10 s,
@@ -17,19 +18,19 @@ public enum Fetcher {
         case "data":
             // Decode first, so a malformed URI leaves no file behind.
             let bytes = try DataURI.decode(uri, maxBytes: maxBytes)
-            try writingOutput(path) { (fd) throws(ArtifactError) in
+            try writingOutput(path) { (output) throws(ArtifactError) in
                 try bytes.withUnsafeBufferPointer { (buffer) throws(ArtifactError) in
-                    try writeAll(fd, UnsafeRawBufferPointer(buffer), path: path)
+                    try writeAll(output, UnsafeRawBufferPointer(buffer), path: path)
                 }
             }
         case "file":
             let source = try localPath(ofFileURI: uri)
-            try writingOutput(path) { (fd) throws(ArtifactError) in
-                try copyFile(from: source, uri: uri, into: fd, path: path, maxBytes: maxBytes)
+            try writingOutput(path) { (output) throws(ArtifactError) in
+                try copyFile(from: source, uri: uri, into: output, path: path, maxBytes: maxBytes)
             }
         case "http", "https":
-            try writingOutput(path) { (fd) throws(ArtifactError) in
-                try HTTPFetcher.fetch(uri: uri, into: fd, path: path, maxBytes: maxBytes, timeoutSeconds: timeoutSeconds)
+            try writingOutput(path) { (output) throws(ArtifactError) in
+                try HTTPFetcher.fetch(uri: uri, into: output, path: path, maxBytes: maxBytes, timeoutSeconds: timeoutSeconds)
             }
         default:
             throw ArtifactError("cannot fetch \(URIText.display(uri)): unsupported URI scheme \"\(scheme)\"; supported are file:///absolute/path, http://, https:// and data:")
@@ -43,16 +44,11 @@ public enum Fetcher {
     }
 
     /// Opens `path` for writing, runs `body`, closes; removes the file if anything failed.
-    private static func writingOutput(_ path: String, _ body: (Int32) throws(ArtifactError) -> Void) throws(ArtifactError) {
-        let fd = try openFile(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600, purpose: "writing the fetched artifact")
+    private static func writingOutput(_ path: String, _ body: (borrowing FileDescriptor) throws(ArtifactError) -> Void) throws(ArtifactError) {
+        let file = try openFile(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600, purpose: "writing the fetched artifact")
         do {
-            try body(fd)
-        } catch {
-            closeAfterUse(fd)
-            throw discardingPartial(path, after: error)
-        }
-        do {
-            try closeChecked(fd, path)
+            try body(file)
+            try closeWritten(file, path)
         } catch {
             throw discardingPartial(path, after: error)
         }
@@ -76,29 +72,14 @@ public enum Fetcher {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    private static func copyFile(from source: String, uri: String, into fd: Int32, path: String, maxBytes: Int) throws(ArtifactError) {
-        let input: Int32
-        do {
-            // O_NONBLOCK so that a FIFO at that path cannot hang the open; it is then refused as not regular.
-            input = try retryingEINTR { open(source, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
-        } catch {
-            if error.code == ENOENT {
-                throw ArtifactError("cannot fetch \(uri): the file \(source) does not exist; check the path")
-            }
-            throw ArtifactError("cannot fetch \(uri): cannot open \(source)", errno: error.code)
-        }
-        defer { closeAfterUse(input) }
-        var info = stat()
-        do {
-            _ = try retryingEINTR { fstat(input, &info) }
-        } catch {
-            throw ArtifactError("cannot fetch \(uri): cannot stat \(source)", errno: error.code)
-        }
-        guard info.st_mode & S_IFMT == S_IFREG else {
+    private static func copyFile(from source: String, uri: String, into output: borrowing FileDescriptor, path: String, maxBytes: Int) throws(ArtifactError) {
+        let input = try openSource(source, uri: uri)
+        let info = try status(of: input, source)
+        guard info.kind == .regular else {
             throw ArtifactError("cannot fetch \(uri): \(source) is not a regular file")
         }
-        guard Int(info.st_size) <= maxBytes else {
-            throw ArtifactError("cannot fetch \(uri): \(source) is \(info.st_size) bytes, more than the limit of \(maxBytes)")
+        guard info.size <= maxBytes else {
+            throw ArtifactError("cannot fetch \(uri): \(source) is \(info.size) bytes, more than the limit of \(maxBytes)")
         }
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         defer { chunk.deallocate() }
@@ -110,8 +91,20 @@ public enum Fetcher {
             guard count <= maxBytes - copied else {
                 throw ArtifactError("cannot fetch \(uri): \(source) grew past the limit of \(maxBytes) bytes while being copied")
             }
-            try writeAll(fd, UnsafeRawBufferPointer(rebasing: chunk[0..<count]), path: path)
+            try writeAll(output, UnsafeRawBufferPointer(rebasing: chunk[0..<count]), path: path)
             copied += count
+        }
+    }
+
+    /// The file behind a file: URI, opened for reading.
+    private static func openSource(_ source: String, uri: String) throws(ArtifactError) -> FileDescriptor {
+        do {
+            // O_NONBLOCK so that a FIFO at that path cannot hang the open; it is then refused as not regular.
+            return try FileDescriptor.open(source, O_RDONLY | O_NONBLOCK)
+        } catch where error.errno == .noSuchFileOrDirectory {
+            throw ArtifactError("cannot fetch \(uri): the file \(source) does not exist; check the path")
+        } catch {
+            throw ArtifactError("cannot fetch \(uri)", error)
         }
     }
 }

@@ -2,10 +2,20 @@
 import Glibc
 #endif
 import CCurl
+import EdgePOSIX
 
 /// Downloads http(s) URIs into an open file with libcurl, which is loaded on the first call (see CurlRuntime).
 enum HTTPFetcher {
-    static func fetch(uri: String, into fd: Int32, path: String, maxBytes: Int, timeoutSeconds: Int) throws(ArtifactError) {
+    static func fetch(uri: String, into output: borrowing FileDescriptor, path: String, maxBytes: Int, timeoutSeconds: Int) throws(ArtifactError) {
+        // libcurl's callback reaches the output through the sink, which points at the borrowed
+        // descriptor: the pointer is valid while this call, which owns the borrow, runs.
+        try withUnsafePointer(to: output) { (output) throws(ArtifactError) in
+            try transfer(uri: uri, into: output, path: path, maxBytes: maxBytes, timeoutSeconds: timeoutSeconds)
+        }
+    }
+
+    private static func transfer(uri: String, into output: UnsafePointer<FileDescriptor>, path: String,
+                                 maxBytes: Int, timeoutSeconds: Int) throws(ArtifactError) {
         let curl: CurlRuntime
         do {
             curl = try CurlRuntime.shared()
@@ -17,7 +27,7 @@ enum HTTPFetcher {
         }
         defer { curl.cleanup(handle) }
 
-        let sink = WriteSink(uri: uri, fd: fd, path: path, maxBytes: maxBytes)
+        let sink = WriteSink(uri: uri, output: output, path: path, maxBytes: maxBytes)
         let errorText = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         defer { errorText.deallocate() }
         errorText.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -81,15 +91,16 @@ enum HTTPFetcher {
 /// Where libcurl's write callback puts the body; it also remembers why a write was refused.
 private final class WriteSink {
     let uri: String
-    let fd: Int32
+    /// The output file, borrowed for the transfer: the sink lives no longer than that.
+    let output: UnsafePointer<FileDescriptor>
     let path: String
     let maxBytes: Int
     var written = 0
     var error: ArtifactError?
 
-    init(uri: String, fd: Int32, path: String, maxBytes: Int) {
+    init(uri: String, output: UnsafePointer<FileDescriptor>, path: String, maxBytes: Int) {
         self.uri = uri
-        self.fd = fd
+        self.output = output
         self.path = path
         self.maxBytes = maxBytes
     }
@@ -101,7 +112,7 @@ private final class WriteSink {
             return false
         }
         do {
-            try writeAll(fd, data, path: path)
+            try writeAll(output.pointee, data, path: path)
         } catch {
             self.error = error
             return false

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCrypto
+import EdgePOSIX
 
 /// SHA-256 (OpenSSL EVP).
 public enum SHA256 {
@@ -14,13 +15,12 @@ public enum SHA256 {
 
     /// Lowercase hex digest of the file at `path`, read in 64 KiB chunks so memory stays flat.
     public static func hex(ofFileAt path: String) throws(ArtifactError) -> String {
-        let fd = try openFile(path, O_RDONLY, purpose: "hashing")
-        defer { closeAfterUse(fd) }
+        let file = try openFile(path, O_RDONLY, purpose: "hashing")
         let digest = DigestContext()
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         defer { chunk.deallocate() }
         while true {
-            let count = try readSome(fd, chunk, path: path)
+            let count = try readSome(file, chunk, path: path)
             if count == 0 { break }
             digest.update(UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
         }

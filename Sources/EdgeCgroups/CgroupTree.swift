@@ -21,7 +21,7 @@ public final class CgroupTree {
     private var created: [String] = []
     private var counter = 0
     /// The subtree's directory held open with an exclusive flock while this agent owns it.
-    private var claimFD: Int32 = -1
+    private var claimed: FileDescriptor?
 
     static let limitControllers = ["memory", "cpu", "pids"]
     static let noBandwidth = "the cpu controller has no CFS bandwidth control (no cpu.max or cpu.cfs_quota_us: a kernel built without CONFIG_CFS_BANDWIDTH), so cpus cannot be capped"
@@ -63,7 +63,7 @@ public final class CgroupTree {
                 try Files.makeDirectories(leaf)
                 try CgroupFile.write("\(leaf)/cgroup.procs", "0")
             } catch {
-                throw CgroupError("cannot move the agent into \(leaf): \(error.reason.lowercased())")
+                throw CgroupError("cannot move the agent into \(leaf)", error)
             }
             tree.agentLeaf = leaf
         }
@@ -80,8 +80,8 @@ public final class CgroupTree {
                 do {
                     try CgroupFile.write("\(directory)/cgroup.subtree_control", "+\(controller)")
                 } catch {
-                    let hint = error.errno == EBUSY ? " (other processes live in that cgroup: run the agent under systemd with Delegate=yes, or set cgroups.root)" : ""
-                    failure = "cannot enable the \(controller) controller in \(directory): \(error.reason.lowercased())\(hint)"
+                    let hint = error.errno == .resourceBusy ? " (other processes live in that cgroup: run the agent under systemd with Delegate=yes, or set cgroups.root)" : ""
+                    failure = "cannot enable the \(controller) controller in \(directory): \(error)\(hint)"
                     break
                 }
             }
@@ -127,29 +127,33 @@ public final class CgroupTree {
         do {
             try Files.makeDirectories(path)
         } catch {
-            let hint = error.errno == EACCES || error.errno == EPERM || error.errno == EROFS
+            let hint = [.permissionDenied, .notPermitted, .readOnlyFileSystem].contains(error.errno)
                 ? " (the agent is not root and no cgroup is delegated to its user: run it as root, or under systemd with Delegate=yes)" : ""
-            throw CgroupError("cannot create \(path): \(error.reason.lowercased())\(hint)")
+            throw CgroupError("cannot create \(path)", error, hint: hint)
         }
         created += missing.reversed()
-    }
-
-    deinit {
-        if claimFD >= 0 { close(claimFD) }
     }
 
     /// Takes the subtree for this agent (an exclusive, non-blocking flock on its directory, held
     /// until the agent exits): a second agent pointed at the same subtree must not clean up, and
     /// so kill, the first one's functions.
     public func claim() throws(CgroupError) {
-        guard claimFD < 0, let root = roots.first?.path else { return }
-        let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw CgroupError("cannot open \(root): \(String(cString: strerror(errno)).lowercased())") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
+        guard claimed == nil, let root = roots.first?.path else { return }
+        do {
+            claimed = try Self.lockedDirectory(root)
+        } catch {
+            throw CgroupError("cannot claim the cgroup subtree \(root)", error)
+        }
+        guard claimed != nil else {
             throw CgroupError("the cgroup subtree \(root) is in use by another edge-agent: give each agent its own cgroups.root")
         }
-        claimFD = fd
+    }
+
+    /// `directory`, open and exclusively locked; nil when another process holds the lock.
+    private static func lockedDirectory(_ directory: String) throws(SystemError) -> FileDescriptor? {
+        let opened = try FileDescriptor.open(directory, O_RDONLY | O_DIRECTORY)
+        guard try opened.lockExclusively(path: directory) else { return nil }
+        return opened
     }
 
     // MARK: Instances
@@ -165,10 +169,11 @@ public final class CgroupTree {
         var directories: [(controllers: [String], path: String)] = []
         for root in roots {
             let path = "\(root.path)/\(name)"
-            if mkdir(path, 0o755) != 0 {
-                let reason = String(cString: strerror(errno)).lowercased()
+            do {
+                try Files.makeDirectory(path, mode: 0o755)
+            } catch {
                 for made in directories { _ = CgroupFile.removeTree(made.path) }
-                throw CgroupError("cannot create the cgroup \(path): \(reason)")
+                throw CgroupError("cannot create the cgroup \(path)", error)
             }
             directories.append((root.controllers, path))
         }
@@ -183,7 +188,7 @@ public final class CgroupTree {
             } catch {
                 if write.optional { continue }
                 _ = cgroup.remove()
-                throw CgroupError("cannot set \(write.file) to \(write.value) in \(directory): \(error.reason.lowercased())")
+                throw CgroupError("cannot set \(write.file) to \(write.value) in \(directory)", error)
             }
         }
         return cgroup
@@ -201,7 +206,7 @@ public final class CgroupTree {
             do {
                 children = try CgroupFile.children(root.path)
             } catch {
-                leftover.append("\(root.path) (cannot list it: \(error.reason.lowercased()))")
+                leftover.append("\(root.path) (cannot list it: \(error))")
                 continue
             }
             for child in children where "\(root.path)/\(child)" != agentLeaf && Self.isInstanceName(child) {
@@ -249,7 +254,12 @@ public final class CgroupTree {
             _ = CgroupFile.removeTree(root.path)
         }
         for path in created.reversed() where !roots.contains(where: { $0.path == path }) {
-            rmdir(path)
+            do {
+                try Files.removeDirectory(path)
+            } catch {
+                // Not empty or busy: another agent's subtree lives there too, and keeps it.
+                continue
+            }
         }
     }
 }

@@ -26,15 +26,18 @@ public final class FunctionCgroup {
     /// Where the instance is, for logs: the first directory.
     public var path: String { directories.first?.path ?? "" }
 
-    /// cgroup.procs of every directory, opened for the child to write itself into.
+    /// cgroup.procs of every directory, opened for the child to write itself into (for
+    /// `SpawnRequest.cgroupProcsFDs`): the caller owns the descriptors and closes them.
     public func openForJoining() throws(CgroupError) -> [Int32] {
         var fds: [Int32] = []
         for directory in directories {
+            let path = "\(directory.path)/cgroup.procs"
             do {
-                fds.append(try CgroupFile.openForJoining("\(directory.path)/cgroup.procs"))
+                fds.append(try CgroupFile.openForJoining(path).release())
             } catch {
-                for fd in fds { close(fd) }
-                throw CgroupError("cannot join \(directory.path): \(error.reason.lowercased())")
+                // Opened, never written: nothing for a close to lose, so taking each back closes it at once.
+                for fd in fds { _ = FileDescriptor(taking: fd) }
+                throw CgroupError("cannot join \(directory.path)", error)
             }
         }
         return fds
@@ -82,7 +85,14 @@ public final class FunctionCgroup {
     /// SIGKILL to every process in the cgroup, forks in flight included: `cgroup.kill` on v2
     /// (Linux 5.14+), otherwise freeze, kill each, thaw; without a freezer, kill until empty.
     public func killAll() {
-        if hasKillFile, (try? CgroupFile.write("\(path)/cgroup.kill", "1")) != nil { return }
+        if hasKillFile {
+            do {
+                try CgroupFile.write("\(path)/cgroup.kill", "1")
+                return
+            } catch {
+                // Refused (the cgroup is going away, or the kernel lacks it after all): kill each process.
+            }
+        }
         let freezer: (file: String, frozen: String, thawed: String)?
         switch version {
         case .v2:
@@ -95,12 +105,30 @@ public final class FunctionCgroup {
         // Processes killed but not yet gone stay listed for a moment: stop once no new one appears.
         var killed: Set<pid_t> = []
         for _ in 0..<50 {
-            if let freezer { try? CgroupFile.write(freezer.file, freezer.frozen) }
+            if let freezer { setFreezer(freezer.file, freezer.frozen) }
             let fresh = processes.filter { !killed.contains($0) }
-            for pid in fresh { kill(pid, SIGKILL) }
-            if let freezer { try? CgroupFile.write(freezer.file, freezer.thawed) }
+            for pid in fresh {
+                do {
+                    try Signals.send(SIGKILL, to: pid)
+                } catch {
+                    // ESRCH: it exited already. EPERM: not the agent's to kill; it stays listed,
+                    // and remove() then reports the cgroup as still in use.
+                    continue
+                }
+            }
+            if let freezer { setFreezer(freezer.file, freezer.thawed) }
             if fresh.isEmpty { break }
             killed.formUnion(fresh)
+        }
+    }
+
+    private func setFreezer(_ file: String, _ state: String) {
+        do {
+            try CgroupFile.write(file, state)
+        } catch {
+            // The freezer only keeps forks from racing the kill rounds, which end without it
+            // too; a cgroup left frozen is still removed once its killed processes are gone.
+            return
         }
     }
 

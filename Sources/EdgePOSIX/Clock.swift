@@ -10,6 +10,7 @@ public enum Clock {
     }
 
     public static func monotonicNs() -> Int64 {
+        // Not through systemCall: clock_gettime fails only for a clock id or a pointer that is wrong.
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)

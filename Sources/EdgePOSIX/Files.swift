@@ -2,73 +2,131 @@
 import Glibc
 #endif
 
-/// File-system operations the agent needs, each reporting errno with the path.
+/// File-system operations the agent needs, each a `systemCall` whose error names the path.
 public enum Files {
+    // MARK: Queries that answer no when they cannot tell
+
+    /// Whether something is at `path`; false as well when it cannot be reached (EACCES on the way).
     public static func exists(_ path: String) -> Bool {
-        access(path, F_OK) == 0
+        do {
+            _ = try systemCall("access", path: path) { access(path, F_OK) }
+            return true
+        } catch {
+            return false
+        }
     }
 
+    /// Whether `path` is a directory (symbolic links followed); false when it cannot be inspected.
     public static func isDirectory(_ path: String) -> Bool {
+        do { return try status(path).kind == .directory } catch { return false }
+    }
+
+    /// The size of a file in bytes, or nil if it does not exist or cannot be inspected.
+    public static func size(_ path: String) -> Int? {
+        do { return try status(path).size } catch { return nil }
+    }
+
+    // MARK: Paths
+
+    /// What is at `path` (stat; lstat when `followingLinks` is false, to see a link itself).
+    public static func status(_ path: String, followingLinks: Bool = true) throws(SystemError) -> FileStatus {
         var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
-
-    /// Reads a whole file, refusing one larger than `maxBytes`.
-    public static func read(_ path: String, maxBytes: Int = 64 << 20) throws(SystemError) -> [UInt8] {
-        let fd = try systemCall("open \(path)") { open(path, O_RDONLY | O_CLOEXEC) }
-        defer { close(fd) }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = try systemCall("read \(path)") { chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
-            if count == 0 { return result }
-            if result.count + count > maxBytes { throw SystemError("read \(path): larger than \(maxBytes) bytes", errno: EFBIG) }
-            result.append(contentsOf: chunk[0..<count])
+        if followingLinks {
+            _ = try systemCall("stat", path: path) { stat(path, &info) }
+        } else {
+            _ = try systemCall("lstat", path: path) { lstat(path, &info) }
         }
+        return FileStatus(info)
     }
 
-    /// Writes all of `bytes` to `fd`.
-    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], what: String) throws(SystemError) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = try systemCall("write \(what)") {
-                bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+    /// Creates one directory (mkdir); one that already exists is `.fileExists`.
+    public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
+        _ = try systemCall("mkdir", path: path) { mkdir(path, mode) }
+    }
+
+    /// Creates a directory and its missing parents with `mode`; an existing non-directory on the
+    /// way is an error (ENOTDIR) that says so.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
+        if isDirectory(path) { return }
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
+            do {
+                try makeDirectory(prefix, mode: mode)
+                continue
+            } catch where error.errno == .fileExists {
+                // Someone made it (or it was there): fine if it is a directory.
             }
-            offset += written
+            if try status(prefix).kind != .directory {
+                throw SystemError("mkdir", path: prefix, errno: .notDirectory,
+                                  detail: "exists but is not a directory; remove it or choose another path")
+            }
         }
     }
 
-    /// Replaces `path` so that a reader (or a power loss) sees the old or the new content, never a mix:
-    /// write a temporary file, fsync it, rename it over, fsync the directory.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws(SystemError) {
-        let temporary = "\(path).tmp-\(getpid())"
-        let fd = try systemCall("create \(temporary)") { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
-        do throws(SystemError) {
-            try writeAll(fd, bytes, what: temporary)
-            _ = try systemCall("fsync \(temporary)") { fsync(fd) }
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        close(fd)
-        do throws(SystemError) {
-            _ = try systemCall("rename \(temporary) to \(path)") { Glibc.rename(temporary, path) }
-        } catch {
-            unlink(temporary)
-            throw error
-        }
-        syncDirectory(of: path)
+    /// Adds search (x) permission for others to a directory the process owns, so that other users
+    /// can reach what is below it without being able to list it.
+    public static func allowTraversal(_ path: String) throws(SystemError) {
+        let info = try status(path)
+        guard info.owner == geteuid(), info.permissions & 0o001 == 0 else { return }
+        _ = try systemCall("chmod", path: path) { chmod(path, info.permissions | 0o011) }
     }
 
-    /// Flushes a directory entry change (a rename) to disk; best effort, since some file systems refuse it.
-    public static func syncDirectory(of path: String) {
-        let directory = parent(of: path)
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
+    /// The names in a directory, sorted, without `.` and `..`.
+    public static func list(_ path: String) throws(SystemError) -> [String] {
+        let directory = try systemCallReturningPointer("opendir", path: path) { opendir(path) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while true {
+            // readdir's NULL means the end, or an error when errno changed: the one call that
+            // cannot go through systemCall.
+            Glibc.errno = 0
+            guard let entry = readdir(directory) else {
+                let code = Errno.current
+                if code.rawValue != 0 { throw SystemError(failed: "readdir", path: path, errno: code) }
+                return names.sorted()
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
         }
+    }
+
+    /// Removes a file (unlink); one that is already gone is not an error.
+    public static func removeFile(_ path: String) throws(SystemError) {
+        do {
+            _ = try systemCall("unlink", path: path) { unlink(path) }
+        } catch where error.errno == .noSuchFileOrDirectory {
+            return
+        }
+    }
+
+    /// Removes an empty directory (rmdir); `.directoryNotEmpty` or `.resourceBusy` (a cgroup in
+    /// use) when it is not.
+    public static func removeDirectory(_ path: String) throws(SystemError) {
+        _ = try systemCall("rmdir", path: path) { rmdir(path) }
+    }
+
+    /// Removes a file or a whole tree; symbolic links are removed, never followed. A path that
+    /// is already gone is not an error.
+    public static func removeTree(_ path: String) throws(SystemError) {
+        let info: FileStatus
+        do {
+            info = try status(path, followingLinks: false)
+        } catch where error.errno == .noSuchFileOrDirectory {
+            return
+        }
+        if info.kind == .directory {
+            for name in try list(path) { try removeTree("\(path)/\(name)") }
+            try removeDirectory(path)
+        } else {
+            try removeFile(path)
+        }
+    }
+
+    public static func rename(_ from: String, to: String) throws(SystemError) {
+        _ = try systemCall("rename", path: from, destination: to) { Glibc.rename(from, to) }
     }
 
     public static func parent(of path: String) -> String {
@@ -76,85 +134,89 @@ public enum Files {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    /// Creates a directory and its missing parents.
-    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
-        if isDirectory(path) { return }
-        let parentPath = parent(of: path)
-        if parentPath != path && parentPath != "." && !isDirectory(parentPath) {
-            try makeDirectories(parentPath, mode: mode)
-        }
-        if mkdir(path, mode) != 0 && Glibc.errno != EEXIST {
-            throw SystemError("create directory \(path)", errno: Glibc.errno)
-        }
-    }
-
-    /// Adds search (x) permission for others to a directory the process owns, so that other users
-    /// can reach what is below it without being able to list it.
-    public static func allowTraversal(_ path: String) throws(SystemError) {
-        var info = stat()
-        _ = try systemCall("inspect \(path)") { stat(path, &info) }
-        guard info.st_uid == geteuid(), info.st_mode & 0o001 == 0 else { return }
-        _ = try systemCall("chmod \(path)") { chmod(path, (info.st_mode & 0o7777) | 0o011) }
-    }
-
-    /// The names in a directory, without `.` and `..`.
-    public static func list(_ path: String) throws(SystemError) -> [String] {
-        guard let directory = opendir(path) else { throw SystemError("list \(path)", errno: Glibc.errno) }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
-
-    /// Removes a file or a whole tree; symbolic links are removed, never followed.
-    public static func removeTree(_ path: String) throws(SystemError) {
-        var info = stat()
-        if lstat(path, &info) != 0 {
-            if Glibc.errno == ENOENT { return }
-            throw SystemError("inspect \(path)", errno: Glibc.errno)
-        }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            for name in try list(path) { try removeTree("\(path)/\(name)") }
-            _ = try systemCall("remove directory \(path)") { rmdir(path) }
-        } else {
-            _ = try systemCall("remove \(path)") { unlink(path) }
-        }
-    }
-
-    public static func rename(_ from: String, to: String) throws(SystemError) {
-        _ = try systemCall("rename \(from) to \(to)") { Glibc.rename(from, to) }
-    }
-
-    /// Copies a file (used to lay artifacts out in a function's directory).
-    public static func copy(_ from: String, to: String, mode: mode_t = 0o644) throws(SystemError) {
-        let source = try systemCall("open \(from)") { open(from, O_RDONLY | O_CLOEXEC) }
-        defer { close(source) }
-        let target = try systemCall("create \(to)") { open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) }
-        defer { close(target) }
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = try systemCall("read \(from)") { chunk.withUnsafeMutableBytes { Glibc.read(source, $0.baseAddress, $0.count) } }
-            if count == 0 { break }
-            try writeAll(target, Array(chunk[0..<count]), what: to)
-        }
-    }
-
-    /// The size of a file in bytes, or nil if it does not exist.
-    public static func size(_ path: String) -> Int? {
-        var info = stat()
-        return stat(path, &info) == 0 ? Int(info.st_size) : nil
-    }
-
-    /// The absolute path of the running executable.
+    /// The absolute path of the running executable, nil if /proc is not mounted.
     public static func executablePath() -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return nil }
+        let count: Int
+        do {
+            count = try systemCall("readlink", path: "/proc/self/exe") { readlink("/proc/self/exe", &buffer, buffer.count - 1) }
+        } catch {
+            return nil
+        }
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    // MARK: Contents
+
+    /// Reads a whole file, refusing one larger than `maxBytes` (EFBIG).
+    public static func read(_ path: String, maxBytes: Int = 64 << 20) throws(SystemError) -> [UInt8] {
+        let file = try FileDescriptor.open(path, O_RDONLY)
+        var result: [UInt8] = []
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { chunk.deallocate() }
+        while true {
+            let count = try file.read(into: chunk, path: path)
+            if count == 0 { return result }
+            if result.count + count > maxBytes {
+                throw SystemError("read", path: path, descriptor: file.rawValue, errno: .fileTooLarge, detail: "larger than \(maxBytes) bytes")
+            }
+            result.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    /// Replaces `path` so that a reader (or a power loss) sees the old or the new content, never a mix:
+    /// write a temporary file, fsync it, rename it over, fsync the directory.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws(SystemError) {
+        let temporary = "\(path).tmp-\(getpid())"
+        let file = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, permissions: mode)
+        do throws(SystemError) {
+            try bytes.withUnsafeBufferPointer { (buffer) throws(SystemError) in
+                try file.writeAll(UnsafeRawBufferPointer(buffer), path: temporary)
+            }
+            try file.sync(path: temporary)
+            try file.close(path: temporary)
+            try rename(temporary, to: path)
+        } catch {
+            throw discarding(temporary, after: error)
+        }
+        syncDirectory(of: path)
+    }
+
+    /// Flushes a directory entry change (a rename) to disk; best effort, since some file systems
+    /// refuse to open or fsync a directory, and the change itself has been made.
+    public static func syncDirectory(of path: String) {
+        do {
+            let directory = try FileDescriptor.open(parent(of: path), O_RDONLY | O_DIRECTORY)
+            try directory.sync(path: parent(of: path))
+        } catch {
+            return
+        }
+    }
+
+    /// Copies a file (used to lay artifacts out in a function's directory); never over an existing
+    /// file or through a symbolic link at `to`.
+    public static func copy(_ from: String, to: String, mode: mode_t = 0o644) throws(SystemError) {
+        let source = try FileDescriptor.open(from, O_RDONLY)
+        let target = try FileDescriptor.open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, permissions: mode)
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { chunk.deallocate() }
+        while true {
+            let count = try source.read(into: chunk, path: from)
+            if count == 0 { break }
+            try target.writeAll(UnsafeRawBufferPointer(rebasing: chunk[0..<count]), path: to)
+        }
+        try target.close(path: to)
+    }
+
+    /// `error`, after removing the partial file at `path`; if that fails too, the error says so.
+    static func discarding(_ path: String, after error: SystemError) -> SystemError {
+        do {
+            try removeFile(path)
+            return error
+        } catch let removal {
+            var combined = error
+            combined.detail = "\(error.reason); also, the partial file could not be removed: \(removal)"
+            return combined
+        }
     }
 }

@@ -43,6 +43,8 @@ public struct Logger: Sendable {
         }
         line += "\n"
         var bytes = Array(line.utf8)
-        bytes.withUnsafeMutableBytes { _ = write(2, $0.baseAddress, $0.count) }
+        // Raw on purpose: the log is where an error would be reported, so one writing it has
+        // nowhere to go, and standard error is not a descriptor this code owns.
+        bytes.withUnsafeMutableBytes { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 }

@@ -8,7 +8,7 @@ public final class RotatingLog {
     public let path: String
     private let maxBytes: Int
     private let keep: Int
-    private var fd: Int32 = -1
+    private var file: FileDescriptor?
     private var size = 0
 
     public init(path: String, maxBytes: Int = 1 << 20, keep: Int = 2) {
@@ -17,35 +17,29 @@ public final class RotatingLog {
         self.keep = keep
     }
 
-    deinit { if fd >= 0 { close(fd) } }
-
     /// Appends bytes; an error writing a log is reported once by the caller's logger, never fatal.
     public func append(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
-        if fd < 0 { try openFile() }
+        if file == nil { try openFile() }
         if size + bytes.count > maxBytes && size > 0 { try rotate() }
-        var offset = 0
-        while offset < bytes.count {
-            let written = try systemCall("write \(path)") { write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
-            offset += written
-        }
+        try file!.writeAll(bytes, path: path)
         size += bytes.count
     }
 
     private func openFile() throws(SystemError) {
-        fd = try systemCall("open \(path)") { open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o640) }
-        size = Files.size(path) ?? 0
+        let opened = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, permissions: 0o640)
+        size = try opened.status(path: path).size
+        file = consume opened
     }
 
     private func rotate() throws(SystemError) {
-        close(fd)
-        fd = -1
+        try file.take()?.close(path: path)
         var index = keep
         while index > 1 {
             let older = "\(path).\(index - 1)"
             if Files.exists(older) { try Files.rename(older, to: "\(path).\(index)") }
             index -= 1
         }
-        if keep >= 1 { try Files.rename(path, to: "\(path).1") } else { unlink(path) }
+        if keep >= 1 { try Files.rename(path, to: "\(path).1") } else { try Files.removeFile(path) }
         try openFile()
     }
 }

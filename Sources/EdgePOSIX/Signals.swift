@@ -5,7 +5,11 @@ import CEdgeSpawn
 
 /// Signals delivered as readable events on a descriptor, so the reactor handles them in turn.
 public final class SignalChannel {
-    public let fd: Int32
+    /// The signalfd, non-blocking, for the reactor to watch.
+    public let descriptor: FileDescriptor
+
+    /// `descriptor.rawValue`, for callers not yet migrated to `descriptor`.
+    public var fd: Int32 { descriptor.rawValue }
 
     /// Blocks `signals` in the calling thread (call before starting other threads, which inherit the
     /// mask) and opens a signalfd for them. Children reset the mask before exec.
@@ -13,19 +17,18 @@ public final class SignalChannel {
         var set = sigset_t()
         sigemptyset(&set)
         for signal in signals { sigaddset(&set, signal) }
-        _ = try systemCall("block signals") { pthread_sigmask(SIG_BLOCK, &set, nil) == 0 ? 0 : -1 }
-        fd = try systemCall("signalfd") { edge_signalfd(&set) }
-        // A write to a closed socket or pipe must be an error, not death.
+        try systemCallReturningErrno("pthread_sigmask") { pthread_sigmask(SIG_BLOCK, &set, nil) }
+        descriptor = FileDescriptor(taking: try systemCall("signalfd") { edge_signalfd(&set) })
+        // A write to a closed socket or pipe must be an error, not death. (signal fails only for
+        // a signal number that is wrong.)
         signal(SIGPIPE, SIG_IGN)
     }
-
-    deinit { close(fd) }
 
     /// The signals received since the last call.
     public func drain() -> [Int32] {
         var received: [Int32] = []
         while true {
-            let signal = edge_signalfd_next(fd)
+            let signal = edge_signalfd_next(descriptor.rawValue)
             if signal <= 0 { return received }
             received.append(signal)
         }
@@ -59,7 +62,13 @@ public enum Signals {
             if pid <= 0 { break }
             beforeReaping(pid)
             var status: Int32 = 0
-            guard waitpid(pid, &status, WNOHANG) == pid else { break }
+            do {
+                let reaped = try systemCall("waitpid", process: pid) { waitpid(pid, &status, WNOHANG) }
+                guard reaped == pid else { break }
+            } catch {
+                // ECHILD: some other waiter reaped it after the peek; nothing is left to reap.
+                break
+            }
             // The wait-status macros are not importable; decode the standard layout.
             let signal = status & 0x7f
             if signal == 0 {
@@ -93,9 +102,28 @@ public enum Signals {
         }
     }
 
-    /// Sends `signal` to a process group (functions run in their own session and group).
-    /// Never falls back to the pid alone: once reaped, that number may belong to another process.
+    /// Sends `signal` to the process `pid` (kill); `.noSuchProcess` once it is gone.
+    public static func send(_ signal: Int32, to pid: pid_t) throws(SystemError) {
+        precondition(pid > 0, "kill \(pid) would signal a group or every process")
+        _ = try systemCall("kill", process: pid) { kill(pid, signal) }
+    }
+
+    /// Sends `signal` to the process group `group` (functions run in their own session and
+    /// group); `.noSuchProcess` once every member is gone. Never falls back to the pid alone:
+    /// once reaped, that number may belong to another process.
+    public static func send(_ signal: Int32, toGroup group: pid_t) throws(SystemError) {
+        precondition(group > 0, "killpg \(group) would signal every process")
+        _ = try systemCall("kill", process: -group) { kill(-group, signal) }
+    }
+
+    /// `send(_:toGroup:)` for callers not yet migrated, which do not look at the outcome.
     public static func sendToGroup(_ pid: pid_t, _ signal: Int32) {
-        kill(-pid, signal)
+        do {
+            try send(signal, toGroup: pid)
+        } catch {
+            // ESRCH (the group is gone) or EPERM (not the agent's to signal): either way these
+            // callers then wait for the exit they would wait for anyway.
+            return
+        }
     }
 }

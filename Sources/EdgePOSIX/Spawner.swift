@@ -33,13 +33,14 @@ public struct SpawnRequest: Sendable {
 }
 
 /// Why a process could not be started, in the user's terms ("cannot execute X: permission denied").
+/// Its errno comes from the child, over the report pipe, not from a call in this process.
 public struct SpawnError: Error, Sendable, CustomStringConvertible {
     public var step: String
-    public var errno: Int32
+    public var errno: Errno
     public var executable: String
 
     public var description: String {
-        let reason = String(cString: strerror(errno))
+        let reason = errno.description
         switch step {
         case "exec": return "cannot execute \(executable): \(reason.lowercased())"
         default: return "cannot start \(executable): \(step) failed: \(reason.lowercased())"
@@ -54,9 +55,9 @@ public enum Spawner {
         var pid: pid_t = 0
         var step: Int32 = 0
         var code: Int32 = 0
-        let result = withRawRequest(request) { raw in edge_spawn(&raw, &pid, &step, &code) }
+        let result = try withRawRequest(request) { raw in edge_spawn(&raw, &pid, &step, &code) }
         guard result == 0 else {
-            throw SpawnError(step: stepName(step), errno: code, executable: request.executable)
+            throw SpawnError(step: stepName(step), errno: Errno(rawValue: code), executable: request.executable)
         }
         return pid
     }
@@ -69,9 +70,9 @@ public enum Spawner {
         var report: Int32 = -1
         var step: Int32 = 0
         var code: Int32 = 0
-        let result = withRawRequest(request) { raw in edge_spawn_start(&raw, &pid, &report, &step, &code) }
+        let result = try withRawRequest(request) { raw in edge_spawn_start(&raw, &pid, &report, &step, &code) }
         guard result == 0 else {
-            throw SpawnError(step: stepName(step), errno: code, executable: request.executable)
+            throw SpawnError(step: stepName(step), errno: Errno(rawValue: code), executable: request.executable)
         }
         return (pid, report)
     }
@@ -89,56 +90,68 @@ public enum Spawner {
         switch edge_spawn_outcome(report, &step, &code) {
         case 1: return .executed
         case 0: return .pending
-        default: return .failed(SpawnError(step: stepName(step), errno: code, executable: executable))
+        default: return .failed(SpawnError(step: stepName(step), errno: Errno(rawValue: code), executable: executable))
         }
     }
 
     /// The C request for `request`, valid for the duration of `body` (the fork happens inside).
-    private static func withRawRequest(_ request: SpawnRequest, _ body: (inout edge_spawn_request) -> Int32) -> Int32 {
-        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        defer { if devNull >= 0 { close(devNull) } }
+    private static func withRawRequest(_ request: SpawnRequest, _ body: (inout edge_spawn_request) -> Int32) throws(SpawnError) -> Int32 {
+        let devNull = try openStandardInput(for: request)
+        let stdin = devNull.rawValue
         // argv[0] is the full path, as a shell would pass it: Python finds its prefix (a venv's,
         // pyenv's) from argv[0], and a bare name would be looked up on the function's own PATH.
         let argv = CStringArray([request.executable] + request.arguments)
         let envp = CStringArray(request.environment)
-        return request.executable.withCString { path in
-            withOptionalCString(request.workingDirectory) { cwd in
-                var raw = edge_spawn_request()
-                raw.path = path
-                raw.argv = UnsafePointer(argv.pointer)
-                raw.envp = UnsafePointer(envp.pointer)
-                raw.cwd = cwd
-                raw.stdin_fd = devNull
-                raw.stdout_fd = request.stdout
-                raw.stderr_fd = request.stderr
-                raw.runtime_fd = request.runtimeChannel
-                raw.cgroup_count = Int32(min(request.cgroupProcsFDs.count, Int(EDGE_SPAWN_MAX_CGROUPS)))
-                withUnsafeMutableBytes(of: &raw.cgroup_procs_fds) { bytes in
-                    let slots = bytes.bindMemory(to: Int32.self)
-                    for (index, fd) in request.cgroupProcsFDs.prefix(slots.count).enumerated() { slots[index] = fd }
-                }
-                raw.rlimit_count = Int32(min(request.rlimits.count, Int(EDGE_SPAWN_MAX_RLIMITS)))
-                withUnsafeMutableBytes(of: &raw.rlimits) { bytes in
-                    let slots = bytes.bindMemory(to: edge_spawn_rlimit.self)
-                    for (index, limit) in request.rlimits.prefix(slots.count).enumerated() {
-                        slots[index] = edge_spawn_rlimit(resource: limit.resource, soft: limit.soft, hard: limit.hard)
+        // /dev/null stays open until the fork, inside `body`, is done.
+        return withExtendedLifetime(devNull) {
+            request.executable.withCString { path in
+                withOptionalCString(request.workingDirectory) { cwd in
+                    var raw = edge_spawn_request()
+                    raw.path = path
+                    raw.argv = UnsafePointer(argv.pointer)
+                    raw.envp = UnsafePointer(envp.pointer)
+                    raw.cwd = cwd
+                    raw.stdin_fd = stdin
+                    raw.stdout_fd = request.stdout
+                    raw.stderr_fd = request.stderr
+                    raw.runtime_fd = request.runtimeChannel
+                    raw.cgroup_count = Int32(min(request.cgroupProcsFDs.count, Int(EDGE_SPAWN_MAX_CGROUPS)))
+                    withUnsafeMutableBytes(of: &raw.cgroup_procs_fds) { bytes in
+                        let slots = bytes.bindMemory(to: Int32.self)
+                        for (index, fd) in request.cgroupProcsFDs.prefix(slots.count).enumerated() { slots[index] = fd }
                     }
-                }
-                if let identity = request.identity {
-                    raw.set_ids = 1
-                    raw.uid = identity.uid
-                    raw.gid = identity.gid
-                    raw.group_count = Int32(min(request.groups.count, Int(EDGE_SPAWN_MAX_GROUPS)))
-                    withUnsafeMutableBytes(of: &raw.groups) { bytes in
-                        let slots = bytes.bindMemory(to: UInt32.self)
-                        for (index, group) in request.groups.prefix(slots.count).enumerated() { slots[index] = group }
+                    raw.rlimit_count = Int32(min(request.rlimits.count, Int(EDGE_SPAWN_MAX_RLIMITS)))
+                    withUnsafeMutableBytes(of: &raw.rlimits) { bytes in
+                        let slots = bytes.bindMemory(to: edge_spawn_rlimit.self)
+                        for (index, limit) in request.rlimits.prefix(slots.count).enumerated() {
+                            slots[index] = edge_spawn_rlimit(resource: limit.resource, soft: limit.soft, hard: limit.hard)
+                        }
                     }
+                    if let identity = request.identity {
+                        raw.set_ids = 1
+                        raw.uid = identity.uid
+                        raw.gid = identity.gid
+                        raw.group_count = Int32(min(request.groups.count, Int(EDGE_SPAWN_MAX_GROUPS)))
+                        withUnsafeMutableBytes(of: &raw.groups) { bytes in
+                            let slots = bytes.bindMemory(to: UInt32.self)
+                            for (index, group) in request.groups.prefix(slots.count).enumerated() { slots[index] = group }
+                        }
+                    }
+                    raw.no_new_privs = request.noNewPrivileges ? 1 : 0
+                    raw.parent_death_signal = SIGKILL
+                    raw.parent = getpid()
+                    return body(&raw)
                 }
-                raw.no_new_privs = request.noNewPrivileges ? 1 : 0
-                raw.parent_death_signal = SIGKILL
-                raw.parent = getpid()
-                return body(&raw)
             }
+        }
+    }
+
+    /// /dev/null, the child's standard input.
+    private static func openStandardInput(for request: SpawnRequest) throws(SpawnError) -> FileDescriptor {
+        do {
+            return try FileDescriptor.open("/dev/null", O_RDONLY)
+        } catch {
+            throw SpawnError(step: "opening /dev/null for its standard input", errno: error.errno, executable: request.executable)
         }
     }
 
@@ -186,20 +199,49 @@ func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -
 
 /// Descriptor pairs for talking to children.
 public enum Channels {
-    /// A connected stream socket pair: (agent's end, non-blocking, close-on-exec; child's end).
-    public static func socketPair() throws(SystemError) -> (agent: Int32, child: Int32) {
-        var fds: [Int32] = [0, 0]
-        _ = try systemCall("socketpair") { socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) }
-        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
-        return (fds[0], fds[1])
+    /// A connected stream socket pair, both ends close-on-exec. Frozen, so that code in other
+    /// modules can take each end on its own (`let child = pair.child`).
+    @frozen public struct SocketPair: ~Copyable {
+        /// The agent's end, non-blocking.
+        public var agent: FileDescriptor
+        /// The child's end, blocking, as a program expects its descriptors.
+        public var child: FileDescriptor
     }
 
-    /// A pipe: (read end for the agent, non-blocking; write end for the child), both close-on-exec.
+    /// A pipe, both ends close-on-exec; frozen like SocketPair.
+    @frozen public struct Pipe: ~Copyable {
+        /// The read end, for the agent, non-blocking.
+        public var readEnd: FileDescriptor
+        /// The write end, for the child, blocking.
+        public var writeEnd: FileDescriptor
+    }
+
+    public static func makeSocketPair() throws(SystemError) -> SocketPair {
+        var fds: [CInt] = [-1, -1]
+        _ = try systemCall("socketpair") { socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0, &fds) }
+        let pair = SocketPair(agent: FileDescriptor(taking: fds[0]), child: FileDescriptor(taking: fds[1]))
+        try pair.agent.setNonBlocking()
+        return pair
+    }
+
+    public static func makePipe() throws(SystemError) -> Pipe {
+        var fds: [CInt] = [-1, -1]
+        _ = try systemCall("pipe2") { edge_pipe_cloexec(&fds) }
+        let pipe = Pipe(readEnd: FileDescriptor(taking: fds[0]), writeEnd: FileDescriptor(taking: fds[1]))
+        try pipe.readEnd.setNonBlocking()
+        return pipe
+    }
+
+    /// `makeSocketPair()` as raw numbers, for callers not yet migrated: they own both and close them.
+    public static func socketPair() throws(SystemError) -> (agent: Int32, child: Int32) {
+        let pair = try makeSocketPair()
+        return (pair.agent.release(), pair.child.release())
+    }
+
+    /// `makePipe()` as raw numbers, for callers not yet migrated: they own both and close them.
     public static func pipe() throws(SystemError) -> (read: Int32, write: Int32) {
-        var fds: [Int32] = [0, 0]
-        _ = try systemCall("pipe") { edge_pipe_cloexec(&fds) }
-        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
-        return (fds[0], fds[1])
+        let pipe = try makePipe()
+        return (pipe.readEnd.release(), pipe.writeEnd.release())
     }
 }
 

@@ -77,7 +77,8 @@ private func v1Tree(_ fs: FakeCgroupfs, _ controllers: [String] = ["memory", "cp
         #expect {
             _ = try tree.makeInstance(function: "f", limits: ResourceLimits(memoryMB: 16))
         } throws: { error in
-            (error as? CgroupError)?.description == "cannot create the cgroup \(fs.at("pids/edge/f.1")): no such file or directory"
+            (error as? CgroupError)?.description
+                == "cannot create the cgroup \(fs.at("pids/edge/f.1")): mkdir \(fs.at("pids/edge/f.1")): No such file or directory (ENOENT)"
         }
         #expect(!Files.exists(fs.at("memory/edge/f.1")))
     }
@@ -139,7 +140,8 @@ private func v1Tree(_ fs: FakeCgroupfs, _ controllers: [String] = ["memory", "cp
         #expect {
             _ = try cgroup.openForJoining()
         } throws: { error in
-            (error as? CgroupError)?.description == "cannot join \(fs.at("pids/edge/f.1")): no such file or directory"
+            (error as? CgroupError)?.description
+                == "cannot join \(fs.at("pids/edge/f.1")): open \(fs.at("pids/edge/f.1/cgroup.procs")): No such file or directory (ENOENT)"
         }
     }
 

@@ -267,7 +267,8 @@ private let allLimits = ResourceLimits(memoryMB: 64, cpus: 0.25, pids: 16)
         #expect {
             _ = try cgroup.openForJoining()
         } throws: { error in
-            (error as? CgroupError)?.description == "cannot join \(fs.at("edge-agent/f.1")): no such file or directory"
+            (error as? CgroupError)?.description
+                == "cannot join \(fs.at("edge-agent/f.1")): open \(fs.at("edge-agent/f.1/cgroup.procs")): No such file or directory (ENOENT)"
         }
     }
 
