@@ -75,7 +75,8 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
     }
 
     func coordinatorFunctionsChanged(_ coordinator: DeploymentCoordinator) {
-        refreshSubscriptions()
+        // At shutdown the subscriptions stay: the persistent session keeps what arrives meanwhile.
+        if !shuttingDown { refreshSubscriptions() }
         healthChanged()
         shadowReportChanged()
     }

@@ -399,6 +399,7 @@ func fn(_ version: String = "1.0.0", _ set: [String: JSONValue] = [:]) -> JSONVa
         driver.send(.received(.document(doc(["a": fn("2.0.0"), "b": fn()], revision: 2)), from: .thing))
         let effects = driver.send(.stopAll)
         #expect(effects.contains(.log(.abandoned(.thing))))
+        #expect(effects.contains(.routes([:])))
         #expect(Set(driver.stopped) == Set(driver.made.keys))
         #expect(driver.rollout.live.isEmpty)
         #expect(driver.send(.received(.document(doc(["a": fn("3.0.0")], revision: 3)), from: .thing)).isEmpty)

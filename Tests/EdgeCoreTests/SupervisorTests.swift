@@ -19,7 +19,10 @@ struct SupervisorDriver {
     mutating func send(_ event: SupervisorEvent, spawns: Bool = true) -> [SupervisorEffect] {
         var effects = supervisor.handle(event, now: now)
         if spawns {
-            for case .spawn(let id) in effects {
+            // A spawn's answer may ask for the next spawn: answer until none is left.
+            var answered = 0
+            while let id = effects.dropFirst(answered).compactMap({ if case .spawn(let id) = $0 { id } else { nil } }).first {
+                answered = effects.firstIndex(of: .spawn(id))! + 1
                 effects += supervisor.handle(.spawned(id, pid: nextPid), now: now)
                 nextPid += 1
             }
@@ -97,6 +100,22 @@ func supervised(_ name: String = "f", lifecycle: FunctionSpec.Lifecycle = .longL
         let exited = driver.send(.exited(InstanceID(1), status: "was killed by SIGKILL", limitReason: nil))
         #expect(exited.contains(.failed(reason: "did not send ready within startTimeoutMs (30000 ms)", broken: false)))
         #expect(driver.supervisor.state == .restarting)
+    }
+
+    @Test func spawnsGoOneAtATimeAndOneThatFailsStopsTheRestAndCountsOnce() {
+        var driver = SupervisorDriver(supervised(concurrency: 3, maxFailures: 3))
+        let first = driver.send(.start, spawns: false)
+        #expect(first.filter { if case .spawn = $0 { true } else { false } } == [.spawn(InstanceID(1))])
+        let second = driver.send(.spawned(InstanceID(1), pid: 100), spawns: false)
+        #expect(second.contains(.spawn(InstanceID(2))))
+        let failed = driver.send(.spawnFailed(InstanceID(2), reason: "cannot create a cgroup"), spawns: false)
+        #expect(!failed.contains { if case .spawn = $0 { true } else { false } })
+        #expect(failed.contains(.failed(reason: "cannot create a cgroup", broken: false)))
+        #expect(driver.supervisor.state == .restarting)
+        // The restart fills up to three again, one at a time.
+        let restarted = driver.send(.timer(.restart))
+        #expect(restarted.filter { if case .spawn = $0 { true } else { false } }.count == 2)
+        #expect(driver.supervisor.pids.count == 3)
     }
 
     @Test func aSpawnThatFailsIsAFailureWithItsReason() {

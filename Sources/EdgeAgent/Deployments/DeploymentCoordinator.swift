@@ -33,12 +33,15 @@ final class DeploymentCoordinator {
     private var timers: [RolloutTimer: EventLoop.Token] = [:]
     private var pending = RingQueue<RolloutEvent>()
     private var pumping = false
-    /// The last status published, with each function's state as it was then.
+    /// The last status published (not one still waiting for its save), with each function's
+    /// state as it was then: what a reconnect and health repeat.
     private(set) var lastStatus: DeploymentStatus?
-    /// Saves in flight, and the statuses that wait for them: a status goes out only once what it
-    /// reports is on disk.
-    private var savesInFlight = 0
-    private var statusesAfterSave: [DeploymentStatus] = []
+    /// Saves asked for and done (the storage lane runs them in order), and the statuses that wait
+    /// for the saves asked for before them: a status goes out only once what it reports is on
+    /// disk, and statuses go out in order.
+    private var savesRequested = 0
+    private var savesDone = 0
+    private var statusesAfterSave = RingQueue<(status: DeploymentStatus, afterSave: Int)>()
 
     init(thing: String, groups: [String], stateDir: String, loop: EventLoop, io: IOWorker, logger: Logger,
          admit: ((FunctionSpec) -> Result<FunctionAdmission, DocumentRejection>)?) {
@@ -108,11 +111,10 @@ final class DeploymentCoordinator {
         switch effect {
         case .publish(var status):
             if status.state != .rejected { status.functions = functionDetail() }
-            lastStatus = status
-            if savesInFlight > 0 {
-                statusesAfterSave.append(status)
+            if savesDone < savesRequested || !statusesAfterSave.isEmpty {
+                statusesAfterSave.append((status, savesRequested))
             } else {
-                delegate?.coordinator(self, publish: status)
+                send(status)
             }
         case .stage(let attempt, let specs):
             delegate?.coordinator(self, stage: specs, attempt: attempt)
@@ -157,7 +159,7 @@ final class DeploymentCoordinator {
     /// where the operator looks (an event) once it is known.
     private func persist(_ saved: SavedDeployments) {
         let store = self.store
-        savesInFlight += 1
+        savesRequested += 1
         io.save({ () -> SystemError? in
             do throws(SystemError) {
                 try store.save(saved)
@@ -167,16 +169,21 @@ final class DeploymentCoordinator {
             }
         }, then: { [weak self] failure in
             guard let self else { return }
-            self.savesInFlight -= 1
+            self.savesDone += 1
             if let failure {
                 self.logger.error("cannot save the applied deployment; it will not survive a restart", ("error", failure.description))
                 self.delegate?.coordinator(self, event: .persistFailed(failure.description))
             }
-            guard self.savesInFlight == 0 else { return }
-            let waiting = self.statusesAfterSave
-            self.statusesAfterSave.removeAll()
-            for status in waiting { self.delegate?.coordinator(self, publish: status) }
+            while let next = self.statusesAfterSave.first, next.afterSave <= self.savesDone {
+                _ = self.statusesAfterSave.popFirst()
+                self.send(next.status)
+            }
         })
+    }
+
+    private func send(_ status: DeploymentStatus) {
+        lastStatus = status
+        delegate?.coordinator(self, publish: status)
     }
 
     private func log(_ line: RolloutLog) {

@@ -36,7 +36,7 @@ final class FunctionRunner {
 
     init(id: RunnerID, spec: FunctionSpec, directory: String, deploymentId: String, host: FunctionHost, loop: EventLoop, logger: Logger) {
         self.id = id
-        janitor = CgroupJanitor(io: host.io)
+        janitor = CgroupJanitor(io: host.io, loop: loop)
         self.directory = directory
         self.deploymentId = deploymentId
         self.host = host

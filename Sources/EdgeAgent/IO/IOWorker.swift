@@ -71,6 +71,20 @@ final class IOWorker {
     func detach(_ work: @escaping @Sendable () -> Void) {
         run(.storage, work, then: { (_: Void) in })
     }
+
+    /// Calls `then` once every job queued so far on `lanes` has run and reported (a lane runs its
+    /// jobs in order, so a no-op queued last comes back last).
+    func drain(_ lanes: [Lane], then: @escaping () -> Void) {
+        let busy = lanes.filter { self.lanes[$0.rawValue].isStarted }
+        guard let lane = busy.first else {
+            then()
+            return
+        }
+        run(lane, {}, then: { [weak self] (_: Void) in
+            guard let self else { return }
+            self.drain(Array(busy.dropFirst()), then: then)
+        })
+    }
 }
 
 /// A job's result on its way back to the reactor.
@@ -133,8 +147,12 @@ private final class LaneThread: Sendable {
         return true
     }
 
+    /// Sleeps in poll(2) until woken (the eventfd is non-blocking), then runs every job queued.
+    /// A job queued before the wake-up's write is seen by the loop that the write wakes.
     private func runJobs() {
         while true {
+            var descriptor = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, -1) < 0 { continue }
             var counter: UInt64 = 0
             _ = read(wake, &counter, 8)
             while let job = jobs.withLock({ $0.queue.popFirst() }) {
@@ -142,4 +160,7 @@ private final class LaneThread: Sendable {
             }
         }
     }
+
+    /// Whether the lane's thread was ever started (a lane never used has nothing to drain).
+    var isStarted: Bool { jobs.withLock { $0.started } }
 }

@@ -591,7 +591,10 @@ public struct Rollout {
         }
         pending.removeAll()
         let names = live.keys.sorted()
-        for id in retire(names, successors: [], specs: current) { effects.append(.stop(id)) }
+        let stopping = retire(names, successors: [], specs: current)
+        // Events stop reaching what is being stopped: subscriptions go, direct invocations are unknown.
+        announceRoutes()
+        for id in stopping { effects.append(.stop(id)) }
     }
 
     /// The longest a function may take to stop gracefully: its grace, then SIGTERM's.

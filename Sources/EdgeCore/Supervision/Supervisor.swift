@@ -21,6 +21,11 @@ public struct Supervisor: Sendable {
     private var announcedReady = false
     private var stopCompletionPending = false
     private var nextInstance = 1
+    /// The instance whose spawn the shell has not answered yet: spawns go one at a time, so one
+    /// that fails stops the rest (a failure counts once, not once per missing instance).
+    private var spawnPending: InstanceID?
+    /// How many live instances a fill in progress aims at.
+    private var fillTarget: Int?
     private var effects: [SupervisorEffect] = []
     private var now: Int64 = 0
     /// false once an instance declared in `ready` that it cannot take `config` messages.
@@ -227,9 +232,10 @@ public struct Supervisor: Sendable {
         let alive = instances.filter { !$0.isEnding }
         let starting = alive.filter(\.isStarting).count
         let needed = min(queue.count - starting, spec.concurrency - alive.count)
-        guard needed > 0 else { return }
+        guard needed > 0, spawnPending == nil else { return }
         if state == .idle { state = .starting }
-        for _ in 0..<needed { spawnInstance() }
+        // One at a time: the answer to this spawn asks for the next, if still needed.
+        spawnInstance()
     }
 
     private mutating func send(_ invocation: Invocation, to index: Int) {
@@ -264,9 +270,9 @@ public struct Supervisor: Sendable {
             becameIdle(id)
             updateReadiness()
         case .result(let answered, _), .error(let answered, _, _):
-            guard case .busy(let invocation, let startedNs) = instances[index].phase, answered == invocation.id else {
+            guard case .busy(let invocation, let startedNs) = instances[index].phase, answered?.stringValue == invocation.id else {
                 let kind = if case .result = message { "result" } else { "error" }
-                let quoted = answered.map { "\"\($0)\"" } ?? "(none)"
+                let quoted = answered?.excerpt() ?? "(none)"
                 end(id, reason: .failure("protocol error: a \(kind) for id \(quoted) that is not the invocation in flight"), gracefully: false)
                 return
             }
@@ -385,26 +391,47 @@ public struct Supervisor: Sendable {
     // MARK: Processes
 
     private mutating func fillInstances(minimum: Int) {
-        while instances.filter({ !$0.isEnding }).count < minimum { spawnInstance() }
+        fillTarget = minimum
+        continueFilling()
+    }
+
+    /// Asks for the next spawn of a fill in progress, once the one before it has been answered.
+    private mutating func continueFilling() {
+        guard spawnPending == nil, let target = fillTarget else { return }
+        if instances.filter({ !$0.isEnding }).count < target {
+            spawnInstance()
+        } else {
+            fillTarget = nil
+        }
     }
 
     private mutating func spawnInstance() {
         let id = InstanceID(nextInstance)
         nextInstance += 1
         instances.append(Instance(id: id, startedNs: now, config: spec.config))
+        spawnPending = id
         effects.append(.spawn(id))
     }
 
     private mutating func spawned(_ id: InstanceID, pid: Int32) {
+        if spawnPending == id { spawnPending = nil }
         guard let index = instances.firstIndex(where: { $0.id == id }) else { return }
         instances[index].pid = pid
         instances[index].config = spec.config
         effects.append(.arm(.startDeadline(id), afterMs: spec.startTimeoutMs))
         effects.append(.send(id, .initialize(function: spec.name, version: spec.version, thing: thing, deploymentId: deploymentId, config: spec.config)))
         effects.append(.event(.started(pid: pid)))
+        guard state != .stopping && state != .stopped && state != .broken else {
+            fillTarget = nil
+            return
+        }
+        continueFilling()
+        if spec.lifecycle == .onDemand { dispatch() }
     }
 
     private mutating func spawnFailed(_ id: InstanceID, reason: String) {
+        if spawnPending == id { spawnPending = nil }
+        fillTarget = nil
         guard let index = instances.firstIndex(where: { $0.id == id }) else { return }
         instances.remove(at: index)
         recordFailure(reason)

@@ -54,8 +54,9 @@ public enum InvokeEvent: Equatable, Sendable {
 /// A message from a function instance to the agent, read only here.
 public enum FunctionMessage: Sendable, Equatable {
     case ready(liveConfig: Bool)
-    case result(id: String?, value: JSONValue)
-    case error(id: String?, type: String, message: String)
+    /// `id` as sent (the invocation's id is a string; anything else is a protocol error).
+    case result(id: JSONValue?, value: JSONValue)
+    case error(id: JSONValue?, type: String, message: String)
     case publish(topic: String, payload: JSONValue, qos: Int, retain: Bool)
     /// `shadow.get` or `shadow.update`, with the request as sent.
     case shadow(type: String, request: [String: JSONValue])
@@ -68,10 +69,10 @@ public enum FunctionMessage: Sendable, Equatable {
         case "ready":
             self = .ready(liveConfig: members["liveConfig"]?.boolValue ?? true)
         case "result":
-            self = .result(id: members["id"]?.stringValue, value: members["result"] ?? .null)
+            self = .result(id: members["id"], value: members["result"] ?? .null)
         case "error":
             let error = members["error"]?.objectValue ?? [:]
-            self = .error(id: members["id"]?.stringValue, type: error["type"]?.stringValue ?? "Error",
+            self = .error(id: members["id"], type: error["type"]?.stringValue ?? "Error",
                           message: error["message"]?.stringValue ?? "the handler failed without a message")
         case "publish":
             self = .publish(topic: members["topic"]?.stringValue ?? "", payload: members["payload"] ?? .null,
