@@ -2,7 +2,7 @@
 the agent's own slow-disk injection), invocations keep flowing while a shadow update waits for its
 fsync, and the update is still answered only once it is saved."""
 
-import json
+import time
 
 import harness as h
 from harness.shadow_client import prefix
@@ -29,3 +29,16 @@ def test_invocations_keep_flowing_while_a_shadow_save_is_slow(agent, edge, shado
     assert accepted["version"] == 1 and accepted["state"] == {"desired": {"k": 1}}
     # It was saved before it was accepted: a get (served after the save) sees it.
     assert shadow.get(name="slow")["state"]["desired"] == {"k": 1}
+
+
+def test_the_io_worker_sleeps_when_it_has_nothing_to_do(agent, edge, shadow, echo_bin):
+    """Once its lanes have run work (a download, a save, a cgroup kill), an idle agent uses
+    next to no CPU: a lane waits for work, it does not spin."""
+    started = agent()
+    edge.deploy(h.document("echo-v1", 1, {"echo": h.native_function(echo_bin, subscriptions=["sensors/+/x"])}))
+    shadow.accepted("update", {"state": {"desired": {"k": 1}}}, name="idle")
+    edge.send("sensors/+/x", {"n": 1}, "echo")
+    before = h.cpu_seconds(started.pid)
+    time.sleep(1.0)  # a measurement window, not a wait for an event
+    used = h.cpu_seconds(started.pid) - before
+    assert used < 0.3, "the idle agent used %.2f s of CPU in 1 s: a thread is spinning" % used
