@@ -20,7 +20,7 @@ extension Agent {
             // Subscribe again on every connect: the broker may have lost the session.
             subscribed.removeAll()
             refreshSubscriptions()
-            publisher.flush()
+            outbox.flush()
             publishHealth()
             if let status = coordinator.lastStatus { publishStatus(status) }
             shadowReportChanged()
@@ -138,7 +138,7 @@ extension Agent {
             "sourceTopic": .string(invocation.topic), "status": "error",
             "error": ["type": "UnknownFunction", "message": .string("no function named \(name) is deployed on \(config.thingName)")],
         ]
-        publisher.publish(reply, document, qos: 1, correlation: invocation.correlationData)
+        outbox.publish(reply, document, qos: 1, correlation: invocation.correlationData)
     }
 
     // MARK: Publishing
@@ -160,9 +160,9 @@ extension Agent {
             document["error"] = ["type": .string(type), "message": .string(message)]
         }
         let bytes = JSONCodec.serialize(.object(document))
-        publisher.publish(outputTopic, bytes: bytes, qos: qos)
+        outbox.publish(outputTopic, bytes: bytes, qos: qos)
         if let reply = invocation.replyTopic, reply != outputTopic {
-            publisher.publish(reply, bytes: bytes, qos: qos, correlation: invocation.correlationData)
+            outbox.publish(reply, bytes: bytes, qos: qos, correlation: invocation.correlationData)
         }
     }
 
@@ -171,18 +171,18 @@ extension Agent {
         members["type"] = .string(type)
         members["thing"] = .string(config.thingName)
         members["timestamp"] = .int(Clock.wallMs())
-        publisher.publish(topics.events, .object(members), qos: 1)
+        outbox.publish(topics.events, .object(members), qos: 1)
     }
 
     func publishStatus(_ status: DeploymentStatus) {
-        publisher.publish(topics.deploymentStatus, status.document(thing: config.thingName, timestamp: Clock.wallMs()), qos: 1, retain: true)
+        outbox.publish(topics.deploymentStatus, status.document(thing: config.thingName, timestamp: Clock.wallMs()), qos: 1, retain: true)
     }
 
     func healthReport() -> HealthReport {
         HealthReport(thing: config.thingName, startedMs: startedMs, broker: "\(config.brokerHost):\(config.brokerPort)",
                      tls: config.tls != nil, connected: connected, protocolVersion: protocolVersion, reconnects: reconnects,
                      deployment: coordinator.lastStatus, runners: coordinator.runners.values.sorted { $0.name < $1.name },
-                     outboxQueued: publisher.queued, outboxDropped: publisher.droppedWhileOffline, refused: publisher.refused,
+                     outboxQueued: outbox.queued, outboxDropped: outbox.droppedWhileOffline, refused: outbox.refused,
                      cgroups: cgroupHealth)
     }
 
@@ -204,7 +204,7 @@ extension Agent {
         loop.cancel(healthDue)
         healthDue = nil
         guard !finishingShutdown else { return }
-        publisher.publish(topics.health, healthReport().document(now: Clock.wallMs()), qos: 1, retain: true)
+        outbox.publish(topics.health, healthReport().document(now: Clock.wallMs()), qos: 1, retain: true)
     }
 
     /// Health after a change, coalesced so a burst of changes makes one report.

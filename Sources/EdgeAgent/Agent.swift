@@ -19,7 +19,8 @@ public final class Agent {
     let stagingResults: Inbox<StagingResult>
     let signals: SignalChannel
     let client: MQTTClient
-    let publisher: Publisher
+    /// Every message the agent publishes goes through it.
+    let outbox: Outbox
     let coordinator: DeploymentCoordinator
     /// The thing's shadows, served over the AWS IoT Device Shadow MQTT API.
     let shadows: ShadowServer
@@ -124,10 +125,10 @@ public final class Agent {
         policy.stateDirProblem = DeviceProbe.traversalProblem(config.stateDir)
         policy.pythonProblem = pythonProblem
         self.policy = policy
-        publisher = Publisher(client: client, logger: logger)
+        outbox = Outbox(client: client, logger: logger)
         healthIntervalSeconds = config.healthIntervalSeconds
-        shadows = ShadowServer(thing: config.thingName, stateDir: config.stateDir, logger: logger) { [publisher] topic, payload in
-            publisher.publish(topic, payload, qos: 1)
+        shadows = ShadowServer(thing: config.thingName, stateDir: config.stateDir, logger: logger) { [outbox] topic, payload in
+            outbox.publish(topic, payload, qos: 1)
         }
         coordinator = DeploymentCoordinator(thing: config.thingName, groups: config.thingGroups, stateDir: config.stateDir,
                                             loop: loop, logger: logger)
@@ -295,7 +296,7 @@ public final class Agent {
         loop.cancel(shadowReportDue)
         host.cgroups?.removeSubtree()
         if connected {
-            shutdownAck = publisher.publish(topics.health, HealthReport.offline(thing: config.thingName, reason: "agent stopped", now: Clock.wallMs()),
+            shutdownAck = outbox.publish(topics.health, HealthReport.offline(thing: config.thingName, reason: "agent stopped", now: Clock.wallMs()),
                                             qos: 1, retain: true)
         }
         if shutdownAck == nil {
