@@ -32,7 +32,7 @@ let package = Package(
         // Thin adapters over the C libraries and the kernel.
         .target(name: "EdgeJSON", dependencies: ["EdgeCore", "CJSONC"]),
         .target(name: "EdgePOSIX", dependencies: ["EdgeCore", "CEdgeSpawn"]),
-        .target(name: "EdgeMQTT", dependencies: ["EdgePOSIX", "CMosquitto", "CEdgeSpawn"]),
+        .target(name: "EdgeMQTT", dependencies: ["EdgeCore", "EdgePOSIX", "CMosquitto"]),
         .target(name: "EdgeArtifacts", dependencies: ["CCurl", "CZlib", "CCrypto"]),
         .target(name: "EdgeCgroups", dependencies: ["EdgeCore", "EdgePOSIX", "CEdgeSpawn"]),
         // Wiring: the reactor, deployments, function supervision, health.
@@ -54,6 +54,8 @@ let package = Package(
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore", "EdgeJSON"]),
         .testTarget(name: "EdgeArtifactsTests", dependencies: ["EdgeArtifacts"]),
         .testTarget(name: "EdgeCgroupsTests", dependencies: ["EdgeCgroups", "EdgeCore", "EdgePOSIX"]),
+        // Against a real Mosquitto on a free loopback port.
+        .testTarget(name: "EdgeMQTTTests", dependencies: ["EdgeMQTT", "EdgePOSIX"]),
     ],
     swiftLanguageModes: [.v6]
 )

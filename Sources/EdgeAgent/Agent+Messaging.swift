@@ -33,6 +33,8 @@ extension Agent {
             route(message)
         case .acknowledged(let messageId):
             if let awaited = shutdownAck, awaited == messageId { closeConnection() }
+        case .refused(let topic, let reason):
+            outbox.refusedByClient(topic: topic, reason: reason)
         }
     }
 

@@ -8,14 +8,13 @@ import EdgeJSON
 import EdgeMQTT
 import EdgePOSIX
 
-/// The edge agent: one reactor thread that owns all state, fed by the MQTT loop thread, the
-/// staging worker, child-exit signals and timers.
+/// The edge agent: one reactor thread that owns all state and drives the MQTT client's socket,
+/// fed also by the staging worker, the MQTT connect attempts, child-exit signals and timers.
 public final class Agent {
     let config: AgentConfiguration
     let topics: Topics
     var logger: Logger
     let loop = EventLoop()
-    let mqttEvents: Inbox<MQTTEvent>
     let stagingResults: Inbox<StagingResult>
     let signals: SignalChannel
     let client: MQTTClient
@@ -82,7 +81,6 @@ public final class Agent {
         }
         do {
             signals = try SignalChannel([SIGTERM, SIGINT, SIGCHLD, SIGHUP])
-            mqttEvents = try Inbox<MQTTEvent>()
             stagingResults = try Inbox<StagingResult>()
         } catch {
             throw StartupError("cannot set up the agent's event sources: \(error)")
@@ -97,7 +95,7 @@ public final class Agent {
                                                             "reason": "connection lost"]),
                               qos: 1, retain: true)
         do {
-            client = try MQTTClient(settings: settings, events: mqttEvents)
+            client = try MQTTClient(settings: settings, loop: loop)
         } catch {
             throw StartupError("broker.tls: \(error.description)")
         }
@@ -204,9 +202,6 @@ public final class Agent {
         logger.info("edge-agent starting", ("version", HealthReport.agentVersion), ("broker", "\(config.brokerHost):\(config.brokerPort)"),
                     ("tls", config.tls == nil ? "off" : "on"), ("stateDir", config.stateDir))
         loop.watch(signals.fd) { [unowned self] _ in self.handleSignals() }
-        loop.watch(mqttEvents.fd) { [unowned self] _ in
-            for event in self.mqttEvents.drain() { self.handle(event) }
-        }
         loop.watch(stagingResults.fd) { [unowned self] _ in
             for done in self.stagingResults.drain() { self.coordinator.staged(done.result, attempt: done.attempt) }
         }
@@ -217,7 +212,7 @@ public final class Agent {
         }
         restoreShadows()
         coordinator.restore()
-        client.start()
+        client.start { [unowned self] event in self.handle(event) }
         scheduleHealthInterval()
         if host.cgroups != nil { scheduleUsageSampling() }
         loop.run()

@@ -3,8 +3,8 @@ import EdgeJSON
 import EdgeMQTT
 import EdgePOSIX
 
-/// Every message the agent sends goes out through here. Connected, a message goes to the
-/// client at once. While the broker is away, QoS 1 messages stay in libmosquitto's
+/// Every message the agent sends goes out through here, on the reactor's thread. Connected, a
+/// message is written at once. While the broker is away, QoS 1 messages stay in libmosquitto's
 /// own queue (it sends them on reconnect); QoS 0 messages wait here, in order, bounded by count
 /// and bytes, the oldest dropped and counted when full (`HeldMessages`), and go out on `flush`.
 /// A message the client refuses for good (an invalid topic, too large) is dropped, counted and
@@ -59,7 +59,7 @@ final class Outbox {
         }
     }
 
-    /// A message the client refused for good: counted, logged, dropped.
+    /// A message the client refused for good, at once or after it had kept it (`MQTTEvent.refused`): counted, logged, dropped.
     func refusedByClient(topic: String, reason: String) {
         refused += 1
         logger.error("message dropped: the MQTT client refused it", ("topic", topic), ("reason", reason))
@@ -74,11 +74,12 @@ final class Outbox {
 
     private func send(_ message: OutboundMessage) -> Outcome {
         do {
-            return .sent(try client.publish(topic: message.topic, payload: message.payload, qos: message.qos,
-                                            retain: message.retain, correlationData: message.correlation))
+            switch try client.publish(message) {
+            case .sent(let id): return .sent(id)
+            case .kept: return .keptByClient
+            }
         } catch where error.isOffline {
-            // Offline, libmosquitto keeps a QoS 1 message itself and sends it on reconnect.
-            return message.qos > 0 ? .keptByClient : .offline
+            return .offline
         } catch {
             refusedByClient(topic: message.topic, reason: error.description)
             return .refused
