@@ -32,7 +32,7 @@ let package = Package(
         // Thin adapters over the C libraries and the kernel.
         .target(name: "EdgeJSON", dependencies: ["EdgeCore", "CJSONC"]),
         .target(name: "EdgePOSIX", dependencies: ["EdgeCore", "CEdgeSpawn"]),
-        .target(name: "EdgeMQTT", dependencies: ["EdgePOSIX", "CMosquitto", "CEdgeSpawn"]),
+        .target(name: "EdgeMQTT", dependencies: ["EdgeCore", "EdgePOSIX", "CMosquitto"]),
         .target(name: "EdgeArtifacts", dependencies: ["EdgePOSIX", "CCurl", "CZlib", "CCrypto"]),
         .target(name: "EdgeCgroups", dependencies: ["EdgeCore", "EdgePOSIX", "CEdgeSpawn"]),
         // Wiring: the reactor, deployments, function supervision, health.
@@ -55,6 +55,8 @@ let package = Package(
         .testTarget(name: "EdgePOSIXTests", dependencies: ["EdgePOSIX"]),
         .testTarget(name: "EdgeArtifactsTests", dependencies: ["EdgeArtifacts"]),
         .testTarget(name: "EdgeCgroupsTests", dependencies: ["EdgeCgroups", "EdgeCore", "EdgePOSIX"]),
+        // Against a real Mosquitto on a free loopback port.
+        .testTarget(name: "EdgeMQTTTests", dependencies: ["EdgeMQTT", "EdgePOSIX"]),
         // The shell's own parts that need no broker or process (the service group).
         .testTarget(name: "EdgeAgentTests", dependencies: ["EdgeAgent", "EdgeCore", "EdgePOSIX"]),
     ],

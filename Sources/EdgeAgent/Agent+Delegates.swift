@@ -23,7 +23,7 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
         }
         // A string payload goes out as its text, anything else as JSON.
         let bytes = payload.stringValue.map { Array($0.utf8) } ?? JSONCodec.serialize(payload)
-        publisher.publish(topic, bytes: bytes, qos: qos, retain: retain)
+        outbox.publish(topic, bytes: bytes, qos: qos, retain: retain)
         return nil
     }
 

@@ -20,7 +20,7 @@ extension Agent {
             // Subscribe again on every connect: the broker may have lost the session.
             subscribed.removeAll()
             refreshSubscriptions()
-            publisher.flush()
+            outbox.flush()
             publishHealth()
             if let status = coordinator.lastStatus { publishStatus(status) }
             shadowReportChanged()
@@ -33,6 +33,8 @@ extension Agent {
             route(message)
         case .acknowledged(let messageId):
             if let awaited = shutdownAck, awaited == messageId { closeConnection() }
+        case .refused(let topic, let reason):
+            outbox.refusedByClient(topic: topic, reason: reason)
         }
     }
 
@@ -135,7 +137,7 @@ extension Agent {
         let result = InvocationResult(thing: config.thingName, function: name, version: nil, invocationId: invocation.id,
                                       sourceTopic: invocation.topic,
                                       outcome: .failure(.init(.unknownFunction, "no function named \(name) is deployed on \(config.thingName)")))
-        publisher.publish(reply, result.json, qos: 1, correlation: invocation.correlationData)
+        outbox.publish(reply, result.json, qos: 1, correlation: invocation.correlationData)
     }
 
     // MARK: Publishing
@@ -145,18 +147,18 @@ extension Agent {
         let result = InvocationResult(thing: config.thingName, function: function, version: version, invocationId: invocation.id,
                                       sourceTopic: invocation.topic, outcome: outcome, durationMs: durationMs, timestamp: Clock.wallMs())
         let bytes = JSONCodec.serialize(result.json)
-        publisher.publish(outputTopic, bytes: bytes, qos: qos)
+        outbox.publish(outputTopic, bytes: bytes, qos: qos)
         if let reply = invocation.replyTopic, reply != outputTopic {
-            publisher.publish(reply, bytes: bytes, qos: qos, correlation: invocation.correlationData)
+            outbox.publish(reply, bytes: bytes, qos: qos, correlation: invocation.correlationData)
         }
     }
 
     func publishEvent(_ event: AgentEvent) {
-        publisher.publish(topics.events, event.document(thing: config.thingName, timestamp: Clock.wallMs()), qos: 1)
+        outbox.publish(topics.events, event.document(thing: config.thingName, timestamp: Clock.wallMs()), qos: 1)
     }
 
     func publishStatus(_ status: DeploymentStatus) {
-        publisher.publish(topics.deploymentStatus, status.document(thing: config.thingName, timestamp: Clock.wallMs()), qos: 1, retain: true)
+        outbox.publish(topics.deploymentStatus, status.document(thing: config.thingName, timestamp: Clock.wallMs()), qos: 1, retain: true)
     }
 
     func healthReport() -> HealthReport {
@@ -164,7 +166,7 @@ extension Agent {
                      connection: .init(connected: connected, broker: "\(config.brokerHost):\(config.brokerPort)", tls: config.tls != nil,
                                        protocolVersion: protocolVersion, reconnects: reconnects),
                      deployment: coordinator.lastStatus, runners: Array(coordinator.liveRunners.values),
-                     outbox: .init(queued: publisher.queued, dropped: publisher.droppedWhileOffline, refused: publisher.refused),
+                     outbox: .init(queued: outbox.queued, dropped: outbox.droppedWhileOffline, refused: outbox.refused),
                      cgroups: cgroupHealth)
     }
 
@@ -186,7 +188,7 @@ extension Agent {
         loop.cancel(healthDue)
         healthDue = nil
         guard !finishingShutdown else { return }
-        publisher.publish(topics.health, healthReport().document(now: Clock.wallMs()).json, qos: 1, retain: true)
+        outbox.publish(topics.health, healthReport().document(now: Clock.wallMs()).json, qos: 1, retain: true)
     }
 
     /// Health after a change, coalesced so a burst of changes makes one report.

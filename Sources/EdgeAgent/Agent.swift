@@ -8,19 +8,19 @@ import EdgeJSON
 import EdgeMQTT
 import EdgePOSIX
 
-/// The edge agent: one reactor thread that owns all state, fed by the MQTT loop thread, the
-/// staging worker, child-exit signals and timers.
+/// The edge agent: one reactor thread that owns all state and drives the MQTT client's socket,
+/// fed also by the staging worker, the MQTT connect attempts, child-exit signals and timers.
 public final class Agent {
     let config: AgentConfiguration
     let topics: Topics
     var logger: Logger
     let loop = EventLoop()
-    let mqttEvents: Inbox<MQTTEvent>
     /// Blocking work (saves, cgroup clean-up, downloads), off the reactor.
     let io: IOWorker
     let signals: SignalChannel
     let client: MQTTClient
-    let publisher: Publisher
+    /// Every message the agent publishes goes through it.
+    let outbox: Outbox
     let coordinator: DeploymentCoordinator
     /// The thing's shadows, served over the AWS IoT Device Shadow MQTT API.
     let shadows: ShadowServer
@@ -79,7 +79,6 @@ public final class Agent {
         }
         do {
             signals = try SignalChannel([SIGTERM, SIGINT, SIGCHLD, SIGHUP])
-            mqttEvents = try Inbox<MQTTEvent>()
             io = try IOWorker(loop: loop, logger: logger, slowDiskMs: Agent.testSlowDiskMs)
         } catch {
             throw StartupError("cannot set up the agent's event sources: \(error)")
@@ -93,7 +92,7 @@ public final class Agent {
                               payload: JSONCodec.serialize(HealthDocument.offline(thing: config.thingName, reason: "connection lost", timestamp: nil)),
                               qos: 1, retain: true)
         do {
-            client = try MQTTClient(settings: settings, events: mqttEvents)
+            client = try MQTTClient(settings: settings, loop: loop)
         } catch {
             throw StartupError("broker.tls: \(error.description)")
         }
@@ -121,10 +120,10 @@ public final class Agent {
         policy.stateDirProblem = DeviceProbe.traversalProblem(config.stateDir)
         policy.pythonProblem = pythonProblem
         self.policy = policy
-        publisher = Publisher(client: client, logger: logger)
+        outbox = Outbox(client: client, logger: logger)
         healthIntervalSeconds = config.healthIntervalSeconds
-        shadows = ShadowServer(thing: config.thingName, stateDir: config.stateDir, io: io, logger: logger) { [publisher] topic, payload in
-            publisher.publish(topic, payload, qos: 1)
+        shadows = ShadowServer(thing: config.thingName, stateDir: config.stateDir, io: io, logger: logger) { [outbox] topic, payload in
+            outbox.publish(topic, payload, qos: 1)
         }
         coordinator = DeploymentCoordinator(thing: config.thingName, groups: config.thingGroups, stateDir: config.stateDir,
                                             loop: loop, io: io, logger: logger) { [policy] spec in
@@ -206,9 +205,6 @@ public final class Agent {
         logger.info("edge-agent starting", ("version", HealthReport.agentVersion), ("broker", "\(config.brokerHost):\(config.brokerPort)"),
                     ("tls", config.tls == nil ? "off" : "on"), ("stateDir", config.stateDir))
         loop.watch(signals.fd) { [unowned self] _ in self.handleSignals() }
-        loop.watch(mqttEvents.fd) { [unowned self] _ in
-            for event in self.mqttEvents.drain() { self.handle(event) }
-        }
         reportCgroups()
         if Users.isRoot, let user = policy.defaultUser, Users.lookup(user) == nil {
             logger.error("the user functions run as by default does not exist: every deployment that names no user will be rejected",
@@ -216,7 +212,7 @@ public final class Agent {
         }
         restoreShadows()
         coordinator.restore()
-        client.start()
+        client.start { [unowned self] event in self.handle(event) }
         scheduleHealthInterval()
         if host.cgroups != nil { scheduleUsageSampling() }
         loop.run()
@@ -295,7 +291,7 @@ public final class Agent {
         loop.cancel(shadowReportDue)
         host.cgroups?.removeSubtree()
         if connected {
-            shutdownAck = publisher.publish(topics.health, HealthDocument.offline(thing: config.thingName, reason: "agent stopped", timestamp: Clock.wallMs()),
+            shutdownAck = outbox.publish(topics.health, HealthDocument.offline(thing: config.thingName, reason: "agent stopped", timestamp: Clock.wallMs()),
                                             qos: 1, retain: true)
         }
         if shutdownAck == nil {

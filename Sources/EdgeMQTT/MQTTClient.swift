@@ -2,295 +2,260 @@
 import Glibc
 #endif
 import CMosquitto
-import CEdgeSpawn
+import EdgeCore
 import EdgePOSIX
-import Synchronization
 
-/// An MQTT client over libmosquitto. Its network loop runs on a thread of its own, which
-/// connects, reconnects with capped exponential backoff and jitter, and posts every event to
-/// `events`; publish and subscribe may be called from any thread (libmosquitto locks).
-public final class MQTTClient: Sendable {
+/// An MQTT client over libmosquitto, driven by an `EventLoop`: the loop's poll(2) watches its
+/// socket, libmosquitto reads, writes and keeps alive on the loop's thread, and every event
+/// reaches the owner's handler there, synchronously, once libmosquitto has returned (never from
+/// inside one of its callbacks, so the handler may publish, subscribe or stop). A message coming
+/// in and a publish going out cross no thread. Only the blocking connect (DNS, TCP) runs on a
+/// thread of its own (`MQTTConnector`). It reconnects with capped exponential backoff and jitter,
+/// speaks MQTT 5 and falls back to 3.1.1, and keeps QoS 1 messages while offline. Use it from the
+/// loop's thread only.
+public final class MQTTClient {
     public let settings: MQTTSettings
-    public let events: Inbox<MQTTEvent>
-    // The handle is used from the loop thread and the owner's thread; libmosquitto serialises
-    // access itself once mosquitto_threaded_set is on.
-    nonisolated(unsafe) private let handle: OpaquePointer
-    private let state = Mutex(LoopState())
-    private let wake: Int32
+    let loop: EventLoop
+    let handle: MosquittoHandle
+    var raw: OpaquePointer { handle.raw }
+    /// Where connect attempts post how they ended.
+    let attempts: Inbox<ConnectResult>
+    var handler: ((MQTTEvent) -> Void)?
 
-    struct LoopState {
-        var stopping = false
-        var running = false
-        var thread: pthread_t?
-        var failures = 0
-        var useV5 = true
-        var connected = false
-        var loopFinished = false
+    enum Phase {
+        /// Not started yet.
+        case idle
+        /// A connect attempt has the handle, on its thread.
+        case connecting
+        /// The socket is up and watched; the TLS handshake and CONNACK are awaited.
+        case handshaking
+        case connected
+        /// Between attempts: the backoff timer runs.
+        case waiting
+        case stopped
     }
 
-    private static let library: Void = { mosquitto_lib_init() }()
+    var phase = Phase.idle
+    var useV5 = true
+    /// Failed attempts since the last accepted connection: the backoff grows with them.
+    var failures = 0
+    var attemptsWatch: EventLoop.Token?
+    var socketWatch: EventLoop.Token?
+    var socketEvents: Int16 = 0
+    var keepaliveTimer: EventLoop.Token?
+    var retryTimer: EventLoop.Token?
+    /// QoS 1 messages published while an attempt has the handle, given to it when it is back.
+    var heldForConnect: [OutboundMessage] = []
+    /// Events from libmosquitto's callbacks, handed to `handler` once it has returned.
+    var pending: [MQTTEvent] = []
+    var delivering = false
+    /// Set by every callback: a read that set it may be followed by another in the same turn.
+    var progressed = false
+    /// Why libmosquitto closed the socket, from its disconnect callback.
+    var closedReason: String?
+    /// The broker refused this attempt and that was reported: its close is not reported again.
+    var refusalReported = false
+    /// Set while a QoS 0 message is being published: its "written" callback is not an event.
+    var muteWriteNotices = false
 
-    public init(settings: MQTTSettings, events: Inbox<MQTTEvent>) throws(MQTTError) {
+    /// Socket reads in one turn of the loop before others get theirs. libmosquitto reads one
+    /// packet per call without QoS 1 traffic in flight, and a call that finds nothing costs a
+    /// read(2), so reading on while packets come saves a poll(2) for each of them.
+    static let readsPerTurn = 64
+
+    private static let library: Void = {
+        mosquitto_lib_init()
+        // libmosquitto writes to its socket with write(2): a broker gone away must be an error, not SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
+    }()
+
+    /// Sets up the client (TLS files, the last will); nothing is connected before `start`.
+    public init(settings: MQTTSettings, loop: EventLoop) throws(MQTTError) {
         _ = MQTTClient.library
         self.settings = settings
-        self.events = events
-        var fds: [Int32] = [0, 0]
-        guard edge_pipe_cloexec(&fds) == 0 else { throw MQTTError("cannot create the MQTT wake pipe") }
-        wake = fds[1]
-        wakeRead = fds[0]
+        self.loop = loop
+        do {
+            attempts = try Inbox<ConnectResult>()
+        } catch {
+            throw MQTTError("cannot create the MQTT client's event source: \(error)")
+        }
         guard let created = mosquitto_new(settings.clientId, !settings.persistentSession, nil) else {
             throw MQTTError("cannot create an MQTT client: \(String(cString: strerror(errno)))")
         }
-        handle = created
-        mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
-        mosquitto_threaded_set(handle, true)
-        mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5)
+        handle = MosquittoHandle(created)
+        mosquitto_user_data_set(created, Unmanaged.passUnretained(self).toOpaque())
+        mosquitto_int_option(created, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5)
         // Small request/response messages must not wait for Nagle's algorithm and delayed ACKs.
-        mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1)
-        mosquitto_connect_v5_callback_set(handle, onConnect)
-        mosquitto_disconnect_v5_callback_set(handle, onDisconnect)
-        mosquitto_message_v5_callback_set(handle, onMessage)
-        mosquitto_publish_v5_callback_set(handle, onPublish)
+        mosquitto_int_option(created, MOSQ_OPT_TCP_NODELAY, 1)
+        MQTTCallbacks.install(on: created)
         if let tls = settings.tls {
             for (what, path) in [("CA", tls.caFile), ("certificate", tls.certFile), ("key", tls.keyFile)] {
                 if let path, access(path, R_OK) != 0 {
                     throw MQTTError("cannot read the TLS \(what) file \(path): \(String(cString: strerror(errno)))")
                 }
             }
-            let rc = mosquitto_tls_set(handle, tls.caFile, nil, tls.certFile, tls.keyFile, nil)
+            let rc = mosquitto_tls_set(created, tls.caFile, nil, tls.certFile, tls.keyFile, nil)
             guard rc == MOSQ_ERR_SUCCESS.rawValue else {
                 throw MQTTError("TLS set-up failed (\(MQTTClient.describe(rc))): check that the CA, certificate and key files are PEM and that the key matches the certificate")
             }
-            mosquitto_tls_opts_set(handle, 1, "tlsv1.2", nil)
+            mosquitto_tls_opts_set(created, 1, "tlsv1.2", nil)
         }
         if let will = settings.will {
             let rc = will.payload.withUnsafeBytes {
-                mosquitto_will_set_v5(handle, will.topic, Int32($0.count), $0.baseAddress, Int32(will.qos), will.retain, nil)
+                mosquitto_will_set_v5(created, will.topic, Int32($0.count), $0.baseAddress, Int32(will.qos), will.retain, nil)
             }
             guard rc == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("cannot set the last will: \(MQTTClient.describe(rc))") }
         }
     }
 
-    private let wakeRead: Int32
-
     deinit {
-        mosquitto_destroy(handle)
-        close(wake)
-        close(wakeRead)
+        for token in [attemptsWatch, socketWatch].compactMap({ $0 }) { loop.unwatch(token) }
+        loop.cancel(keepaliveTimer)
+        loop.cancel(retryTimer)
     }
 
-    /// Starts the loop thread, which connects and stays connected until `stop`.
-    public func start() {
-        let unmanaged = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { argument in
-            let client = Unmanaged<MQTTClient>.fromOpaque(argument!).takeRetainedValue()
-            client.runLoop()
-            return nil
-        }, unmanaged.toOpaque())
-        precondition(rc == 0, "pthread_create failed: \(rc)")
-        state.withLock {
-            $0.thread = thread
-            $0.running = true
+    /// True between the broker's CONNACK and the end of that connection.
+    public var isConnected: Bool { phase == .connected }
+
+    /// Connects, and stays connected until `stop`; `handler` gets every event on the loop's thread.
+    public func start(_ handler: @escaping (MQTTEvent) -> Void) {
+        precondition(phase == .idle, "MQTTClient.start: started already")
+        self.handler = handler
+        attemptsWatch = loop.watch(attempts.fd) { [unowned self] _ in
+            for result in self.attempts.drain() { self.attemptFinished(result) }
         }
+        beginAttempt()
     }
 
-    /// Disconnects cleanly (so the broker does not send the last will) and joins the loop thread.
+    /// Disconnects cleanly (a DISCONNECT, so the broker does not send the last will), waiting up
+    /// to two seconds for what is queued before it to be written. A connect attempt in progress is
+    /// given three seconds to end, then left to its thread. No event is delivered after this.
     public func stop() {
-        let thread: pthread_t? = state.withLock {
-            $0.stopping = true
-            return $0.running ? $0.thread : nil
+        switch phase {
+        case .stopped:
+            return
+        case .idle, .waiting:
+            break
+        case .connecting:
+            if let result = waitForAttempt(milliseconds: 3000), result.rc == MOSQ_ERR_SUCCESS.rawValue {
+                disconnectCleanly()
+            }
+        case .handshaking, .connected:
+            disconnectCleanly()
         }
-        mosquitto_disconnect_v5(handle, 0, nil)
-        var one: UInt8 = 1
-        _ = write(wake, &one, 1)
-        guard let thread else { return }
-        // The loop thread may sit in a blocking connect to an unreachable broker: wait a little, then leave it.
-        let deadline = Clock.monotonicMs() + 3000
-        while state.withLock({ !$0.loopFinished }) && Clock.monotonicMs() < deadline {
-            var pause = timespec(tv_sec: 0, tv_nsec: 10_000_000)
-            nanosleep(&pause, nil)
-        }
-        if state.withLock({ $0.loopFinished }) {
-            pthread_join(thread, nil)
-        } else {
-            pthread_detach(thread)
-        }
-        state.withLock { $0.running = false }
+        phase = .stopped
+        for token in [attemptsWatch, socketWatch].compactMap({ $0 }) { loop.unwatch(token) }
+        attemptsWatch = nil
+        socketWatch = nil
+        loop.cancel(keepaliveTimer)
+        loop.cancel(retryTimer)
+        keepaliveTimer = nil
+        retryTimer = nil
+        heldForConnect.removeAll()
+        pending.removeAll()
     }
 
-    /// Publishes; returns the message id. Fails when the client is offline and the message is
-    /// QoS 0, or when libmosquitto refuses it (the error says why).
+    /// Publishes `message`: see `publish(topic:payload:qos:retain:correlationData:)`.
+    @discardableResult
+    public func publish(_ message: OutboundMessage) throws(MQTTError) -> MQTTPublication {
+        try publish(topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
+                    correlationData: message.correlation)
+    }
+
+    /// Publishes, writing at once when the socket takes it. Offline, a QoS 1 message is `.kept`
+    /// and a QoS 0 message fails with `isOffline` (the caller may hold it and try again after
+    /// `.connected`); a message libmosquitto will never send (a bad topic, too large) fails
+    /// without `isOffline`, and the error says why.
     @discardableResult
     public func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool,
-                        correlationData: [UInt8]? = nil) throws(MQTTError) -> Int32 {
+                        correlationData: [UInt8]? = nil) throws(MQTTError) -> MQTTPublication {
+        switch phase {
+        case .connected:
+            break
+        case .stopped:
+            throw MQTTError("publish to \(topic) failed: the MQTT client is stopped", isOffline: true)
+        case .connecting:
+            guard qos > 0 else { throw MQTTError("publish to \(topic) failed: not connected", isOffline: true) }
+            if let problem = MQTTClient.refusal(topic: topic, payloadBytes: payload.count) {
+                throw MQTTError("publish to \(topic) failed: \(problem)")
+            }
+            heldForConnect.append(OutboundMessage(topic: topic, payload: payload, qos: qos, retain: retain,
+                                                  correlation: correlationData))
+            return .kept
+        case .idle, .waiting, .handshaking:
+            guard qos > 0 else { throw MQTTError("publish to \(topic) failed: not connected", isOffline: true) }
+        }
+        return try send(topic: topic, payload: payload, qos: qos, retain: retain, correlationData: correlationData)
+    }
+
+    @discardableResult
+    func send(topic: String, payload: [UInt8], qos: Int, retain: Bool, correlationData: [UInt8]?) throws(MQTTError) -> MQTTPublication {
         var messageId: Int32 = 0
         var properties: OpaquePointer? = nil
         defer { if properties != nil { mosquitto_property_free_all(&properties) } }
-        if let correlationData, state.withLock({ $0.useV5 }) {
+        if let correlationData, useV5 {
             correlationData.withUnsafeBytes {
                 _ = mosquitto_property_add_binary(&properties, Int32(MQTT_PROP_CORRELATION_DATA.rawValue), $0.baseAddress, UInt16(min($0.count, 65535)))
             }
         }
+        muteWriteNotices = qos == 0
         let rc = payload.withUnsafeBytes {
-            mosquitto_publish_v5(handle, &messageId, topic, Int32($0.count), $0.baseAddress, Int32(qos), retain, properties)
+            mosquitto_publish_v5(raw, &messageId, topic, Int32($0.count), $0.baseAddress, Int32(qos), retain, properties)
         }
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            throw MQTTError("publish to \(topic) failed: \(MQTTClient.describe(rc))", isOffline: rc == MOSQ_ERR_NO_CONN.rawValue)
+        muteWriteNotices = false
+        updateInterest()
+        if rc == MOSQ_ERR_SUCCESS.rawValue { return .sent(messageId: messageId) }
+        if MQTTClient.isConnectionTrouble(rc) {
+            // A QoS 1 message is in libmosquitto's queue before it is written: it stays there.
+            if qos > 0 { return .kept }
+            throw MQTTError("publish to \(topic) failed: \(MQTTClient.describe(rc))", isOffline: true)
         }
-        return messageId
+        throw MQTTError("publish to \(topic) failed: \(MQTTClient.describe(rc))")
     }
 
     public func subscribe(_ filter: String, qos: Int) throws(MQTTError) {
-        let rc = mosquitto_subscribe_v5(handle, nil, filter, Int32(qos), 0, nil)
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("subscribe to \(filter) failed: \(MQTTClient.describe(rc))") }
+        guard phase != .connecting && phase != .stopped else {
+            throw MQTTError("subscribe to \(filter) failed: not connected", isOffline: true)
+        }
+        let rc = mosquitto_subscribe_v5(raw, nil, filter, Int32(qos), 0, nil)
+        updateInterest()
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError("subscribe to \(filter) failed: \(MQTTClient.describe(rc))", isOffline: MQTTClient.isConnectionTrouble(rc))
+        }
     }
 
     public func unsubscribe(_ filter: String) throws(MQTTError) {
-        let rc = mosquitto_unsubscribe_v5(handle, nil, filter, nil)
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("unsubscribe from \(filter) failed: \(MQTTClient.describe(rc))") }
+        guard phase != .connecting && phase != .stopped else {
+            throw MQTTError("unsubscribe from \(filter) failed: not connected", isOffline: true)
+        }
+        let rc = mosquitto_unsubscribe_v5(raw, nil, filter, nil)
+        updateInterest()
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError("unsubscribe from \(filter) failed: \(MQTTClient.describe(rc))", isOffline: MQTTClient.isConnectionTrouble(rc))
+        }
+    }
+
+    /// Why libmosquitto would refuse to publish this, checked without the handle.
+    static func refusal(topic: String, payloadBytes: Int) -> String? {
+        if mosquitto_validate_utf8(topic, Int32(clamping: topic.utf8.count)) != MOSQ_ERR_SUCCESS.rawValue {
+            return describe(MOSQ_ERR_MALFORMED_UTF8.rawValue)
+        }
+        if topic.isEmpty || mosquitto_pub_topic_check(topic) != MOSQ_ERR_SUCCESS.rawValue {
+            return describe(MOSQ_ERR_INVAL.rawValue)
+        }
+        if payloadBytes > Int(MQTT_MAX_PAYLOAD) { return describe(MOSQ_ERR_PAYLOAD_SIZE.rawValue) }
+        return nil
+    }
+
+    /// The socket is gone or going: the same call may succeed after the next connect.
+    static func isConnectionTrouble(_ rc: Int32) -> Bool {
+        [MOSQ_ERR_NO_CONN, MOSQ_ERR_CONN_LOST, MOSQ_ERR_ERRNO, MOSQ_ERR_KEEPALIVE].contains { $0.rawValue == rc }
     }
 
     static func describe(_ rc: Int32) -> String {
         if rc == MOSQ_ERR_ERRNO.rawValue { return String(cString: strerror(errno)) }
+        // libmosquitto puts getaddrinfo's code in errno.
+        if rc == MOSQ_ERR_EAI.rawValue { return "cannot resolve the host name: \(String(cString: gai_strerror(errno)))" }
         return String(cString: mosquitto_strerror(rc))
     }
-
-    // MARK: The loop thread
-
-    private func runLoop() {
-        var needConnect = true
-        while !state.withLock({ $0.stopping }) {
-            if needConnect {
-                let rc = connectOnce()
-                if rc != MOSQ_ERR_SUCCESS.rawValue {
-                    events.post(.connectionFailed(reason: "cannot reach \(settings.host):\(settings.port): \(MQTTClient.describe(rc))"))
-                    pause()
-                    continue
-                }
-                needConnect = false
-            }
-            let rc = mosquitto_loop(handle, 1000, 1)
-            if rc != MOSQ_ERR_SUCCESS.rawValue {
-                if state.withLock({ $0.stopping }) { break }
-                let wasConnected = state.withLock {
-                    let was = $0.connected
-                    $0.connected = false
-                    return was
-                }
-                if wasConnected {
-                    events.post(.disconnected(reason: MQTTClient.describe(rc)))
-                } else {
-                    events.post(.connectionFailed(reason: "the connection to \(settings.host):\(settings.port) closed before the broker accepted it (\(MQTTClient.describe(rc))): with TLS, check the CA, the client certificate and the broker's require_certificate"))
-                }
-                needConnect = true
-                pause()
-            }
-        }
-        // Let a clean DISCONNECT go out before the thread ends.
-        for _ in 0..<10 where mosquitto_want_write(handle) {
-            _ = mosquitto_loop(handle, 50, 1)
-        }
-        state.withLock { $0.loopFinished = true }
-    }
-
-    private func connectOnce() -> Int32 {
-        var properties: OpaquePointer? = nil
-        defer { if properties != nil { mosquitto_property_free_all(&properties) } }
-        let useV5 = state.withLock { $0.useV5 }
-        mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, useV5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311)
-        if useV5 && settings.persistentSession {
-            _ = mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), settings.sessionExpirySeconds)
-        }
-        return mosquitto_connect_bind_v5(handle, settings.host, Int32(settings.port), Int32(settings.keepAliveSeconds), nil, properties)
-    }
-
-    /// Waits before the next attempt: exponential from reconnectMinMs, capped, with full jitter
-    /// in its upper half so a fleet does not reconnect in lockstep. `stop` cuts it short.
-    private func pause() {
-        let failures = state.withLock {
-            $0.failures += 1
-            return $0.failures
-        }
-        let ceiling = min(settings.reconnectMaxMs, settings.reconnectMinMs << min(failures - 1, 16))
-        let delay = ceiling / 2 + Int.random(in: 0...max(ceiling / 2, 1))
-        var descriptor = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
-        _ = poll(&descriptor, 1, Int32(delay))
-    }
-
-    // MARK: Callbacks, on the loop thread: copy what they need and post it.
-
-    fileprivate func connected(rc: Int32, flags: Int32) {
-        if rc == 0 {
-            let version = state.withLock {
-                $0.failures = 0
-                $0.connected = true
-                return $0.useV5 ? 5 : 4
-            }
-            events.post(.connected(sessionPresent: flags & 1 != 0, protocolVersion: version))
-        } else if rc == Int32(MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION.rawValue) || rc == Int32(CONNACK_REFUSED_PROTOCOL_VERSION.rawValue) {
-            state.withLock { $0.useV5 = false }
-            events.post(.connectionFailed(reason: "the broker does not speak MQTT 5; falling back to MQTT 3.1.1"))
-        } else {
-            events.post(.connectionFailed(reason: "the broker refused the connection: \(String(cString: mosquitto_reason_string(rc)))"))
-        }
-    }
-
-    fileprivate func disconnected(rc: Int32) {
-        let wasConnected = state.withLock {
-            let was = $0.connected
-            $0.connected = false
-            return was
-        }
-        if wasConnected { events.post(.disconnected(reason: rc == 0 ? "disconnected" : MQTTClient.describe(rc))) }
-    }
-
-    fileprivate func received(_ message: UnsafePointer<mosquitto_message>, _ properties: OpaquePointer?) {
-        let raw = message.pointee
-        let topic = String(cString: raw.topic)
-        let payload: [UInt8] = raw.payloadlen > 0 && raw.payload != nil
-            ? Array(UnsafeRawBufferPointer(start: raw.payload, count: Int(raw.payloadlen))) : []
-        var responseTopic: String?
-        var correlation: [UInt8]?
-        if properties != nil {
-            var text: UnsafeMutablePointer<CChar>?
-            if mosquitto_property_read_string(properties, Int32(MQTT_PROP_RESPONSE_TOPIC.rawValue), &text, false) != nil, let text {
-                responseTopic = String(cString: text)
-                free(text)
-            }
-            var data: UnsafeMutableRawPointer?
-            var length: UInt16 = 0
-            if mosquitto_property_read_binary(properties, Int32(MQTT_PROP_CORRELATION_DATA.rawValue), &data, &length, false) != nil, let data {
-                correlation = Array(UnsafeRawBufferPointer(start: data, count: Int(length)))
-                free(data)
-            }
-        }
-        events.post(.message(MQTTMessage(topic: topic, payload: payload, qos: Int(raw.qos), retain: raw.retain,
-                                         responseTopic: responseTopic, correlationData: correlation)))
-    }
-
-    fileprivate func published(messageId: Int32) {
-        events.post(.acknowledged(messageId: messageId))
-    }
-}
-
-private func client(_ userData: UnsafeMutableRawPointer?) -> MQTTClient {
-    Unmanaged<MQTTClient>.fromOpaque(userData!).takeUnretainedValue()
-}
-
-private let onConnect: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, Int32, OpaquePointer?) -> Void = {
-    _, userData, rc, flags, _ in client(userData).connected(rc: rc, flags: flags)
-}
-
-private let onDisconnect: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, OpaquePointer?) -> Void = {
-    _, userData, rc, _ in client(userData).disconnected(rc: rc)
-}
-
-private let onMessage: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, UnsafePointer<mosquitto_message>?, OpaquePointer?) -> Void = {
-    _, userData, message, properties in
-    if let message { client(userData).received(message, properties) }
-}
-
-private let onPublish: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, Int32, OpaquePointer?) -> Void = {
-    _, userData, messageId, _, _ in client(userData).published(messageId: messageId)
 }

@@ -62,13 +62,32 @@ public struct MQTTMessage: Sendable {
     public var correlationData: [UInt8]?
 }
 
-/// What the client's loop thread reports to its owner.
+/// What the client reports to its owner's handler, on the loop's thread.
 public enum MQTTEvent: Sendable {
+    /// The broker accepted the connection (CONNACK).
     case connected(sessionPresent: Bool, protocolVersion: Int)
+    /// An attempt failed (unreachable, refused, TLS); the client tries again after a backoff.
     case connectionFailed(reason: String)
+    /// An accepted connection ended; the client reconnects after a backoff.
     case disconnected(reason: String)
     case message(MQTTMessage)
+    /// The broker acknowledged the QoS 1 message with this id (PUBACK); for QoS 0, the message
+    /// was written after the socket had been full.
     case acknowledged(messageId: Int32)
+    /// A QoS 1 message published while a connect attempt had the handle (and so `.kept`) was
+    /// refused when handed to libmosquitto after it: the last connection's limits (maximum QoS,
+    /// packet size) rule it out.
+    case refused(topic: String, reason: String)
+}
+
+/// What became of a message given to `MQTTClient.publish`.
+public enum MQTTPublication: Sendable, Equatable {
+    /// Written, or queued behind what is being written; a QoS 1 message's PUBACK comes back as
+    /// `.acknowledged(messageId:)`.
+    case sent(messageId: Int32)
+    /// Offline: a QoS 1 message is kept (by libmosquitto, or by the client while a connect
+    /// attempt has the handle) and sent after the next connect.
+    case kept
 }
 
 /// A failure to set up or use the client.

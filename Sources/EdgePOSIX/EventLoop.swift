@@ -73,29 +73,56 @@ public final class EventLoop {
     /// Runs until `stop` is called.
     public func run() {
         stopped = false
-        var descriptors: [pollfd] = []
-        var tokens: [Int] = []
-        while !stopped {
+        while !stopped { turn(waitAtMostMs: -1) }
+    }
+
+    /// Runs until `done()` holds or the monotonic clock passes `deadlineMs`, for a caller that
+    /// waits for one thing at a time (a command-line tool); returns `done()`. `stop` ends it too.
+    @discardableResult
+    public func run(untilMs deadlineMs: Int64, done: () -> Bool) -> Bool {
+        stopped = false
+        while !stopped && !done() {
+            let left = deadlineMs - Clock.monotonicMs()
+            if left <= 0 { break }
+            turn(waitAtMostMs: Int32(clamping: left))
+        }
+        return done()
+    }
+
+    /// The arrays each turn fills, kept to be reused: a turn allocates nothing. A turn inside a
+    /// handler (a tool waiting in a callback) finds them taken and makes its own.
+    private var spareDescriptors: [pollfd] = []
+    private var spareTokens: [Int] = []
+
+    /// One poll(2) and what is due after it: the timers, then each ready descriptor's handler.
+    private func turn(waitAtMostMs cap: Int32) {
+        var descriptors = spareDescriptors
+        var tokens = spareTokens
+        spareDescriptors = []
+        spareTokens = []
+        defer {
             descriptors.removeAll(keepingCapacity: true)
             tokens.removeAll(keepingCapacity: true)
-            for (token, watch) in watches where watch.events != 0 {
-                descriptors.append(pollfd(fd: watch.fd, events: watch.events, revents: 0))
-                tokens.append(token)
-            }
-            let timeout = nextTimeout()
-            let ready = descriptors.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
-            if ready < 0 && errno != EINTR {
-                preconditionFailure("poll: \(String(cString: strerror(errno)))")
-            }
-            fireDueTimers()
-            if ready > 0 {
-                for (index, descriptor) in descriptors.enumerated() where descriptor.revents != 0 {
-                    // A handler may have removed this watch (or others) already this turn.
-                    guard let watch = watches[tokens[index]], watch.fd == descriptor.fd else { continue }
-                    watch.handler(descriptor.revents)
-                    if stopped { return }
-                }
-            }
+            spareDescriptors = descriptors
+            spareTokens = tokens
+        }
+        for (token, watch) in watches where watch.events != 0 {
+            descriptors.append(pollfd(fd: watch.fd, events: watch.events, revents: 0))
+            tokens.append(token)
+        }
+        var timeout = nextTimeout()
+        if cap >= 0 && (timeout < 0 || timeout > cap) { timeout = cap }
+        let ready = descriptors.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
+        if ready < 0 && errno != EINTR {
+            preconditionFailure("poll: \(String(cString: strerror(errno)))")
+        }
+        fireDueTimers()
+        guard ready > 0 else { return }
+        for index in descriptors.indices where descriptors[index].revents != 0 {
+            // A handler may have removed this watch (or others) already this turn.
+            guard let watch = watches[tokens[index]], watch.fd == descriptors[index].fd else { continue }
+            watch.handler(descriptors[index].revents)
+            if stopped { return }
         }
     }
 

@@ -4,7 +4,7 @@ import Glibc
 import Synchronization
 import CEdgeSpawn
 
-/// Hands messages from other threads (the MQTT loop, workers) to the reactor's thread:
+/// Hands messages from other threads (MQTT connect attempts, workers) to the reactor's thread:
 /// a locked queue plus an eventfd that the reactor polls.
 public final class Inbox<Message: Sendable>: Sendable {
     private let queue = Mutex<[Message]>([])

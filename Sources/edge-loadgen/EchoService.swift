@@ -4,7 +4,8 @@ import Glibc
 import EdgeMQTT
 
 /// The broker-only baseline: what an MQTT client that answers each request itself costs, with
-/// the same client library as the agent and no function behind it.
+/// the same client code as the agent (each answer published from the message's handler, on the
+/// thread that read it) and no function behind it.
 struct EchoService {
     let connection: Connection
     let replyTopic: String
@@ -12,24 +13,27 @@ struct EchoService {
 
     /// Echoes until standard input reaches its end (the driver closes it); returns how many.
     func run() throws -> Int {
+        let loop = connection.loop
         var echoed = 0
-        var descriptors = [pollfd(fd: connection.events.fd, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)]
-        while true {
-            guard poll(&descriptors, 2, 1000) >= 0 || errno == EINTR else {
-                throw LoadError("poll failed: \(String(cString: strerror(errno)))")
-            }
-            if descriptors[0].revents != 0 {
-                for event in connection.events.drain() {
-                    guard case .message(let message) = event, Request.sequence(in: message.payload) != nil else { continue }
-                    try connection.client.publish(topic: replyTopic, payload: message.payload, qos: qos, retain: false)
-                    echoed += 1
-                }
-            }
-            if descriptors[1].revents != 0 {
-                var byte: UInt8 = 0
-                if read(STDIN_FILENO, &byte, 1) <= 0 { return echoed }
+        var failure: String?
+        connection.onMessage = { [connection, replyTopic, qos] message in
+            guard Request.sequence(in: message.payload) != nil else { return }
+            do {
+                try connection.client.publish(topic: replyTopic, payload: message.payload, qos: qos, retain: false)
+                echoed += 1
+            } catch {
+                failure = "\(error)"
+                loop.stop()
             }
         }
+        let input = loop.watch(STDIN_FILENO) { _ in
+            var byte: UInt8 = 0
+            if read(STDIN_FILENO, &byte, 1) <= 0 { loop.stop() }
+        }
+        loop.run()
+        loop.unwatch(input)
+        connection.onMessage = nil
+        if let failure { throw LoadError("cannot echo: \(failure)") }
+        return echoed
     }
 }

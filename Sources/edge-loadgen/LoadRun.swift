@@ -26,27 +26,44 @@ struct LoadPlan: Sendable {
     func topic(for seq: Int) -> String { requestTopics[seq % requestTopics.count] }
 }
 
-/// One run: requests out, replies timed into a histogram (microseconds).
+/// One run: requests out, replies timed into a histogram (microseconds), on the connection's
+/// loop.
 ///
 /// At a fixed rate, request N is due at start + N / rate and its latency counts from that
 /// moment, not from when it actually left: a sender held up by a slow system does not hide the
-/// wait (coordinated omission). At saturation, `window` requests are kept in flight, each reply
-/// sending the next, and latency counts from the send.
+/// wait (coordinated omission). The timing is a thread's of its own (`RateSender`), which hands
+/// each request to the loop's thread to publish. At saturation, `window` requests are kept in
+/// flight, each reply sending the next from its handler, and latency counts from the send.
 final class LoadRun {
     let plan: LoadPlan
     let connection: Connection
     private var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
     private var outcome = LoadOutcome()
+    private var failure: String?
 
     init(plan: LoadPlan, connection: Connection) {
         self.plan = plan
         self.connection = connection
     }
 
+    private var loop: EventLoop { connection.loop }
+
     func run() throws -> LoadOutcome {
         if plan.saturation { try runClosedLoop() } else { try runFixedRate() }
+        connection.onMessage = nil
+        if let failure { throw LoadError(failure) }
         outcome.latencyUs = histogram
         return outcome
+    }
+
+    private func publish(_ seq: Int) {
+        do {
+            try connection.client.publish(topic: plan.topic(for: seq), payload: Request.payload(seq: seq, bytes: plan.payloadBytes),
+                                          qos: plan.qos, retain: false)
+        } catch {
+            failure = failure ?? "request \(seq) could not be published: \(error)"
+            loop.stop()
+        }
     }
 
     private func runFixedRate() throws {
@@ -54,32 +71,41 @@ final class LoadRun {
         let warmupCount = Int(plan.warmupSeconds * plan.rate)
         let total = warmupCount + Int(plan.seconds * plan.rate)
         var answered = [Bool](repeating: false, count: total)
-        let sender = RateSender(plan: plan, client: connection.client, total: total, intervalNs: intervalNs)
-        let start = sender.start()
+        let requests: Inbox<Int>
+        do { requests = try Inbox<Int>() } catch { throw LoadError("cannot make the sender's inbox: \(error)") }
+        let sender = RateSender(total: total, intervalNs: intervalNs, requests: requests)
         var measuredReplies = 0
-        var lastReplyNs: Int64 = start
-        while true {
-            let finished = sender.finished
-            let deadline = finished ? sender.endNs / 1_000_000 + Int64(plan.drainSeconds * 1000) : Clock.monotonicMs() + 200
-            if finished && measuredReplies + outcome.errors >= total - warmupCount { break }
-            if finished && Clock.monotonicMs() >= deadline { break }
-            for event in connection.next(until: min(deadline, Clock.monotonicMs() + 200)) {
-                guard case .message(let message) = event, let seq = Request.sequence(in: message.payload),
-                      seq < total, !answered[seq] else { continue }
-                let now = Clock.monotonicNs()
-                answered[seq] = true
-                guard seq >= warmupCount else { continue }
-                if Request.isError(message.payload) {
-                    outcome.errors += 1
-                    continue
-                }
-                let due = start + Int64(Double(seq) * intervalNs)
-                histogram.record(UInt64(max(1, (now - due) / 1000)))
-                measuredReplies += 1
-                lastReplyNs = now
+        var lastReplyNs: Int64 = 0
+        var sendingDone = false
+        let watch = loop.watch(requests.fd) { [unowned self] _ in
+            for seq in requests.drain() {
+                if seq == RateSender.finished { sendingDone = true } else { self.publish(seq) }
             }
         }
-        try sender.join()
+        defer { loop.unwatch(watch) }
+        let start = sender.start()
+        lastReplyNs = start
+        connection.onMessage = { [unowned self] message in
+            guard let seq = Request.sequence(in: message.payload), seq < total, !answered[seq] else { return }
+            let now = Clock.monotonicNs()
+            answered[seq] = true
+            guard seq >= warmupCount else { return }
+            if Request.isError(message.payload) {
+                self.outcome.errors += 1
+                return
+            }
+            let due = start + Int64(Double(seq) * intervalNs)
+            self.histogram.record(UInt64(max(1, (now - due) / 1000)))
+            measuredReplies += 1
+            lastReplyNs = now
+        }
+        // Every request goes (the sender's posts keep the loop turning), then the answers still
+        // due may take until the drain after the last send is over.
+        loop.run(untilMs: Int64.max) { [unowned self] in self.failure != nil || sendingDone }
+        sender.join()
+        loop.run(untilMs: sender.endNs / 1_000_000 + Int64(plan.drainSeconds * 1000)) { [unowned self] in
+            self.failure != nil || measuredReplies + self.outcome.errors >= total - warmupCount
+        }
         outcome.sent = total - warmupCount
         outcome.received = measuredReplies
         let measuredStart = start + Int64(Double(warmupCount) * intervalNs)
@@ -92,87 +118,95 @@ final class LoadRun {
         var sentAt: [Int: Int64] = [:]
         var seq = 0
         let counted = plan.requests > 0
-        func send() throws {
-            guard !counted || seq < plan.requests else { return }
-            sentAt[seq] = Clock.monotonicNs()
-            try connection.client.publish(topic: plan.topic(for: seq), payload: Request.payload(seq: seq, bytes: plan.payloadBytes),
-                                          qos: plan.qos, retain: false)
-            seq += 1
-        }
         let begin = Clock.monotonicNs()
         // With a number of requests, every one is measured (no warm-up) until the last answer.
         let measureFrom = counted ? begin : begin + Int64(plan.warmupSeconds * 1e9)
         let measureUntil = counted ? Int64.max : measureFrom + Int64(plan.seconds * 1e9)
         var lastAnswer = begin
-        for _ in 0..<plan.window { try send() }
-        while Clock.monotonicNs() < measureUntil && !(counted && seq == plan.requests && sentAt.isEmpty) {
-            let events = connection.next(until: Clock.monotonicMs() + 1000)
-            if events.isEmpty {
-                // Nothing came back for a second: count what is in flight as lost, start again.
-                outcome.lost += sentAt.count
-                sentAt.removeAll()
-                if counted && seq == plan.requests { break }
-                for _ in 0..<plan.window { try send() }
-                continue
-            }
-            for event in events {
-                guard case .message(let message) = event, let answered = Request.sequence(in: message.payload),
-                      let sent = sentAt.removeValue(forKey: answered) else { continue }
-                let now = Clock.monotonicNs()
-                if now >= measureFrom && now < measureUntil && sent >= measureFrom {
-                    if Request.isError(message.payload) {
-                        outcome.errors += 1
-                    } else {
-                        histogram.record(UInt64(max(1, (now - sent) / 1000)))
-                        outcome.received += 1
-                    }
-                    lastAnswer = now
+        var lastActivity = begin
+        var measuring = true
+        func send() {
+            guard !counted || seq < plan.requests else { return }
+            sentAt[seq] = Clock.monotonicNs()
+            publish(seq)
+            seq += 1
+        }
+        func finished() -> Bool { counted && seq == plan.requests && sentAt.isEmpty }
+        connection.onMessage = { [unowned self] message in
+            guard let answered = Request.sequence(in: message.payload), let sent = sentAt.removeValue(forKey: answered) else { return }
+            let now = Clock.monotonicNs()
+            lastActivity = now
+            guard measuring else { return }
+            if now >= measureFrom && now < measureUntil && sent >= measureFrom {
+                if Request.isError(message.payload) {
+                    self.outcome.errors += 1
+                } else {
+                    self.histogram.record(UInt64(max(1, (now - sent) / 1000)))
+                    self.outcome.received += 1
                 }
-                if now < measureUntil { try send() }
+                lastAnswer = now
+            }
+            if now < measureUntil { send() }
+            if finished() { self.loop.stop() }
+        }
+        // Nothing came back for a second: count what is in flight as lost, start again.
+        var stallCheck: EventLoop.Token?
+        func checkForStall() {
+            stallCheck = loop.after(250) { [unowned self] in
+                if Clock.monotonicNs() - lastActivity >= 1_000_000_000 {
+                    self.outcome.lost += sentAt.count
+                    sentAt.removeAll()
+                    lastActivity = Clock.monotonicNs()
+                    if counted && seq == self.plan.requests {
+                        self.loop.stop()
+                        return
+                    }
+                    for _ in 0..<self.plan.window { send() }
+                }
+                checkForStall()
             }
         }
+        for _ in 0..<plan.window { send() }
+        checkForStall()
+        let end = counted ? Int64.max : measureUntil / 1_000_000 + 1
+        loop.run(untilMs: end) { [unowned self] in
+            self.failure != nil || finished() || Clock.monotonicNs() >= measureUntil
+        }
+        loop.cancel(stallCheck)
+        measuring = false
         outcome.durationSeconds = counted ? Double(lastAnswer - begin) / 1e9 : plan.seconds
         outcome.sendSeconds = outcome.durationSeconds
         // Let the requests still in flight come back, so the next run starts on a quiet system.
         let drainUntil = Clock.monotonicMs() + Int64(plan.drainSeconds * 1000)
-        while !sentAt.isEmpty && Clock.monotonicMs() < drainUntil {
-            for event in connection.next(until: drainUntil) {
-                if case .message(let message) = event, let answered = Request.sequence(in: message.payload) {
-                    sentAt.removeValue(forKey: answered)
-                }
-            }
-        }
+        loop.run(untilMs: drainUntil) { sentAt.isEmpty }
         outcome.lost += sentAt.count
         outcome.sent = outcome.received + outcome.errors + outcome.lost
     }
 }
 
-/// Sends request N at start + N × interval on a thread of its own; a request that cannot go
-/// on time goes as soon as it can and is counted late (more than 1 ms behind).
+/// Hands request N to the loop's thread at start + N × interval, from a thread of its own; a
+/// request that cannot go on time goes as soon as it can and is counted late (more than 1 ms
+/// behind). After the last it posts `finished`.
 final class RateSender: Sendable {
-    let plan: LoadPlan
-    let client: MQTTClient
+    static let finished = -1
     let total: Int
     let intervalNs: Double
+    let requests: Inbox<Int>
     private let state = Mutex(State())
 
     struct State {
         var startNs: Int64 = 0
         var endNs: Int64 = 0
-        var finished = false
         var late = 0
-        var failure: String?
         var thread: pthread_t?
     }
 
-    init(plan: LoadPlan, client: MQTTClient, total: Int, intervalNs: Double) {
-        self.plan = plan
-        self.client = client
+    init(total: Int, intervalNs: Double, requests: Inbox<Int>) {
         self.total = total
         self.intervalNs = intervalNs
+        self.requests = requests
     }
 
-    var finished: Bool { state.withLock { $0.finished } }
     var endNs: Int64 { state.withLock { $0.endNs } }
     var late: Int { state.withLock { $0.late } }
 
@@ -191,9 +225,8 @@ final class RateSender: Sendable {
         return start
     }
 
-    func join() throws {
+    func join() {
         if let thread = state.withLock({ $0.thread }) { pthread_join(thread, nil) }
-        if let failure = state.withLock({ $0.failure }) { throw LoadError(failure) }
     }
 
     private func send() {
@@ -208,19 +241,13 @@ final class RateSender: Sendable {
             } else if now - due > 1_000_000 {
                 late += 1
             }
-            do {
-                try client.publish(topic: plan.topic(for: seq), payload: Request.payload(seq: seq, bytes: plan.payloadBytes),
-                                   qos: plan.qos, retain: false)
-            } catch {
-                state.withLock { $0.failure = "request \(seq) could not be published: \(error)" }
-                break
-            }
+            requests.post(seq)
         }
         let end = Clock.monotonicNs()
         state.withLock {
             $0.endNs = end
             $0.late = late
-            $0.finished = true
         }
+        requests.post(RateSender.finished)
     }
 }

@@ -7,49 +7,37 @@ import EdgeJSON
 import EdgeMQTT
 import EdgePOSIX
 
-/// A short-lived connection to the broker that waits for messages with a deadline.
+/// A short-lived connection to the broker that waits for messages with a deadline: the client
+/// runs on an event loop of this thread, turned only while the command waits.
 final class Session {
+    let loop = EventLoop()
     let client: MQTTClient
-    let events: Inbox<MQTTEvent>
     private var backlog: [MQTTMessage] = []
+    private var connected = false
+    private var lastProblem = "no answer"
 
     init(_ options: BrokerOptions) throws {
-        events = try Inbox<MQTTEvent>()
         var settings = MQTTSettings(clientId: "edgectl-\(getpid())", host: options.host,
                                     port: options.port ?? (options.tlsCA == nil ? 1883 : 8883), persistentSession: false)
         if let ca = options.tlsCA { settings.tls = .init(caFile: ca, certFile: options.tlsCert, keyFile: options.tlsKey) }
-        client = try MQTTClient(settings: settings, events: events)
-        client.start()
+        client = try MQTTClient(settings: settings, loop: loop)
+        client.start { [unowned self] event in self.received(event) }
         let deadline = Clock.monotonicMs() + Int64(options.timeout) * 1000
-        var lastProblem = "no answer"
-        while true {
-            guard let event = next(until: deadline) else {
-                client.stop()
-                throw Failure("cannot connect to \(options.host):\(settings.port) within \(options.timeout) s: \(lastProblem)")
-            }
-            switch event {
-            case .connected: return
-            case .connectionFailed(let reason), .disconnected(let reason): lastProblem = reason
-            case .message(let message): backlog.append(message)
-            case .acknowledged: break
-            }
+        guard loop.run(untilMs: deadline, done: { connected }) else {
+            client.stop()
+            throw Failure("cannot connect to \(options.host):\(settings.port) within \(options.timeout) s: \(lastProblem)")
         }
     }
 
     func close() { client.stop() }
 
-    private func next(until deadline: Int64) -> MQTTEvent? {
-        var pending: [MQTTEvent] = []
-        while pending.isEmpty {
-            let wait = deadline - Clock.monotonicMs()
-            if wait <= 0 { return nil }
-            var descriptor = pollfd(fd: events.fd, events: Int16(POLLIN), revents: 0)
-            _ = poll(&descriptor, 1, Int32(clamping: wait))
-            pending = events.drain()
+    private func received(_ event: MQTTEvent) {
+        switch event {
+        case .connected: connected = true
+        case .connectionFailed(let reason), .disconnected(let reason): lastProblem = reason
+        case .message(let message): backlog.append(message)
+        case .acknowledged, .refused: break
         }
-        let first = pending.removeFirst()
-        for event in pending { if case .message(let message) = event { backlog.append(message) } }
-        return first
     }
 
     /// The first message on `topic` that `accept` takes, or nil at the deadline.
@@ -57,16 +45,18 @@ final class Session {
         waitFor(anyOf: [topic], timeoutSeconds: timeoutSeconds, accept)
     }
 
-    /// The first message on one of `topics` that `accept` takes, or nil at the deadline.
-    /// Every message goes through the backlog, so one that came in the same batch as another
-    /// event is looked at too.
+    /// The first message on one of `topics` that `accept` takes, or nil at the deadline; those
+    /// it does not take stay for a later wait.
     func waitFor(anyOf topics: [String], timeoutSeconds: Int, _ accept: (MQTTMessage) -> Bool) -> MQTTMessage? {
         let deadline = Clock.monotonicMs() + Int64(timeoutSeconds) * 1000
-        while true {
-            if let index = backlog.firstIndex(where: { topics.contains($0.topic) && accept($0) }) { return backlog.remove(at: index) }
-            guard let event = next(until: deadline) else { return nil }
-            if case .message(let message) = event { backlog.append(message) }
+        var found: MQTTMessage?
+        loop.run(untilMs: deadline) {
+            if found == nil, let index = backlog.firstIndex(where: { topics.contains($0.topic) && accept($0) }) {
+                found = backlog.remove(at: index)
+            }
+            return found != nil
         }
+        return found
     }
 
     func publish(_ topic: String, _ payload: [UInt8], retain: Bool) throws {

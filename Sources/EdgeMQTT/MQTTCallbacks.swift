@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMosquitto
+
+/// libmosquitto's callbacks. They run inside its calls on the loop's thread (a connect attempt's
+/// thread never triggers one), copy what they need and queue an event; the client hands the
+/// events over once libmosquitto has returned, because a handler calling back into it from a
+/// callback could deadlock on its callback lock.
+enum MQTTCallbacks {
+    static func install(on handle: OpaquePointer) {
+        mosquitto_connect_v5_callback_set(handle, onConnect)
+        mosquitto_disconnect_v5_callback_set(handle, onDisconnect)
+        mosquitto_message_v5_callback_set(handle, onMessage)
+        mosquitto_publish_v5_callback_set(handle, onPublish)
+        mosquitto_subscribe_v5_callback_set(handle, onSubscribe)
+        mosquitto_unsubscribe_v5_callback_set(handle, onUnsubscribe)
+    }
+}
+
+extension MQTTClient {
+    fileprivate func connackReceived(rc: Int32, flags: Int32) {
+        progressed = true
+        if rc == 0 {
+            failures = 0
+            phase = .connected
+            report(.connected(sessionPresent: flags & 1 != 0, protocolVersion: useV5 ? 5 : 4))
+        } else if rc == Int32(MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION.rawValue) || rc == Int32(CONNACK_REFUSED_PROTOCOL_VERSION.rawValue) {
+            useV5 = false
+            refusalReported = true
+            report(.connectionFailed(reason: "the broker does not speak MQTT 5; falling back to MQTT 3.1.1"))
+        } else {
+            refusalReported = true
+            report(.connectionFailed(reason: "the broker refused the connection: \(String(cString: mosquitto_reason_string(rc)))"))
+        }
+    }
+
+    fileprivate func disconnectReceived(rc: Int32) {
+        progressed = true
+        // An MQTT 5 DISCONNECT from the broker carries a reason code (0x80 and up), anything
+        // else is one of libmosquitto's errors; errno is the failed call's still.
+        if rc == 0 {
+            closedReason = "disconnected"
+        } else if rc >= 0x80 {
+            closedReason = "the broker disconnected: \(String(cString: mosquitto_reason_string(rc)))"
+        } else {
+            closedReason = MQTTClient.describe(rc)
+        }
+    }
+
+    fileprivate func messageReceived(_ message: UnsafePointer<mosquitto_message>, _ properties: OpaquePointer?) {
+        progressed = true
+        let raw = message.pointee
+        let topic = String(cString: raw.topic)
+        let payload: [UInt8] = raw.payloadlen > 0 && raw.payload != nil
+            ? Array(UnsafeRawBufferPointer(start: raw.payload, count: Int(raw.payloadlen))) : []
+        var responseTopic: String?
+        var correlation: [UInt8]?
+        if properties != nil {
+            var text: UnsafeMutablePointer<CChar>?
+            if mosquitto_property_read_string(properties, Int32(MQTT_PROP_RESPONSE_TOPIC.rawValue), &text, false) != nil, let text {
+                responseTopic = String(cString: text)
+                free(text)
+            }
+            var data: UnsafeMutableRawPointer?
+            var length: UInt16 = 0
+            if mosquitto_property_read_binary(properties, Int32(MQTT_PROP_CORRELATION_DATA.rawValue), &data, &length, false) != nil, let data {
+                correlation = Array(UnsafeRawBufferPointer(start: data, count: Int(length)))
+                free(data)
+            }
+        }
+        report(.message(MQTTMessage(topic: topic, payload: payload, qos: Int(raw.qos), retain: raw.retain,
+                                    responseTopic: responseTopic, correlationData: correlation)))
+    }
+
+    fileprivate func publishAcknowledged(messageId: Int32) {
+        progressed = true
+        if !muteWriteNotices { report(.acknowledged(messageId: messageId)) }
+    }
+
+    fileprivate func answerReceived() {
+        progressed = true
+    }
+}
+
+private func client(_ userData: UnsafeMutableRawPointer?) -> MQTTClient? {
+    userData.map { Unmanaged<MQTTClient>.fromOpaque($0).takeUnretainedValue() }
+}
+
+private let onConnect: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, Int32, OpaquePointer?) -> Void = {
+    _, userData, rc, flags, _ in client(userData)?.connackReceived(rc: rc, flags: flags)
+}
+
+private let onDisconnect: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, OpaquePointer?) -> Void = {
+    _, userData, rc, _ in client(userData)?.disconnectReceived(rc: rc)
+}
+
+private let onMessage: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, UnsafePointer<mosquitto_message>?, OpaquePointer?) -> Void = {
+    _, userData, message, properties in
+    if let message { client(userData)?.messageReceived(message, properties) }
+}
+
+private let onPublish: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, Int32, OpaquePointer?) -> Void = {
+    _, userData, messageId, _, _ in client(userData)?.publishAcknowledged(messageId: messageId)
+}
+
+private let onSubscribe: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, Int32, UnsafePointer<Int32>?, OpaquePointer?) -> Void = {
+    _, userData, _, _, _, _ in client(userData)?.answerReceived()
+}
+
+private let onUnsubscribe: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, OpaquePointer?) -> Void = {
+    _, userData, _, _ in client(userData)?.answerReceived()
+}

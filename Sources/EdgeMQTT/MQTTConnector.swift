@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CMosquitto
+import EdgePOSIX
+
+/// The libmosquitto handle, destroyed when its last owner lets go: the client, or a connect
+/// attempt that was still running on its thread when the client was stopped.
+final class MosquittoHandle: @unchecked Sendable {
+    // Unchecked: one thread at a time uses it. The loop's thread hands it to a connect attempt
+    // and takes it back through an Inbox, whose lock orders the two threads' accesses.
+    let raw: OpaquePointer
+
+    init(_ raw: OpaquePointer) { self.raw = raw }
+
+    deinit {
+        mosquitto_user_data_set(raw, nil)
+        mosquitto_destroy(raw)
+    }
+}
+
+/// How a connect attempt ended, described on its own thread (errno is per thread).
+struct ConnectResult: Sendable {
+    var rc: Int32
+    var reason: String
+}
+
+/// One blocking connect on a thread of its own: the DNS lookup and the TCP connect block
+/// (seconds, to a broker that is unreachable or a resolver that is down), so the loop keeps
+/// serving while they take. The TLS handshake only starts here: libmosquitto's socket is
+/// non-blocking by then, and the loop finishes the handshake with loop_read. The thread has the
+/// handle to itself until it posts its result.
+enum MQTTConnector {
+    struct Attempt: Sendable {
+        var handle: MosquittoHandle
+        var host: String
+        var port: Int32
+        var keepAliveSeconds: Int32
+        /// MQTT 5 only: how long the broker keeps the session after the connection ends.
+        var sessionExpirySeconds: UInt32?
+        var done: Inbox<ConnectResult>
+    }
+
+    private final class Job {
+        let attempt: Attempt
+        init(_ attempt: Attempt) { self.attempt = attempt }
+    }
+
+    /// Starts the attempt; false if no thread could be made (then nothing is posted).
+    static func start(_ attempt: Attempt) -> Bool {
+        let job = Unmanaged.passRetained(Job(attempt))
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { argument in
+            let attempt = Unmanaged<Job>.fromOpaque(argument!).takeRetainedValue().attempt
+            attempt.done.post(MQTTConnector.connect(attempt))
+            return nil
+        }, job.toOpaque())
+        guard rc == 0 else {
+            job.release()
+            return false
+        }
+        pthread_detach(thread)
+        return true
+    }
+
+    private static func connect(_ attempt: Attempt) -> ConnectResult {
+        var properties: OpaquePointer? = nil
+        defer { if properties != nil { mosquitto_property_free_all(&properties) } }
+        if let expiry = attempt.sessionExpirySeconds {
+            _ = mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), expiry)
+        }
+        let rc = mosquitto_connect_bind_v5(attempt.handle.raw, attempt.host, attempt.port, attempt.keepAliveSeconds,
+                                           nil, properties)
+        return ConnectResult(rc: rc, reason: rc == MOSQ_ERR_SUCCESS.rawValue ? "" : MQTTClient.describe(rc))
+    }
+}

@@ -1,0 +1,108 @@
+"""Offline: the broker goes away under a running agent and comes back on the same port; the agent
+reconnects by itself, and results its functions produced meanwhile are delivered, in order: QoS 1
+from libmosquitto's queue, QoS 0 from the agent's outbox."""
+
+import json
+import time
+
+import paho.mqtt.client as mqtt
+
+import edge_harness as h
+
+# A handler that answers only once the gate file exists, and leaves a file per event it got
+# (got-N) and per answer it gives (done-N), for the test to wait on.
+GATED = """\
+import os
+import time
+
+
+def handler(event, context):
+    folder = os.environ["GATE_DIR"]
+    n = event["n"]
+    open(os.path.join(folder, "%s-got-%d" % (context.function_name, n)), "w").close()
+    deadline = time.monotonic() + 60
+    while not os.path.exists(os.path.join(folder, "open")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    open(os.path.join(folder, "%s-done-%d" % (context.function_name, n)), "w").close()
+    return {"n": n}
+"""
+
+
+class PersistentBroker(h.Broker):
+    """A broker that keeps sessions and their queued messages (QoS 0 too) across a restart, so
+    that the observer misses nothing that arrives while it reconnects."""
+
+    def _config(self):
+        return super()._config().replace(
+            "persistence false\n",
+            "persistence true\npersistence_location %s/\nqueue_qos0_messages true\n" % self.workdir)
+
+
+class SessionObserver(h.Observer):
+    """An observer with a session the broker keeps while it is away, and reconnects every second.
+    MQTT 3.1.1 with clean-session false: Mosquitto 2.0.11 does not restore an MQTT 5 session
+    (session expiry) from its persistence file after a restart."""
+
+    def __init__(self, port, name="session", filters=("#",)):
+        super().__init__(port, name=name, filters=filters, protocol=mqtt.MQTTv311)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=h.unique(name + "-"),
+                                  protocol=mqtt.MQTTv311, clean_session=False)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(min_delay=1, max_delay=1)
+
+
+def test_results_produced_while_the_broker_is_down_are_delivered_after_it_restarts(request, agent, thing, tmp_path):
+    broker = PersistentBroker(tmp_path / "persistent-broker")
+    request.node._edge_brokers.append(broker)
+    broker.start()
+    observer = SessionObserver(broker.port, name="session", filters=("edge/things/%s/#" % thing,)).start()
+    try:
+        _run_outage(agent, broker, h.Edge(observer, thing), thing)
+    finally:
+        observer.close()
+        broker.stop()
+
+
+def _run_outage(agent, broker, edge, thing):
+    gate = h.world_writable_dir("gate")
+    module = h.write_module(h.shared_path("src"), "gated", GATED)
+    functions = {}
+    for name, qos in (("q1", 1), ("q0", 0)):
+        functions[name] = h.python_function(module, "gated.handler", subscriptions=("offline/%s/+" % name,),
+                                            timeoutMs=60000, environment={"GATE_DIR": str(gate)},
+                                            output={"qos": qos})
+    a = agent(port=broker.port)
+    edge.deploy(h.document("offline-v1", 1, functions))
+
+    # Three events each: the first blocks in its handler on the gate, the other two wait in the
+    # agent's queue for the function (health shows them there, so the agent has them all).
+    for name in functions:
+        for n in range(3):
+            edge.obs.publish("offline/%s/e%d" % (name, n), json.dumps({"n": n}), qos=1)
+    for name in functions:
+        h.poll_until(lambda: (gate / ("%s-got-0" % name)).exists(), h.WAIT, "%s to get its first event" % name)
+        edge.function_health(name, lambda f: f["queue"]["depth"] == 2, what="%s with two events queued" % name)
+
+    stopped_at = int(time.time() * 1000)
+    broker.stop()
+    a.wait_log(r"lost the broker", what="the agent to notice the broker is gone")
+    (gate / "open").write_text("")
+    for name in functions:
+        h.poll_until(lambda: (gate / ("%s-done-2" % name)).exists(), h.WAIT,
+                     "%s to answer all three events with the broker down" % name)
+
+    broker.start()  # same port, sessions restored
+    back = edge.health(lambda j: j["status"] == "online" and j["connection"]["reconnects"] >= 1,
+                       what="health online again after the broker came back, the agent reconnected by itself")
+    assert back["outbox"] == {"queued": 0, "dropped": 0, "refused": 0}, back["outbox"]
+    for name in functions:
+        results = edge.obs.wait_count(edge.topics.results(name), lambda m: m.json["status"] == "ok", 3,
+                                      what="the three results of %s produced while the broker was down" % name)
+        assert [r.json["result"]["n"] for r in results] == [0, 1, 2], ("out of order", name, results)
+        # Made after the broker went and before the agent was back online (its first health
+        # report after the reconnect): kept while offline, not produced after.
+        for result in results:
+            assert stopped_at <= result.json["timestamp"] <= back["timestamp"], (name, stopped_at, back["timestamp"], result)
+    assert "connected to the broker" in a.log_text()
