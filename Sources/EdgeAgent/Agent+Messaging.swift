@@ -32,7 +32,7 @@ extension Agent {
         case .message(let message):
             route(message)
         case .acknowledged(let messageId):
-            if let awaited = shutdownAck, awaited == messageId { closeConnection() }
+            session.acknowledged(messageId)
         case .refused(let topic, let reason):
             outbox.refusedByClient(topic: topic, reason: reason)
         }
@@ -187,7 +187,7 @@ extension Agent {
     func publishHealth() {
         loop.cancel(healthDue)
         healthDue = nil
-        guard !finishingShutdown else { return }
+        guard healthService.running else { return }
         outbox.publish(topics.health, healthReport().document(now: Clock.wallMs()).json, qos: 1, retain: true)
     }
 

@@ -64,7 +64,7 @@ extension Agent {
 
     /// What runs, as the classic shadow's `reported` says it: coalesced, so a burst of changes makes one update.
     func shadowReportChanged() {
-        guard shadowReportDue == nil, !finishingShutdown else { return }
+        guard shadowReportDue == nil, shadowService.reporting else { return }
         shadowReportDue = loop.after(200) { [unowned self] in
             self.shadowReportDue = nil
             self.reportShadow()

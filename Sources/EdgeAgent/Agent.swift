@@ -48,11 +48,14 @@ public final class Agent {
     var invocationCounter = 0
     var healthTimer: EventLoop.Token?
     var healthDue: EventLoop.Token?
-    var shuttingDown = false
-    var shutdownAck: Int32?
-    /// Set once the offline report is out and the connection is closing: no more health reports.
-    var finishingShutdown = false
-    var connectionClosed = false
+    // The services, in the order they start; they stop in reverse.
+    lazy var session = MQTTSessionService(self)
+    lazy var healthService = HealthService(self)
+    lazy var shadowService = ShadowService(self)
+    lazy var functions = FunctionsService(self)
+    lazy var services = ServiceGroup([session, IOService(io), healthService, shadowService, functions], loop: loop, logger: logger)
+    /// Whether the agent is stopping (its services are being stopped, or are).
+    var shuttingDown: Bool { services.phase == .stopping || services.phase == .stopped }
 
     /// Prepares everything that can fail on a bad configuration, so that the agent stops at start with a clear message.
     public init(config: AgentConfiguration) throws(StartupError) {
@@ -210,11 +213,7 @@ public final class Agent {
             logger.error("the user functions run as by default does not exist: every deployment that names no user will be rejected",
                          ("user", user), ("fix", "useradd --system --no-create-home --shell /usr/sbin/nologin \(user), or set functions.user"))
         }
-        restoreShadows()
-        coordinator.restore()
-        client.start { [unowned self] event in self.handle(event) }
-        scheduleHealthInterval()
-        if host.cgroups != nil { scheduleUsageSampling() }
+        services.start()
         loop.run()
         logger.info("edge-agent stopped")
     }
@@ -239,7 +238,7 @@ public final class Agent {
         for path in stale.leftover { logger.warning("a stale cgroup could not be removed", ("cgroup", path)) }
     }
 
-    private func scheduleUsageSampling() {
+    func scheduleUsageSampling() {
         usageTimer = loop.after(Agent.usageSampleMs) { [unowned self] in
             for runner in self.coordinator.allRunners { runner.sampleUsage() }
             self.scheduleUsageSampling()
@@ -268,45 +267,16 @@ public final class Agent {
             let owner = coordinator.allRunners.first { $0.reaped(pid, status: status) }
             if owner == nil { logger.debug("reaped a process that is no function's", ("pid", String(pid))) }
         }
-        if shuttingDown && !coordinator.hasLiveProcesses { finishShutdown() }
+        functions.processesChanged()
     }
 
+    /// Stops the services in reverse order (the functions first, the MQTT session last), then the loop.
     private func beginShutdown(reason: String) {
-        guard !shuttingDown else { return }
-        shuttingDown = true
-        logger.info("shutting down", ("reason", reason))
-        let longest = coordinator.longestStopMs
-        coordinator.stopAll()
-        // A function that ignores everything is killed by then; do not wait longer than that.
-        loop.after(longest + 1000) { [unowned self] in self.finishShutdown() }
-        if !coordinator.hasLiveProcesses { finishShutdown() }
-    }
-
-    private func finishShutdown() {
-        guard !finishingShutdown else { return }
-        finishingShutdown = true
-        loop.cancel(healthTimer)
-        loop.cancel(healthDue)
-        loop.cancel(usageTimer)
-        loop.cancel(shadowReportDue)
-        host.cgroups?.removeSubtree()
-        if connected {
-            shutdownAck = outbox.publish(topics.health, HealthDocument.offline(thing: config.thingName, reason: "agent stopped", timestamp: Clock.wallMs()),
-                                            qos: 1, retain: true)
+        services.shutdown(reason: reason) { [unowned self] in
+            // Also when a function outlived its deadline: nothing of the agent's stays behind.
+            self.host.cgroups?.removeSubtree()
+            self.loop.stop()
         }
-        if shutdownAck == nil {
-            closeConnection()
-        } else {
-            loop.after(2000) { [unowned self] in self.closeConnection() }
-        }
-    }
-
-    /// Called when the offline report is acknowledged, or when waiting for that gives up.
-    func closeConnection() {
-        guard !connectionClosed else { return }
-        connectionClosed = true
-        client.stop()
-        loop.stop()
     }
 }
 

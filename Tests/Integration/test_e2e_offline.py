@@ -7,7 +7,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-import edge_harness as h
+import harness as h
 
 # A handler that answers only once the gate file exists, and leaves a file per event it got
 # (got-N) and per answer it gives (done-N), for the test to wait on.
@@ -70,9 +70,9 @@ def _run_outage(agent, broker, edge, thing):
     module = h.write_module(h.shared_path("src"), "gated", GATED)
     functions = {}
     for name, qos in (("q1", 1), ("q0", 0)):
-        functions[name] = h.python_function(module, "gated.handler", subscriptions=("offline/%s/+" % name,),
-                                            timeoutMs=60000, environment={"GATE_DIR": str(gate)},
-                                            output={"qos": qos})
+        functions[name] = h.python_function(module, "gated.handler", subscriptions=("offline/%s/+" % name,), qos=qos,
+                                            output=edge.topics.results(name), timeoutMs=60000,
+                                            environment={"GATE_DIR": str(gate)})
     a = agent(port=broker.port)
     edge.deploy(h.document("offline-v1", 1, functions))
 
