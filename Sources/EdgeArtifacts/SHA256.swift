@@ -4,7 +4,7 @@ import Glibc
 import CCrypto
 import EdgePOSIX
 
-/// SHA-256 (OpenSSL EVP).
+/// SHA-256 (OpenSSL, without its provider machinery).
 public enum SHA256 {
     /// Lowercase hex digest of `bytes`.
     public static func hex(of bytes: [UInt8]) -> String {
@@ -38,38 +38,26 @@ public enum SHA256 {
     }
 }
 
-/// Owns one EVP_MD_CTX. OpenSSL fails here only when it cannot allocate, which nothing can recover from.
+/// One SHA-256 computation, through OpenSSL's direct digest functions (no provider loaded: see
+/// CCrypto/shim.h). They fail only on a null context, which this never passes.
 private final class DigestContext {
-    private let context: OpaquePointer
+    private var context = SHA256_CTX()
 
     init() {
-        guard let context = EVP_MD_CTX_new() else {
-            fatalError("OpenSSL could not allocate a digest context")
-        }
-        self.context = context
-        guard EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
-            fatalError("OpenSSL could not initialise SHA-256")
-        }
-    }
-
-    deinit {
-        EVP_MD_CTX_free(context)
+        guard SHA256_Init(&context) == 1 else { fatalError("OpenSSL could not initialise SHA-256") }
     }
 
     func update(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
-        guard EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) == 1 else {
+        guard SHA256_Update(&context, bytes.baseAddress, bytes.count) == 1 else {
             fatalError("OpenSSL SHA-256 update failed")
         }
     }
 
     func finishHex() -> String {
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        guard EVP_DigestFinal_ex(context, &digest, &length) == 1 else {
-            fatalError("OpenSSL SHA-256 finalisation failed")
-        }
-        return hexString(digest[0..<Int(length)])
+        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
+        guard SHA256_Final(&digest, &context) == 1 else { fatalError("OpenSSL SHA-256 finalisation failed") }
+        return hexString(digest)
     }
 }
 

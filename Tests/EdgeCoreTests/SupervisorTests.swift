@@ -153,6 +153,15 @@ func supervised(_ name: String = "f", lifecycle: FunctionSpec.Lifecycle = .longL
         #expect(driver.supervisor.latency.count == 1)
     }
 
+    @Test func healthIsDueWhenTheStateOrTheProcessesChangeNotForEveryAnswer() {
+        var driver = SupervisorDriver(supervised())
+        #expect(driver.send(.start).contains(.changed))
+        #expect(driver.send(.message(InstanceID(1), .ready(liveConfig: true))).contains(.changed))
+        #expect(!driver.send(.enqueue(invocation("e1"))).contains(.changed))
+        #expect(!driver.send(.message(InstanceID(1), .result(id: "e1", value: .null))).contains(.changed))
+        #expect(driver.send(.exited(InstanceID(1), status: "exited with status 1", limitReason: nil)).contains(.changed))
+    }
+
     @Test func eventsWaitInOrderWhileTheInstanceIsBusy() {
         var driver = SupervisorDriver(supervised())
         driver.startReady()

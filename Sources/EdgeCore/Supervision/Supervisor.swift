@@ -112,6 +112,7 @@ public struct Supervisor: Sendable {
     /// Takes one event at time `now` (monotonic nanoseconds) and says what to do, in order.
     public mutating func handle(_ event: SupervisorEvent, now: Int64) -> [SupervisorEffect] {
         self.now = now
+        let before = signature
         switch event {
         case .start: start()
         case .stop: stop()
@@ -142,8 +143,19 @@ public struct Supervisor: Sendable {
         case .limitHit(let reason): lastError = reason
         case .timer(let timer): fired(timer)
         }
+        // Health follows what it shows of the function (its state, its processes), not every
+        // event answered: the counters go out with the next report.
+        if signature != before { effects.append(.changed) }
         defer { effects.removeAll(keepingCapacity: true) }
         return effects
+    }
+
+    /// What `.changed` is about: the state and the processes.
+    private var signature: Signature { Signature(state: state, processes: instances.map { [Int64($0.id.value), Int64($0.pid ?? -1)] }) }
+
+    private struct Signature: Equatable {
+        var state: FunctionState
+        var processes: [[Int64]]
     }
 
     // MARK: Lifecycle
@@ -152,13 +164,12 @@ public struct Supervisor: Sendable {
         guard spec.enabled else {
             // Turned off by the shadow: deployed, ready as wanted, running nothing.
             state = .disabled
-            effects += [.announceReady, .changed]
+            effects.append(.announceReady)
             return
         }
         state = .starting
         announcedReady = false
         fillInstances(minimum: wantedAtStart)
-        effects.append(.changed)
     }
 
     private var wantedAtStart: Int { spec.lifecycle == .longLived ? spec.concurrency : 1 }
@@ -177,7 +188,6 @@ public struct Supervisor: Sendable {
             return
         }
         for id in instances.map(\.id) { end(id, reason: .stopRequested, gracefully: true) }
-        effects.append(.changed)
     }
 
     private mutating func updateConfig(_ updated: FunctionSpec) {
@@ -307,7 +317,6 @@ public struct Supervisor: Sendable {
         if instance(id)?.isIdle == true && spec.lifecycle == .onDemand && state != .starting {
             effects.append(.arm(.idle(id), afterMs: spec.idleTimeoutMs))
         }
-        effects.append(.changed)
     }
 
     private mutating func updateReadiness() {
@@ -329,7 +338,6 @@ public struct Supervisor: Sendable {
                 effects.append(.arm(.idle(instance.id), afterMs: spec.idleTimeoutMs))
             }
         }
-        effects.append(.changed)
     }
 
     // MARK: Timers
@@ -347,7 +355,6 @@ public struct Supervisor: Sendable {
                 state = .starting
                 fillInstances(minimum: wantedAtStart)
             }
-            effects.append(.changed)
         case .startDeadline(let id):
             guard let instance = instance(id), instance.isStarting, instance.endReason == nil else { return }
             end(id, reason: .failure("did not send ready within startTimeoutMs (\(spec.startTimeoutMs) ms)"), gracefully: false)
@@ -500,7 +507,6 @@ public struct Supervisor: Sendable {
             state = .idle
         }
         if state == .idle || state == .running { dispatch() }
-        effects.append(.changed)
     }
 
     private mutating func replaceInstances() {
