@@ -30,9 +30,8 @@ final class DeploymentCoordinator {
     /// Every runner not yet stopped: those in service and those being retired.
     private var runners: [RunnerID: FunctionRunner] = [:]
     private(set) lazy var router = Router { [unowned self] id in self.runners[id] }
-    private var timers: [RolloutTimer: EventLoop.Token] = [:]
-    private var pending = RingQueue<RolloutEvent>()
-    private var pumping = false
+    private lazy var timers = NamedTimers<RolloutTimer>(loop: loop) { [unowned self] timer in self.handle(.timer(timer)) }
+    private let pump = EventPump<RolloutEvent>()
     /// The last status published (not one still waiting for its save), with each function's
     /// state as it was then: what a reconnect and health repeat.
     private(set) var lastStatus: DeploymentStatus?
@@ -96,11 +95,7 @@ final class DeploymentCoordinator {
 
     /// Gives one event to the rollout and performs what it decides, then any events that caused.
     private func handle(_ event: RolloutEvent) {
-        pending.append(event)
-        guard !pumping else { return }
-        pumping = true
-        defer { pumping = false }
-        while let next = pending.popFirst() {
+        pump.feed(event) { next in
             for effect in rollout.handle(next) { perform(effect) }
         }
     }
@@ -136,14 +131,9 @@ final class DeploymentCoordinator {
             router.update(routes)
             delegate?.coordinatorFunctionsChanged(self)
         case .arm(let timer, let afterMs):
-            loop.cancel(timers[timer])
-            timers[timer] = loop.after(afterMs) { [weak self] in
-                guard let self else { return }
-                self.timers[timer] = nil
-                self.handle(.timer(timer))
-            }
+            timers.arm(timer, afterMs: afterMs)
         case .cancel(let timer):
-            if let token = timers.removeValue(forKey: timer) { loop.cancel(token) }
+            timers.cancel(timer)
         case .persist(let saved):
             persist(saved)
         case .collectGarbage(let keeping):

@@ -23,10 +23,8 @@ final class FunctionRunner {
 
     private(set) var processes: [InstanceID: FunctionProcess] = [:]
     let janitor: CgroupJanitor
-    private var timers: [SupervisorTimer: EventLoop.Token] = [:]
-    /// Events not yet given to the supervisor: effects may cause events, which wait their turn.
-    private var pending = RingQueue<SupervisorEvent>()
-    private var pumping = false
+    private lazy var timers = NamedTimers<SupervisorTimer>(loop: loop) { [unowned self] timer in self.handle(.timer(timer)) }
+    private let pump = EventPump<SupervisorEvent>()
 
     /// Limit counters of instances already gone, so health totals survive replacements.
     var retiredOomKills: Int64 = 0
@@ -109,11 +107,7 @@ final class FunctionRunner {
 
     /// Gives one event to the supervisor and performs what it decides, then any events that caused.
     func handle(_ event: SupervisorEvent) {
-        pending.append(event)
-        guard !pumping else { return }
-        pumping = true
-        defer { pumping = false }
-        while let next = pending.popFirst() {
+        pump.feed(event) { next in
             for effect in supervisor.handle(next, now: Clock.monotonicNs()) { perform(effect) }
         }
     }
@@ -137,14 +131,9 @@ final class FunctionRunner {
                 handle(.cpuBudgetExceeded(id, reason: budget.reason))
             }
         case .arm(let timer, let afterMs):
-            loop.cancel(timers[timer])
-            timers[timer] = loop.after(afterMs) { [weak self] in
-                guard let self else { return }
-                self.timers[timer] = nil
-                self.handle(.timer(timer))
-            }
+            timers.arm(timer, afterMs: afterMs)
         case .cancel(let timer):
-            if let token = timers.removeValue(forKey: timer) { loop.cancel(token) }
+            timers.cancel(timer)
         case .complete(let invocation, let outcome, let durationMs):
             delegate?.runner(self, finished: invocation, outcome: outcome, durationMs: durationMs)
         case .event(let event):
