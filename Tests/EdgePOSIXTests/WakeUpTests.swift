@@ -24,6 +24,17 @@ import Testing
         #expect(try writeByte(pipe.writeEnd) == 1)
         #expect(try Poll.wait(for: Int16(POLLIN), on: pipe.readEnd.rawValue, timeoutMs: 1000) == Int16(POLLIN))
     }
+
+    @Test func anInboxWakesItsReaderOncePerBatch() throws {
+        let inbox = try Inbox<Int>()
+        inbox.post(1)
+        inbox.post(2)
+        #expect(inbox.drain() == [1, 2])
+        #expect(inbox.drain() == [])
+        #expect(try Poll.wait(for: Int16(POLLIN), on: inbox.wakeUp.descriptor.rawValue, timeoutMs: 0) == 0)
+        inbox.post(3)
+        #expect(try Poll.wait(for: Int16(POLLIN), on: inbox.wakeUp.descriptor.rawValue, timeoutMs: 0) == Int16(POLLIN))
+    }
 }
 
 @Suite struct OwnershipTests {
