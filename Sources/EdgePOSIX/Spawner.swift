@@ -244,18 +244,6 @@ public enum Channels {
         try pipe.readEnd.setNonBlocking()
         return pipe
     }
-
-    /// `makeSocketPair()` as raw numbers, for callers not yet migrated: they own both and close them.
-    public static func socketPair() throws(SystemError) -> (agent: Int32, child: Int32) {
-        let pair = try makeSocketPair()
-        return (pair.agent.release(), pair.child.release())
-    }
-
-    /// `makePipe()` as raw numbers, for callers not yet migrated: they own both and close them.
-    public static func pipe() throws(SystemError) -> (read: Int32, write: Int32) {
-        let pipe = try makePipe()
-        return (pipe.readEnd.release(), pipe.writeEnd.release())
-    }
 }
 
 /// Looks up local users for running functions under them.
