@@ -197,7 +197,7 @@ public final class Agent {
     static func resolveExecutable(_ name: String) -> String? {
         if name.contains("/") { return name }
         let path = getenv("PATH").map { String(cString: $0) } ?? LaunchPlan.basePath
-        for folder in path.split(separator: ":") where access("\(folder)/\(name)", X_OK) == 0 {
+        for folder in path.split(separator: ":") where Files.isAccessible("\(folder)/\(name)", X_OK) {
             return "\(folder)/\(name)"
         }
         return nil
@@ -207,7 +207,7 @@ public final class Agent {
     public func run() {
         logger.info("edge-agent starting", ("version", HealthReport.agentVersion), ("broker", "\(config.brokerHost):\(config.brokerPort)"),
                     ("tls", config.tls == nil ? "off" : "on"), ("stateDir", config.stateDir))
-        loop.watch(signals.fd) { [unowned self] _ in self.handleSignals() }
+        loop.watch(signals.descriptor.rawValue) { [unowned self] _ in self.handleSignals() }
         reportCgroups()
         if Users.isRoot, let user = policy.defaultUser, Users.lookup(user) == nil {
             logger.error("the user functions run as by default does not exist: every deployment that names no user will be rejected",

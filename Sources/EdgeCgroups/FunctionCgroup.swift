@@ -26,21 +26,20 @@ public final class FunctionCgroup {
     /// Where the instance is, for logs: the first directory.
     public var path: String { directories.first?.path ?? "" }
 
-    /// cgroup.procs of every directory, opened for the child to write itself into (for
-    /// `SpawnRequest.cgroupProcsFDs`): the caller owns the descriptors and closes them.
-    public func openForJoining() throws(CgroupError) -> [Int32] {
-        var fds: [Int32] = []
+    /// cgroup.procs of every directory, opened for the child to write itself into (their numbers
+    /// go in `SpawnRequest.cgroupProcsFDs`); closed when the list goes away, after the spawn.
+    public func openForJoining() throws(CgroupError) -> FileDescriptorList {
+        var files = FileDescriptorList()
         for directory in directories {
             let path = "\(directory.path)/cgroup.procs"
             do {
-                fds.append(try CgroupFile.openForJoining(path).release())
+                files.append(try CgroupFile.openForJoining(path))
             } catch {
-                // Opened, never written: nothing for a close to lose, so taking each back closes it at once.
-                for fd in fds { _ = FileDescriptor(taking: fd) }
+                // Those opened so far close with `files`: never written, nothing for a close to lose.
                 throw CgroupError("cannot join \(directory.path)", error)
             }
         }
-        return fds
+        return files
     }
 
     /// Every process in the instance's cgroup (grandchildren included).

@@ -68,10 +68,15 @@ extension MQTTClient {
     func waitForAttempt(milliseconds: Int) -> ConnectResult? {
         let deadline = Clock.monotonicMs() + Int64(milliseconds)
         while true {
-            var descriptor = pollfd(fd: attempts.fd, events: Int16(POLLIN), revents: 0)
             let left = deadline - Clock.monotonicMs()
             guard left > 0 else { return nil }
-            if poll(&descriptor, 1, Int32(clamping: left)) > 0 { return attempts.drain().first }
+            do {
+                let ready = try Poll.wait(for: Int16(POLLIN), on: attempts.wakeUp.descriptor.rawValue, timeoutMs: Int32(clamping: left))
+                if ready != 0 { return attempts.drain().first }
+            } catch {
+                // ENOMEM, for a moment: look again until the deadline.
+                continue
+            }
         }
     }
 
@@ -167,8 +172,12 @@ extension MQTTClient {
         while mosquitto_socket(raw) >= 0 && mosquitto_want_write(raw) {
             let left = deadline - Clock.monotonicMs()
             guard left > 0 else { return }
-            var descriptor = pollfd(fd: mosquitto_socket(raw), events: Int16(POLLOUT), revents: 0)
-            if poll(&descriptor, 1, Int32(clamping: left)) < 0 && errno != EINTR { return }
+            do {
+                _ = try Poll.wait(for: Int16(POLLOUT), on: mosquitto_socket(raw), timeoutMs: Int32(clamping: left))
+            } catch {
+                // ENOMEM: give up on the clean disconnect; the broker then sees the connection drop.
+                return
+            }
             if mosquitto_loop_write(raw, 1) != MOSQ_ERR_SUCCESS.rawValue { return }
         }
     }

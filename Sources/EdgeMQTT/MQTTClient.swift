@@ -90,8 +90,11 @@ public final class MQTTClient {
         MQTTCallbacks.install(on: created)
         if let tls = settings.tls {
             for (what, path) in [("CA", tls.caFile), ("certificate", tls.certFile), ("key", tls.keyFile)] {
-                if let path, access(path, R_OK) != 0 {
-                    throw MQTTError("cannot read the TLS \(what) file \(path): \(String(cString: strerror(errno)))")
+                guard let path else { continue }
+                do {
+                    try Files.checkAccess(path, R_OK)
+                } catch {
+                    throw MQTTError("cannot read the TLS \(what) file \(path): \(error.reason)")
                 }
             }
             let rc = mosquitto_tls_set(created, tls.caFile, nil, tls.certFile, tls.keyFile, nil)
@@ -121,7 +124,7 @@ public final class MQTTClient {
     public func start(_ handler: @escaping (MQTTEvent) -> Void) {
         precondition(phase == .idle, "MQTTClient.start: started already")
         self.handler = handler
-        attemptsWatch = loop.watch(attempts.fd) { [unowned self] _ in
+        attemptsWatch = loop.watch(attempts.wakeUp.descriptor.rawValue) { [unowned self] _ in
             for result in self.attempts.drain() { self.attemptFinished(result) }
         }
         beginAttempt()

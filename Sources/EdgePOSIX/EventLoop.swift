@@ -112,9 +112,13 @@ public final class EventLoop {
         }
         var timeout = nextTimeout()
         if cap >= 0 && (timeout < 0 || timeout > cap) { timeout = cap }
-        let ready = descriptors.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
-        if ready < 0 && errno != EINTR {
-            preconditionFailure("poll: \(String(cString: strerror(errno)))")
+        let ready = descriptors.withUnsafeMutableBufferPointer { buffer in
+            do {
+                return try Poll.wait(buffer, timeoutMs: timeout)
+            } catch {
+                // EINVAL (more descriptors than RLIMIT_NOFILE) or ENOMEM: the reactor cannot go on.
+                preconditionFailure("\(error)")
+            }
         }
         fireDueTimers()
         guard ready > 0 else { return }

@@ -42,6 +42,22 @@ public struct FileDescriptor: ~Copyable, Sendable {
         return number
     }
 
+    /// Runs `body` with a descriptor this code does not own (standard input): lent for the call,
+    /// never closed here.
+    public static func withUnowned<Value, Failure: Error>(
+        _ number: CInt, _ body: (borrowing FileDescriptor) throws(Failure) -> Value
+    ) throws(Failure) -> Value {
+        let lent = FileDescriptor(taking: number)
+        do {
+            let value = try body(lent)
+            _ = lent.release()
+            return value
+        } catch {
+            _ = lent.release()
+            throw error
+        }
+    }
+
     /// Closing a descriptor twice would close whatever reused the number: a bug, not an error.
     private static func checkClosed(_ number: CInt, _ code: Errno) {
         precondition(code != .badFileDescriptor, "programmer error: close fd \(number): descriptor already closed")
@@ -77,6 +93,15 @@ public struct FileDescriptor: ~Copyable, Sendable {
     public func write(_ bytes: UnsafeRawBufferPointer, path: @autoclosure () -> String? = nil) throws(SystemError) -> Int {
         let number = rawValue
         return try systemCall("write", path: path(), descriptor: number) { Glibc.write(number, bytes.baseAddress, bytes.count) }
+    }
+
+    /// Sends some of `bytes` on a socket and returns how many: send(2) with MSG_NOSIGNAL, so a
+    /// peer that has closed its end is EPIPE, never SIGPIPE.
+    public func send(_ bytes: UnsafeRawBufferPointer, path: @autoclosure () -> String? = nil) throws(SystemError) -> Int {
+        let number = rawValue
+        return try systemCall("send", path: path(), descriptor: number) {
+            Glibc.send(number, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL))
+        }
     }
 
     /// Writes all of `bytes`, continuing after short writes.
@@ -142,6 +167,27 @@ public struct FileDescriptor: ~Copyable, Sendable {
         let directory = rawValue
         _ = try systemCall("symlinkat", path: path() ?? name, descriptor: directory) { symlinkat(target, directory, name) }
     }
+}
+
+/// Descriptors owned together, in order, and closed together when their owner goes away (an
+/// Array cannot hold a non-copyable `FileDescriptor`): the cgroup.procs files a child joins.
+public struct FileDescriptorList: ~Copyable, Sendable {
+    /// The numbers, for a call that takes them (the spawn request); they stay owned here.
+    public private(set) var rawValues: [CInt] = []
+
+    public init() {}
+
+    /// Never written through here (they are the child's to write), so nothing is lost that a
+    /// reported close would have saved.
+    deinit {
+        for number in rawValues { _ = FileDescriptor(taking: number) }
+    }
+
+    public mutating func append(_ descriptor: consuming FileDescriptor) {
+        rawValues.append(descriptor.release())
+    }
+
+    public var count: Int { rawValues.count }
 }
 
 /// What a path or descriptor refers to: the parts of `struct stat` the agent uses.

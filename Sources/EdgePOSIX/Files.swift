@@ -8,8 +8,14 @@ public enum Files {
 
     /// Whether something is at `path`; false as well when it cannot be reached (EACCES on the way).
     public static func exists(_ path: String) -> Bool {
+        isAccessible(path, F_OK)
+    }
+
+    /// Whether this process may use `path` as `mode` asks (R_OK, W_OK, X_OK, with its real ids,
+    /// as access(2) checks); false as well when it cannot tell.
+    public static func isAccessible(_ path: String, _ mode: CInt) -> Bool {
         do {
-            _ = try systemCall("access", path: path) { access(path, F_OK) }
+            try checkAccess(path, mode)
             return true
         } catch {
             return false
@@ -27,6 +33,11 @@ public enum Files {
     }
 
     // MARK: Paths
+
+    /// Throws why this process may not use `path` as `mode` asks (access(2): R_OK, W_OK, X_OK, F_OK).
+    public static func checkAccess(_ path: String, _ mode: CInt) throws(SystemError) {
+        _ = try systemCall("access", path: path) { access(path, mode) }
+    }
 
     /// What is at `path` (stat; lstat when `followingLinks` is false, to see a link itself).
     public static func status(_ path: String, followingLinks: Bool = true) throws(SystemError) -> FileStatus {

@@ -2,19 +2,17 @@
 import Glibc
 #endif
 import Synchronization
-import CEdgeSpawn
 
 /// Hands messages from other threads (MQTT connect attempts, workers) to the reactor's thread:
 /// a locked queue plus an eventfd that the reactor polls.
 public final class Inbox<Message: Sendable>: Sendable {
     private let queue = Mutex<[Message]>([])
-    public let fd: Int32
+    /// Readable while messages wait: the reactor watches `wakeUp.descriptor`.
+    public let wakeUp: EventCounter
 
     public init() throws(SystemError) {
-        fd = try systemCall("eventfd") { edge_eventfd() }
+        wakeUp = try EventCounter()
     }
-
-    deinit { close(fd) }
 
     public func post(_ message: Message) {
         // Only the first message of a batch wakes the reader: while the queue is not empty, a
@@ -25,14 +23,12 @@ public final class Inbox<Message: Sendable>: Sendable {
             return messages.count == 1
         }
         guard first else { return }
-        var one: UInt64 = 1
-        _ = write(fd, &one, 8)
+        wakeUp.signal()
     }
 
-    /// Everything posted so far, in order; call when `fd` is readable.
+    /// Everything posted so far, in order; call when `wakeUp` is readable.
     public func drain() -> [Message] {
-        var counter: UInt64 = 0
-        _ = read(fd, &counter, 8)
+        wakeUp.reset()
         return queue.withLock { messages in
             let taken = messages
             messages.removeAll(keepingCapacity: true)

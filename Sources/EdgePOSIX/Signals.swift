@@ -8,9 +8,6 @@ public final class SignalChannel {
     /// The signalfd, non-blocking, for the reactor to watch.
     public let descriptor: FileDescriptor
 
-    /// `descriptor.rawValue`, for callers not yet migrated to `descriptor`.
-    public var fd: Int32 { descriptor.rawValue }
-
     /// Blocks `signals` in the calling thread (call before starting other threads, which inherit the
     /// mask) and opens a signalfd for them. Children reset the mask before exec.
     public init(_ signals: [Int32]) throws(SystemError) {
@@ -114,16 +111,5 @@ public enum Signals {
     public static func send(_ signal: Int32, toGroup group: pid_t) throws(SystemError) {
         precondition(group > 0, "killpg \(group) would signal every process")
         _ = try systemCall("kill", process: -group) { kill(-group, signal) }
-    }
-
-    /// `send(_:toGroup:)` for callers not yet migrated, which do not look at the outcome.
-    public static func sendToGroup(_ pid: pid_t, _ signal: Int32) {
-        do {
-            try send(signal, toGroup: pid)
-        } catch {
-            // ESRCH (the group is gone) or EPERM (not the agent's to signal): either way these
-            // callers then wait for the exit they would wait for anyway.
-            return
-        }
     }
 }

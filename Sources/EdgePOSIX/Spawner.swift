@@ -3,17 +3,22 @@ import Glibc
 #endif
 import CEdgeSpawn
 
-/// A process to start: a value, prepared entirely before the fork.
+/// A process to start: a value, prepared entirely before the fork. Its descriptors are numbers
+/// it borrows: their owners (`FileDescriptor`s) keep them open until `spawn` or `start` returns,
+/// then close the child's ends.
 public struct SpawnRequest: Sendable {
     public var executable: String
     public var arguments: [String]
     public var environment: [String]
     public var workingDirectory: String?
-    public var stdout: Int32
-    public var stderr: Int32
-    public var runtimeChannel: Int32
+    /// Becomes the child's fd 1.
+    public var stdout: CInt
+    /// Becomes the child's fd 2.
+    public var stderr: CInt
+    /// Becomes the child's fd 3; -1 for none.
+    public var runtimeChannel: CInt
     /// cgroup.procs files the child writes itself into before exec (one per v1 hierarchy).
-    public var cgroupProcsFDs: [Int32] = []
+    public var cgroupProcsFDs: [CInt] = []
     public var rlimits: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
     public var identity: (uid: UInt32, gid: UInt32)?
     /// Supplementary groups with the identity (its user's, from /etc/group: video, dialout…).
@@ -21,7 +26,7 @@ public struct SpawnRequest: Sendable {
     public var noNewPrivileges = true
 
     public init(executable: String, arguments: [String], environment: [String], workingDirectory: String?,
-                stdout: Int32, stderr: Int32, runtimeChannel: Int32) {
+                stdout: CInt, stderr: CInt, runtimeChannel: CInt) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
@@ -62,19 +67,27 @@ public enum Spawner {
         return pid
     }
 
+    /// A child started by `start`, whose exec is not confirmed yet. Frozen, so that code in other
+    /// modules can take the report on its own (`let report = started.report`).
+    @frozen public struct Started: ~Copyable {
+        public var pid: pid_t
+        /// The read end of the child's report pipe (non-blocking, close-on-exec): readable once
+        /// the outcome is known; read it with `outcome(of:)`.
+        public var report: FileDescriptor
+    }
+
     /// Forks without waiting for the exec: the child's set-up (a cgroup join can take the kernel
-    /// 10-20 ms) never holds up the caller. `report` becomes readable when the outcome is known:
-    /// read it with `outcome(of:)`.
-    public static func start(_ request: SpawnRequest) throws(SpawnError) -> (pid: pid_t, report: Int32) {
+    /// 10-20 ms) never holds up the caller.
+    public static func start(_ request: SpawnRequest) throws(SpawnError) -> Started {
         var pid: pid_t = 0
-        var report: Int32 = -1
+        var report: CInt = -1
         var step: Int32 = 0
         var code: Int32 = 0
         let result = try withRawRequest(request) { raw in edge_spawn_start(&raw, &pid, &report, &step, &code) }
         guard result == 0 else {
             throw SpawnError(step: stepName(step), errno: Errno(rawValue: code), executable: request.executable)
         }
-        return (pid, report)
+        return Started(pid: pid, report: FileDescriptor(taking: report))
     }
 
     /// What a started child's report says so far.
@@ -84,10 +97,10 @@ public enum Spawner {
         case failed(SpawnError)
     }
 
-    public static func outcome(of report: Int32, executable: String) -> Outcome {
+    public static func outcome(of report: borrowing FileDescriptor, executable: String) -> Outcome {
         var step: Int32 = 0
         var code: Int32 = 0
-        switch edge_spawn_outcome(report, &step, &code) {
+        switch edge_spawn_outcome(report.rawValue, &step, &code) {
         case 1: return .executed
         case 0: return .pending
         default: return .failed(SpawnError(step: stepName(step), errno: Errno(rawValue: code), executable: executable))
@@ -230,18 +243,6 @@ public enum Channels {
         let pipe = Pipe(readEnd: FileDescriptor(taking: fds[0]), writeEnd: FileDescriptor(taking: fds[1]))
         try pipe.readEnd.setNonBlocking()
         return pipe
-    }
-
-    /// `makeSocketPair()` as raw numbers, for callers not yet migrated: they own both and close them.
-    public static func socketPair() throws(SystemError) -> (agent: Int32, child: Int32) {
-        let pair = try makeSocketPair()
-        return (pair.agent.release(), pair.child.release())
-    }
-
-    /// `makePipe()` as raw numbers, for callers not yet migrated: they own both and close them.
-    public static func pipe() throws(SystemError) -> (read: Int32, write: Int32) {
-        let pipe = try makePipe()
-        return (pipe.readEnd.release(), pipe.writeEnd.release())
     }
 }
 

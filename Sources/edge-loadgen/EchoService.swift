@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import EdgeMQTT
+import EdgePOSIX
 
 /// The broker-only baseline: what an MQTT client that answers each request itself costs, with
 /// the same client code as the agent (each answer published from the message's handler, on the
@@ -28,7 +29,15 @@ struct EchoService {
         }
         let input = loop.watch(STDIN_FILENO) { _ in
             var byte: UInt8 = 0
-            if read(STDIN_FILENO, &byte, 1) <= 0 { loop.stop() }
+            do {
+                let count = try FileDescriptor.withUnowned(STDIN_FILENO) { (stdin) throws(SystemError) in
+                    try withUnsafeMutableBytes(of: &byte) { (buffer) throws(SystemError) in try stdin.read(into: buffer) }
+                }
+                if count == 0 { loop.stop() }
+            } catch {
+                // Standard input is unusable (EIO): the driver cannot tell it to stop either.
+                loop.stop()
+            }
         }
         loop.run()
         loop.unwatch(input)

@@ -77,7 +77,7 @@ final class LoadRun {
         var measuredReplies = 0
         var lastReplyNs: Int64 = 0
         var sendingDone = false
-        let watch = loop.watch(requests.fd) { [unowned self] _ in
+        let watch = loop.watch(requests.wakeUp.descriptor.rawValue) { [unowned self] _ in
             for seq in requests.drain() {
                 if seq == RateSender.finished { sendingDone = true } else { self.publish(seq) }
             }

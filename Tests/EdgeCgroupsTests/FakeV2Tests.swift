@@ -252,13 +252,12 @@ private let allLimits = ResourceLimits(memoryMB: 64, cpus: 0.25, pids: 16)
         let fs = unifiedMount()
         let cgroup = try v2Tree(fs).makeInstance(function: "f", limits: ResourceLimits())
         fs.put("edge-agent/f.1/cgroup.procs", "")
-        let fds = try cgroup.openForJoining()
-        defer { for fd in fds { close(fd) } }
-        #expect(fds.count == 1)
-        let written = fds.first.map { fd in Array("0".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+        let files = try cgroup.openForJoining()
+        #expect(files.count == 1)
+        let written = files.rawValues.first.map { fd in Array("0".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
         #expect(written == 1)
         #expect(contents(fs.at("edge-agent/f.1/cgroup.procs")) == "0")
-        #expect(fds.allSatisfy { fcntl($0, F_GETFD) & FD_CLOEXEC != 0 })
+        #expect(files.rawValues.allSatisfy { fcntl($0, F_GETFD) & FD_CLOEXEC != 0 })
     }
 
     @Test func openForJoiningNamesTheCgroupItCannotJoin() throws {

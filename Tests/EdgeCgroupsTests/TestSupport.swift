@@ -62,17 +62,14 @@ final class Child {
     let pid: pid_t
     private var reaped = false
 
-    /// Starts `executable` with `arguments`, joining `joinFDs` (closed here, whatever happens).
-    init(_ executable: String, _ arguments: [String], joining joinFDs: [Int32] = []) throws {
-        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
-        defer {
-            for fd in joinFDs { close(fd) }
-            if devNull >= 0 { close(devNull) }
-        }
+    /// Starts `executable` with `arguments`, joining the cgroups of `joining` (closed here,
+    /// whatever happens).
+    init(_ executable: String, _ arguments: [String], joining: consuming FileDescriptorList = FileDescriptorList()) throws {
+        let devNull = try FileDescriptor.open("/dev/null", O_WRONLY)
         // Quiet: a shell's "Cannot fork" is expected where a test hits a limit.
         var request = SpawnRequest(executable: executable, arguments: arguments, environment: ["PATH=/usr/bin:/bin"],
-                                   workingDirectory: "/", stdout: devNull, stderr: devNull, runtimeChannel: -1)
-        request.cgroupProcsFDs = joinFDs
+                                   workingDirectory: "/", stdout: devNull.rawValue, stderr: devNull.rawValue, runtimeChannel: -1)
+        request.cgroupProcsFDs = joining.rawValues
         pid = try Spawner.spawn(request)
     }
 

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CEdgeSpawn
 import EdgeCore
 import EdgePOSIX
 
@@ -30,9 +29,11 @@ struct CPUBudget {
         // RLIMIT_CPU counts the process's own CPU time, in whole seconds.
         let used = UInt64(((ProcessStat.cpuTimeUsec(process.pid) ?? 0) + 999_999) / 1_000_000)
         let soft = used + UInt64(seconds)
-        if edge_set_cpu_limit(process.pid, soft, soft + 1) != 0 {
+        do {
+            try ProcessLimits.setCPUTime(of: process.pid, soft: soft, hard: soft + 1)
+        } catch {
             logger.warning("cannot arm the CPU budget of an invocation", ("pid", String(process.pid)),
-                           ("error", String(cString: strerror(errno))))
+                           ("error", error.description))
         }
     }
 

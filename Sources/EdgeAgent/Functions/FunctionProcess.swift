@@ -10,8 +10,8 @@ import EdgePOSIX
 final class FunctionProcess {
     let id: InstanceID
     let pid: pid_t
-    /// The report pipe of a spawn whose exec is not confirmed yet (-1 once it is known).
-    var spawnReport: Int32 = -1
+    /// The report pipe of a spawn whose exec is not confirmed yet (nil once it is known).
+    var spawnReport: FileDescriptor?
     var spawnReportWatch: EventLoop.Token?
     var channel: RuntimeChannel?
     var stdout: OutputCapture?
@@ -36,7 +36,7 @@ final class FunctionProcess {
     /// goes to the whole cgroup as well (on the janitor's lane), which holds every descendant,
     /// even those that left the group.
     func signal(_ signal: Int32, janitor: CgroupJanitor) {
-        Signals.sendToGroup(pid, signal)
+        signalGroup(signal)
         if signal == SIGKILL, let cgroup { janitor.kill(cgroup) }
     }
 
@@ -45,8 +45,19 @@ final class FunctionProcess {
     func killLeftovers(janitor: CgroupJanitor) {
         guard !leftoversKilled else { return }
         leftoversKilled = true
-        Signals.sendToGroup(pid, SIGKILL)
+        signalGroup(SIGKILL)
         if let cgroup { janitor.kill(cgroup) }
+    }
+
+    private func signalGroup(_ signal: Int32) {
+        do {
+            try Signals.send(signal, toGroup: pid)
+        } catch {
+            // ESRCH (the group is gone) or EPERM (not the agent's to signal): either way the
+            // supervisor then waits for the exit it would wait for anyway, and a SIGKILL goes to
+            // the cgroup as well.
+            return
+        }
     }
 
     /// CPU time used so far: its cgroup's (threads and children included), else its main process's.
@@ -56,8 +67,12 @@ final class FunctionProcess {
 
     /// Descriptors the main process has open, from /proc (nil once it has exited).
     var openFiles: Int? {
-        guard let names = try? Files.list("/proc/\(pid)/fd") else { return nil }
-        return names.count
+        do {
+            return try Files.list("/proc/\(pid)/fd").count
+        } catch {
+            // ENOENT once it has exited; EACCES for a process of another user without CAP_SYS_PTRACE.
+            return nil
+        }
     }
 
     func closeIO() {

@@ -160,50 +160,60 @@ final class FunctionRunner {
     /// Starts one process for instance `id`, and tells the supervisor whether it runs.
     private func spawn(_ id: InstanceID) {
         let beganNs = Clock.monotonicNs()
-        var request: SpawnRequest
-        var opened: [Int32] = []
         var cgroup: FunctionCgroup?
         do {
-            let channel = try Channels.socketPair()
-            opened += [channel.agent, channel.child]
-            let out = try Channels.pipe()
-            opened += [out.read, out.write]
-            let err = try Channels.pipe()
-            opened += [err.read, err.write]
-            request = try LaunchPlan.request(for: spec, directory: directory, host: host,
-                                             stdout: out.write, stderr: err.write, channel: channel.child)
+            // Every descriptor is owned here: on a failure, those opened so far are closed as the
+            // scope ends, before the catch removes the cgroup.
+            let channel = try Channels.makeSocketPair()
+            let channelAgent = channel.agent
+            let channelChild = channel.child
+            let out = try Channels.makePipe()
+            let outRead = out.readEnd
+            let outWrite = out.writeEnd
+            let err = try Channels.makePipe()
+            let errRead = err.readEnd
+            let errWrite = err.writeEnd
+            var request = try LaunchPlan.request(for: spec, directory: directory, host: host,
+                                                 stdout: outWrite.rawValue, stderr: errWrite.rawValue, channel: channelChild.rawValue)
+            var joining = FileDescriptorList()
             if let tree = host.cgroups {
                 let made = try tree.makeInstance(function: spec.name, limits: spec.limits)
                 cgroup = made
-                request.cgroupProcsFDs = try made.openForJoining()
-                opened += request.cgroupProcsFDs
+                joining = try made.openForJoining()
+                request.cgroupProcsFDs = joining.rawValues
             }
             // Not waiting for the exec: the child joins its cgroup and sets itself up while the
             // agent goes on; its report says later whether the exec worked.
-            let (pid, report) = try Spawner.start(request)
-            // The child holds its ends now; the agent keeps only its own.
-            for fd in [channel.child, out.write, err.write] + request.cgroupProcsFDs { close(fd) }
+            let started = try Spawner.start(request)
+            // The child holds its ends now; the agent keeps only its own (closed unreported:
+            // never written here).
+            _ = consume channelChild
+            _ = consume outWrite
+            _ = consume errWrite
+            _ = consume joining
+            let pid = started.pid
+            let report = started.report
+            let reportNumber = report.rawValue
             let process = FunctionProcess(id: id, pid: pid, cgroup: cgroup, startedNs: beganNs)
-            process.spawnReport = report
+            process.spawnReport = consume report
             let executable = request.executable
-            process.spawnReportWatch = loop.watch(report) { [weak self, weak process] _ in
+            process.spawnReportWatch = loop.watch(reportNumber) { [weak self, weak process] _ in
                 guard let self, let process else { return }
                 self.readSpawnReport(of: process, executable: executable)
             }
-            process.channel = RuntimeChannel(fd: channel.agent, loop: loop) { [weak self] incoming in
+            process.channel = RuntimeChannel(descriptor: channelAgent, loop: loop) { [weak self] incoming in
                 self?.received(incoming, from: id)
             }
             let reportLogError: (SystemError) -> Void = { [logger] error in
                 logger.warning("cannot write the function's log", ("error", error.description))
             }
-            process.stdout = OutputCapture(fd: out.read, loop: loop, log: log, onError: reportLogError)
-            process.stderr = OutputCapture(fd: err.read, loop: loop, log: log, onError: reportLogError)
+            process.stdout = OutputCapture(descriptor: outRead, loop: loop, log: log, onError: reportLogError)
+            process.stderr = OutputCapture(descriptor: errRead, loop: loop, log: log, onError: reportLogError)
             processes[id] = process
             logger.info("function instance started", ("pid", String(pid)), ("cgroup", cgroup?.path ?? "none"),
                         ("user", spec.user ?? "(the agent's)"))
             handle(.spawned(id, pid: pid))
         } catch {
-            for fd in opened { close(fd) }
             if let cgroup { removeCgroup(cgroup) }
             handle(.spawnFailed(id, reason: String(describing: error)))
         }
@@ -234,13 +244,16 @@ final class FunctionRunner {
     /// What a child's spawn report says: nothing yet, its exec worked, or a step failed (then the
     /// child exits by itself, and its exit is a failure with this reason, not a crash).
     private func readSpawnReport(of process: FunctionProcess, executable: String, final: Bool = false) {
-        guard process.spawnReport >= 0 else { return }
-        let outcome = Spawner.outcome(of: process.spawnReport, executable: executable.isEmpty ? launchExecutable : executable)
+        let outcome: Spawner.Outcome
+        switch process.spawnReport {
+        case .some(let report): outcome = Spawner.outcome(of: report, executable: executable.isEmpty ? launchExecutable : executable)
+        case .none: return
+        }
         if case .pending = outcome, !final { return }
         if let watch = process.spawnReportWatch { loop.unwatch(watch) }
         process.spawnReportWatch = nil
-        close(process.spawnReport)
-        process.spawnReport = -1
+        // Closed unreported: a read end, nothing written through it.
+        process.spawnReport = nil
         if case .failed(let error) = outcome { handle(.execFailed(process.id, reason: error.description)) }
     }
 

@@ -6,19 +6,21 @@ import EdgePOSIX
 /// Drains a function's stdout or stderr into its rotating log, so a flood of output costs
 /// disk up to the cap and never blocks the function or the agent.
 final class OutputCapture {
-    private var fd: Int32
+    /// The pipe's read end, nil once closed.
+    private var descriptor: FileDescriptor?
     private let loop: EventLoop
     private var token: EventLoop.Token?
     private let log: RotatingLog
     private let onError: (SystemError) -> Void
     private var reportedError = false
 
-    init(fd: Int32, loop: EventLoop, log: RotatingLog, onError: @escaping (SystemError) -> Void) {
-        self.fd = fd
+    init(descriptor: consuming FileDescriptor, loop: EventLoop, log: RotatingLog, onError: @escaping (SystemError) -> Void) {
+        let number = descriptor.rawValue
+        self.descriptor = consume descriptor
         self.loop = loop
         self.log = log
         self.onError = onError
-        token = loop.watch(fd) { [weak self] _ in self?.drain() }
+        token = loop.watch(number) { [weak self] _ in self?.drain() }
     }
 
     deinit { close() }
@@ -32,19 +34,27 @@ final class OutputCapture {
     private func release() {
         if let token { loop.unwatch(token) }
         token = nil
-        if fd >= 0 { Glibc.close(fd) }
-        fd = -1
+        // Unreported: nothing was written through a read end for a close error to lose.
+        descriptor = nil
     }
 
     private func drain() {
-        guard fd >= 0 else { return }
+        guard descriptor != nil else { return }
         let buffer = loop.readBuffer
         // Bounded per turn so one noisy function cannot starve the reactor.
         for _ in 0..<16 {
-            let count = read(fd, buffer.baseAddress, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 {
-                if count == 0 || errno != EAGAIN { release() }
+            let count: Int
+            do {
+                count = try descriptor!.read(into: buffer)
+            } catch where error.errno == .wouldBlock {
+                return
+            } catch {
+                // EIO and the like: nothing more will come through it.
+                release()
+                return
+            }
+            if count == 0 {
+                release()
                 return
             }
             do {

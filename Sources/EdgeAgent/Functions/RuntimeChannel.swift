@@ -17,7 +17,8 @@ final class RuntimeChannel {
         case closed
     }
 
-    private var fd: Int32
+    /// The socket, nil once closed.
+    private var descriptor: FileDescriptor?
     private let loop: EventLoop
     private var token: EventLoop.Token?
     private var inbound: [UInt8] = []
@@ -25,11 +26,12 @@ final class RuntimeChannel {
     private var outboundOffset = 0
     private let onIncoming: (Incoming) -> Void
 
-    init(fd: Int32, loop: EventLoop, onIncoming: @escaping (Incoming) -> Void) {
-        self.fd = fd
+    init(descriptor: consuming FileDescriptor, loop: EventLoop, onIncoming: @escaping (Incoming) -> Void) {
+        let number = descriptor.rawValue
+        self.descriptor = consume descriptor
         self.loop = loop
         self.onIncoming = onIncoming
-        token = loop.watch(fd) { [weak self] revents in self?.ready(revents) }
+        token = loop.watch(number) { [weak self] revents in self?.ready(revents) }
     }
 
     deinit { close() }
@@ -38,8 +40,8 @@ final class RuntimeChannel {
     func close() {
         if let token { loop.unwatch(token) }
         token = nil
-        if fd >= 0 { Glibc.close(fd) }
-        fd = -1
+        // Unreported: a close error on a socket says nothing about what was sent.
+        descriptor = nil
     }
 
     /// Queues one message; false when the channel is closed or the function stopped reading.
@@ -95,19 +97,22 @@ final class RuntimeChannel {
     }
 
     private func flush() {
+        guard descriptor != nil else { return }
         while outboundOffset < outbound.count {
-            let written = outbound.withUnsafeBytes {
-                Glibc.send(fd, $0.baseAddress! + outboundOffset, $0.count - outboundOffset, Int32(MSG_NOSIGNAL))
+            let sent = outbound.withUnsafeBytes { bytes in
+                Result { () throws(SystemError) in try descriptor!.send(UnsafeRawBufferPointer(rebasing: bytes[outboundOffset...])) }
             }
-            if written < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN { return }
-                // The function closed its end; reading will report the close.
+            switch sent {
+            case .success(let count):
+                outboundOffset += count
+            case .failure(let error) where error.errno == .wouldBlock:
+                return
+            case .failure:
+                // The function closed its end (EPIPE, ECONNRESET); reading will report the close.
                 outbound.removeAll()
                 outboundOffset = 0
                 return
             }
-            outboundOffset += written
         }
         outbound.removeAll(keepingCapacity: true)
         outboundOffset = 0
@@ -118,10 +123,13 @@ final class RuntimeChannel {
         let buffer = loop.readBuffer
         // Bounded per turn, so a function that streams messages cannot starve the reactor.
         for _ in 0..<16 where token != nil {
-            let count = recv(fd, buffer.baseAddress, buffer.count, 0)
-            if count < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN { return }
+            let count: Int
+            do {
+                count = try descriptor!.read(into: buffer)
+            } catch where error.errno == .wouldBlock {
+                return
+            } catch {
+                // ECONNRESET: the function's end is gone, as at end of file.
                 finish(.closed)
                 return
             }

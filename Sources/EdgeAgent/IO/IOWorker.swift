@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CEdgeSpawn
 import EdgeCore
 import EdgePOSIX
 import Synchronization
@@ -37,7 +36,7 @@ final class IOWorker {
         var made: [LaneThread] = []
         for lane in Lane.allCases { made.append(try LaneThread(name: "edge-\(lane)", results: finished)) }
         lanes = made
-        loop.watch(finished.fd) { [unowned self] _ in
+        loop.watch(finished.wakeUp.descriptor.rawValue) { [unowned self] _ in
             for done in self.finished.drain() { self.continuations.removeValue(forKey: done.id)?(done.value) }
         }
     }
@@ -103,13 +102,13 @@ private final class LaneThread: Sendable {
 
     private let name: String
     private let jobs = Mutex<(queue: RingQueue<Job>, started: Bool)>((RingQueue(), false))
-    private let wake: Int32
+    private let wake: EventCounter
     private let results: Inbox<IOWorkerDone>
 
     init(name: String, results: Inbox<IOWorkerDone>) throws(SystemError) {
         self.name = name
         self.results = results
-        wake = try systemCall("eventfd") { edge_eventfd() }
+        wake = try EventCounter()
     }
 
     /// Queues a job; false when the lane's thread could not be started.
@@ -126,8 +125,7 @@ private final class LaneThread: Sendable {
             }
             return false
         }
-        var one: UInt64 = 1
-        _ = write(wake, &one, 8)
+        wake.signal()
         return true
     }
 
@@ -151,10 +149,13 @@ private final class LaneThread: Sendable {
     /// A job queued before the wake-up's write is seen by the loop that the write wakes.
     private func runJobs() {
         while true {
-            var descriptor = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
-            if poll(&descriptor, 1, -1) < 0 { continue }
-            var counter: UInt64 = 0
-            _ = read(wake, &counter, 8)
+            do {
+                try wake.wait()
+            } catch {
+                // ENOMEM, for a moment: wait again; a wake-up that came meanwhile is still counted.
+                continue
+            }
+            wake.reset()
             while let job = jobs.withLock({ $0.queue.popFirst() }) {
                 results.post(IOWorkerDone(id: job.id, value: job.body()))
             }
