@@ -17,8 +17,8 @@ extension MQTTClient {
         let attempt = MQTTConnector.Attempt(
             handle: handle, host: settings.host, port: Int32(settings.port), keepAliveSeconds: Int32(settings.keepAliveSeconds),
             sessionExpirySeconds: useV5 && settings.persistentSession ? settings.sessionExpirySeconds : nil, done: attempts)
-        if !MQTTConnector.start(attempt) {
-            attemptFinished(ConnectResult(rc: MOSQ_ERR_ERRNO.rawValue, reason: "cannot start a thread to connect: \(String(cString: strerror(errno)))"))
+        if let failure = MQTTConnector.start(attempt) {
+            attemptFinished(ConnectResult(rc: MOSQ_ERR_ERRNO.rawValue, reason: "cannot start a thread to connect: \(failure)"))
         }
     }
 

@@ -46,8 +46,9 @@ enum MQTTConnector {
         init(_ attempt: Attempt) { self.attempt = attempt }
     }
 
-    /// Starts the attempt; false if no thread could be made (then nothing is posted).
-    static func start(_ attempt: Attempt) -> Bool {
+    /// Starts the attempt; the error pthread_create returned if no thread could be made (then
+    /// nothing is posted), else nil.
+    static func start(_ attempt: Attempt) -> Errno? {
         let job = Unmanaged.passRetained(Job(attempt))
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { argument in
@@ -57,10 +58,11 @@ enum MQTTConnector {
         }, job.toOpaque())
         guard rc == 0 else {
             job.release()
-            return false
+            // pthread_create returns its error; it does not set errno.
+            return Errno(rawValue: rc)
         }
         pthread_detach(thread)
-        return true
+        return nil
     }
 
     private static func connect(_ attempt: Attempt) -> ConnectResult {

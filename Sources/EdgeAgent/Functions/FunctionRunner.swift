@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CEdgeSpawn
 import EdgeCgroups
 import EdgeCore
 import EdgePOSIX

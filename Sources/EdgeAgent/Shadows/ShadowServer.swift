@@ -113,7 +113,9 @@ final class ShadowServer {
     private func finish(_ request: Request, _ outcome: ShadowBook.Outcome) {
         if let forgotten = outcome.forgotten {
             let store = self.store
-            io.detach { store.remove(forgotten) }
+            io.run(.storage, { store.remove(forgotten) }, then: { [logger] failure in
+                if let failure { logger.warning("cannot remove a forgotten shadow's file", ("error", failure.description)) }
+            })
         }
         for message in outcome.messages { reply(to: request.name, message) }
         request.done(outcome)

@@ -23,9 +23,14 @@ struct ShadowStore: Sendable {
         try Files.writeAtomically(path(name), JSONCodec.serialize(shadow.stored))
     }
 
-    /// Forgets a tombstone; a file that cannot be removed only costs its bytes.
-    func remove(_ name: String) {
-        unlink(path(name))
+    /// Forgets a tombstone; a file that cannot be removed only costs its bytes, and is said.
+    func remove(_ name: String) -> SystemError? {
+        do {
+            try Files.removeFile(path(name))
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// Every saved shadow; a file that cannot be read is reported and skipped, never fatal.
