@@ -139,6 +139,9 @@ final class RuntimeChannel {
             }
             inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
             if !deliverLines() { return }
+            // A short read took what there was: poll(2) is level-triggered and says when there
+            // is more, so the read that would only find the socket empty is saved.
+            if count < buffer.count { return }
         }
     }
 
