@@ -70,48 +70,81 @@ final class ShadowServer {
         serveWaiting()
     }
 
+    /// Serves the requests waiting, as one group: each is evaluated on the book as the ones before
+    /// it left it, what changed is saved in one job (each shadow once, at its last version), and
+    /// only then is every request answered, in order. A burst of updates costs one hand-off to
+    /// the storage lane and one save per shadow, not one of each per update.
     private func serveWaiting() {
-        while !saving, let next = waiting.popFirst() {
+        guard !saving, !waiting.isEmpty else { return }
+        var group: [(request: Request, outcome: ShadowBook.Outcome)] = []
+        var before: ShadowBook?
+        var changed: [String?: ShadowDocument] = [:]
+        while group.count < Self.maxGroup, let next = waiting.popFirst() {
             let outcome = book.evaluate(next.operation, on: next.name, next.request, now: next.now)
-            guard let changed = outcome.changed else {
-                finish(next, outcome)
-                continue
+            if let document = outcome.changed {
+                if before == nil { before = book }
+                book.commit(next.name, outcome)
+                changed[next.name] = document
             }
+            group.append((next, outcome))
+        }
+        guard let before else {
+            // Nothing to save: answered now; a request an answer causes waits its turn.
             saving = true
-            let store = self.store
-            let name = next.name
-            io.save({ () -> SystemError? in
+            for (request, outcome) in group { finish(request, outcome, saved: [:]) }
+            saving = false
+            serveWaiting()
+            return
+        }
+        saving = true
+        let store = self.store
+        let documents = changed.map { (name: $0.key, document: $0.value) }
+        io.save({ () -> SystemError? in
+            for (name, document) in documents {
                 do throws(SystemError) {
-                    try store.save(name, changed)
-                    return nil
+                    try store.save(name, document)
                 } catch {
                     return error
                 }
-            }, then: { [weak self] failure in
-                guard let self else { return }
-                self.saved(next, outcome, failure: failure)
-                self.saving = false
-                self.serveWaiting()
-            })
-        }
+            }
+            return nil
+        }, then: { [weak self] failure in
+            guard let self else { return }
+            self.saved(group, failure: failure, before: before, changed: changed)
+            self.saving = false
+            self.serveWaiting()
+        })
     }
 
-    private func saved(_ request: Request, _ evaluated: ShadowBook.Outcome, failure: SystemError?) {
+    /// Answers a group once its save is done; if it failed, the book goes back to what it was
+    /// before the group, the updates are refused (500) and the rest is evaluated again on it.
+    private func saved(_ group: [(request: Request, outcome: ShadowBook.Outcome)], failure: SystemError?,
+                       before: ShadowBook, changed: [String?: ShadowDocument]) {
         guard let failure else {
-            book.commit(request.name, evaluated)
-            finish(request, evaluated)
+            for (request, outcome) in group { finish(request, outcome, saved: changed) }
             return
         }
-        // Not saved, not accepted: the shadow stays as it was.
-        logger.error("cannot save a shadow; the request is refused", ("shadow", request.name ?? "(classic)"), ("error", failure.description))
-        var token: String?
-        if case .success(let parsed) = request.request { token = parsed.clientToken }
-        finish(request, .rejected(request.operation, .internalFailure("the agent cannot save the shadow: \(failure.description)"),
-                                  clientToken: token, now: request.now))
+        // Not saved, not accepted: the shadows stay as they were.
+        logger.error("cannot save a shadow; the requests that changed one are refused", ("error", failure.description))
+        book = before
+        for (request, outcome) in group {
+            guard outcome.changed != nil else {
+                finish(request, book.evaluate(request.operation, on: request.name, request.request, now: request.now), saved: [:])
+                continue
+            }
+            var token: String?
+            if case .success(let parsed) = request.request { token = parsed.clientToken }
+            finish(request, .rejected(request.operation, .internalFailure("the agent cannot save the shadow: \(failure.description)"),
+                                      clientToken: token, now: request.now), saved: [:])
+        }
     }
 
-    private func finish(_ request: Request, _ outcome: ShadowBook.Outcome) {
-        if let forgotten = outcome.forgotten {
+    /// How many requests one group takes at most.
+    static let maxGroup = 256
+
+    private func finish(_ request: Request, _ outcome: ShadowBook.Outcome, saved: [String?: ShadowDocument]) {
+        // A tombstone forgotten here and the same shadow made again later in the group: keep its file.
+        if let forgotten = outcome.forgotten, saved[forgotten] == nil {
             let store = self.store
             io.run(.storage, { store.remove(forgotten) }, then: { [logger] failure in
                 if let failure { logger.warning("cannot remove a forgotten shadow's file", ("error", failure.description)) }
