@@ -66,11 +66,6 @@ final class IOWorker {
         }, then: then)
     }
 
-    /// Runs `work` on the storage lane with nothing to report.
-    func detach(_ work: @escaping @Sendable () -> Void) {
-        run(.storage, work, then: { (_: Void) in })
-    }
-
     /// Calls `then` once every job queued so far on `lanes` has run and reported (a lane runs its
     /// jobs in order, so a no-op queued last comes back last).
     func drain(_ lanes: [Lane], then: @escaping () -> Void) {
