@@ -9,6 +9,7 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
     func runner(_ runner: FunctionRunner, finished invocation: Invocation, outcome: InvocationOutcome, durationMs: Double) {
         publishOutcome(of: invocation, function: runner.name, version: runner.spec.version, outputTopic: runner.spec.output.topic,
                        qos: runner.spec.output.qos, outcome: outcome, durationMs: durationMs)
+        countersChanged()
     }
 
     func runner(_ runner: FunctionRunner, event: FunctionEvent) {

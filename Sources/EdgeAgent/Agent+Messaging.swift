@@ -187,14 +187,29 @@ extension Agent {
     func publishHealth() {
         loop.cancel(healthDue)
         healthDue = nil
+        healthDueAtMs = nil
         guard healthService.running else { return }
         outbox.publish(topics.health, healthReport().document(now: Clock.wallMs()).json, qos: 1, retain: true)
     }
 
-    /// Health after a change, coalesced so a burst of changes makes one report.
+    /// Health after a change of state, coalesced so a burst of changes makes one report.
     func healthChanged() {
+        scheduleHealth(withinMs: 100)
+    }
+
+    /// Health after counters moved (an event answered): at most one report a second while they
+    /// do, so a busy function neither floods the health topic nor shows stale counts.
+    func countersChanged() {
         guard healthDue == nil else { return }
-        healthDue = loop.after(100) { [unowned self] in self.publishHealth() }
+        scheduleHealth(withinMs: 1000)
+    }
+
+    private func scheduleHealth(withinMs delay: Int) {
+        let due = Clock.monotonicMs() + Int64(delay)
+        if healthDue != nil, let pending = healthDueAtMs, pending <= due { return }
+        loop.cancel(healthDue)
+        healthDueAtMs = due
+        healthDue = loop.after(delay) { [unowned self] in self.publishHealth() }
     }
 
     func scheduleHealthInterval() {

@@ -48,6 +48,8 @@ public final class Agent {
     var invocationCounter = 0
     var healthTimer: EventLoop.Token?
     var healthDue: EventLoop.Token?
+    /// When the report `healthDue` will be made (monotonic ms).
+    var healthDueAtMs: Int64?
     // The services, in the order they start; they stop in reverse.
     lazy var session = MQTTSessionService(self)
     lazy var healthService = HealthService(self)

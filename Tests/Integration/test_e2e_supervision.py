@@ -86,3 +86,14 @@ def test_queue_overflow_answers_queue_full(agent, edge, echo_bin):
     # The count settles at the number of QueueFull answers.
     edge.function_health("echo", lambda f: f["queue"]["dropped"] == dropped, since=since,
                          what="health with queue.dropped == %d" % dropped)
+
+
+def test_health_counts_answered_events_within_a_second_without_waiting_for_the_interval(agent, edge, echo_bin):
+    """A function's counters reach health about a second after they move, though only changes of
+    state make an immediate report (the interval here is a minute)."""
+    agent(health_interval=60)
+    edge.deploy(h.document("echo-v1", 1, {"echo": h.native_function(echo_bin, subscriptions=["sensors/+/x"])}))
+    for n in range(5):
+        edge.send("sensors/+/x", {"n": n}, "echo")
+    edge.function_health("echo", lambda f: f["invocations"] >= 5, timeout=5,
+                         what="health counting the 5 answered events, a second after them (not the 60 s interval)")
