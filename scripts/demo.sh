@@ -63,5 +63,7 @@ echo "== running examples/$example/demo_client.py"
 python3 "examples/$example/demo_client.py" --port "$port" --thing demo-device ${count:+--count "$count"} --timeout 120
 
 echo "== the agent's health report"
+# The agent reports its counters a second after they last moved: let that report come first.
+sleep 1.5
 "$bin/edgectl" health --thing demo-device --port "$port"
 echo "== done; the agent's log is run/demo/agent.log"
