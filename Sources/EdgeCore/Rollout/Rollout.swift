@@ -34,7 +34,6 @@ public struct Rollout {
     private var attempt: Attempt?
     private var attemptCounter = 0
     private var runnerCounter = 0
-    public private(set) var lastStatus: DeploymentStatus?
     /// The documents loaded at start, kept as applied while their restore is in flight.
     private var restoredDocuments: DeploymentSet?
     private var shuttingDown = false
@@ -558,7 +557,6 @@ public struct Rollout {
     }
 
     private mutating func publish(_ status: DeploymentStatus) {
-        lastStatus = status
         effects.append(.publish(status))
     }
 
