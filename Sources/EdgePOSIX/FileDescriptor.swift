@@ -89,6 +89,29 @@ public struct FileDescriptor: ~Copyable, Sendable {
         return try systemCall("read", path: path(), descriptor: number) { Glibc.read(number, buffer.baseAddress, buffer.count) }
     }
 
+    /// What a read from a non-blocking descriptor the reactor watches found.
+    public enum Available: Equatable, Sendable {
+        /// This many bytes (at least one).
+        case data(Int)
+        /// Nothing now (EAGAIN): the next poll says when there is more.
+        case nothing
+        /// End of file, or a read error after which nothing more comes (EIO, ECONNRESET).
+        case ended
+    }
+
+    /// Reads what is there into `buffer`, for a reactor's handler: one read, its outcome sorted
+    /// into data, nothing yet, or the end.
+    public func readAvailable(into buffer: UnsafeMutableRawBufferPointer) -> Available {
+        do {
+            let count = try read(into: buffer)
+            return count == 0 ? .ended : .data(count)
+        } catch where error.errno == .wouldBlock {
+            return .nothing
+        } catch {
+            return .ended
+        }
+    }
+
     /// Writes some of `bytes` and returns how many.
     public func write(_ bytes: UnsafeRawBufferPointer, path: @autoclosure () -> String? = nil) throws(SystemError) -> Int {
         let number = rawValue

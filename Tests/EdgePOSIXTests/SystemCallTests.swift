@@ -8,17 +8,60 @@ import Testing
 /// How many SIGUSR1s the test handler has seen (a signal handler can reach only globals).
 private let interruptions = Atomic<Int>(0)
 
-/// What the interrupting thread needs: whom to signal, and where to write once done.
+/// What the interrupting thread needs: whom to signal (and its thread id, to see it blocked),
+/// and where to write once done.
 private final class Interrupter {
     let target: pthread_t
+    let targetTid: pid_t
     let writeEnd: CInt
     let signals: Int
+    /// Set when a wait for the reader gave up (the test then fails, saying so).
+    var timedOut = false
 
-    init(target: pthread_t, writeEnd: CInt, signals: Int) {
+    init(target: pthread_t, targetTid: pid_t, writeEnd: CInt, signals: Int) {
         self.target = target
+        self.targetTid = targetTid
         self.writeEnd = writeEnd
         self.signals = signals
     }
+
+    /// Waits until the reader thread is blocked in read(2), as /proc/self/task/TID/syscall shows
+    /// (its first field is the number of the call it sleeps in), and `alsoTrue` holds; false after 10 s.
+    func awaitBlockedInRead(_ alsoTrue: () -> Bool = { true }) -> Bool {
+        let deadline = Clock.monotonicMs() + 10_000
+        while Clock.monotonicMs() < deadline {
+            if alsoTrue(), let call = currentCall(), call == Self.readCall { return true }
+            sched_yield()
+        }
+        timedOut = true
+        return false
+    }
+
+    /// read(2)'s number in /proc's syscall file.
+    #if arch(arm64)
+    static let readCall = "63"
+    #else
+    static let readCall = "0"
+    #endif
+
+    /// The first field of /proc/self/task/TID/syscall: the call the reader sleeps in ("running" if none).
+    private func currentCall() -> Substring? {
+        do {
+            let text = try Files.read("/proc/self/task/\(targetTid)/syscall", maxBytes: 256)
+            return String(decoding: text, as: UTF8.self).split(separator: " ").first
+        } catch {
+            return nil
+        }
+    }
+}
+
+/// This thread's id, from /proc/thread-self ("PID/task/TID").
+private func currentThreadID() -> pid_t {
+    var link = [CChar](repeating: 0, count: 64)
+    let count = readlink("/proc/thread-self", &link, link.count - 1)
+    precondition(count > 0, "readlink /proc/thread-self: errno \(errno)")
+    let text = String(decoding: link[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return pid_t(text.split(separator: "/").last!)!
 }
 
 @Suite struct SystemCallTests {
@@ -40,16 +83,20 @@ private final class Interrupter {
 
         let pipe = blockingPipe()
         let before = interruptions.load(ordering: .relaxed)
-        let context = Unmanaged.passRetained(Interrupter(target: pthread_self(), writeEnd: pipe.writeEnd.rawValue, signals: 3)).toOpaque()
+        let interrupter = Interrupter(target: pthread_self(), targetTid: currentThreadID(), writeEnd: pipe.writeEnd.rawValue, signals: 3)
+        let context = Unmanaged.passRetained(interrupter).toOpaque()
         var thread = pthread_t()
         let started = pthread_create(&thread, nil, { raw in
             let interrupter = Unmanaged<Interrupter>.fromOpaque(raw!).takeRetainedValue()
-            // The reader is blocked in read(2) long before the first signal; each one interrupts it.
+            // Each signal goes to the reader once it is blocked in read(2), and the next only once
+            // the handler has run and the read was made again (the retry under test).
+            var handled = interruptions.load(ordering: .relaxed)
             for _ in 0..<interrupter.signals {
-                pause(ms: 30)
+                guard interrupter.awaitBlockedInRead({ interruptions.load(ordering: .relaxed) == handled }) else { break }
                 pthread_kill(interrupter.target, SIGUSR1)
+                handled += 1
             }
-            pause(ms: 30)
+            _ = interrupter.awaitBlockedInRead({ interruptions.load(ordering: .relaxed) == handled })
             var byte = UInt8(ascii: "x")
             _ = write(interrupter.writeEnd, &byte, 1)
             return nil
@@ -59,6 +106,7 @@ private final class Interrupter {
         var buffer = [UInt8](repeating: 0, count: 8)
         let count = try buffer.withUnsafeMutableBytes { (bytes) throws(SystemError) in try pipe.readEnd.read(into: bytes) }
         pthread_join(thread, nil)
+        #expect(!interrupter.timedOut, "the reader was not seen blocked in read(2) within 10 s")
         #expect(count == 1)
         #expect(buffer[0] == UInt8(ascii: "x"))
         #expect(interruptions.load(ordering: .relaxed) - before == 3)
@@ -254,4 +302,19 @@ private func currentUmask() -> mode_t {
     let mask = umask(0o022)
     umask(mask)
     return mask
+}
+
+@Suite struct ReadAvailableTests {
+    @Test func aReadSaysDataNothingYetOrTheEnd() throws {
+        let pipe = try Channels.makePipe()
+        let reader = pipe.readEnd
+        let writer = pipe.writeEnd
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16, alignment: 1)
+        defer { buffer.deallocate() }
+        #expect(reader.readAvailable(into: buffer) == .nothing)
+        #expect(try writeByte(writer) == 1)
+        #expect(reader.readAvailable(into: buffer) == .data(1))
+        try writer.close()
+        #expect(reader.readAvailable(into: buffer) == .ended)
+    }
 }

@@ -49,7 +49,3 @@ func blockingPipe() -> Channels.Pipe {
     return Channels.Pipe(readEnd: FileDescriptor(taking: fds[0]), writeEnd: FileDescriptor(taking: fds[1]))
 }
 
-func pause(ms: Int) {
-    var interval = timespec(tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000)
-    nanosleep(&interval, nil)
-}

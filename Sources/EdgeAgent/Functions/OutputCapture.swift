@@ -44,16 +44,11 @@ final class OutputCapture {
         // Bounded per turn so one noisy function cannot starve the reactor.
         for _ in 0..<16 {
             let count: Int
-            do {
-                count = try descriptor!.read(into: buffer)
-            } catch where error.errno == .wouldBlock {
-                return
-            } catch {
-                // EIO and the like: nothing more will come through it.
-                release()
-                return
-            }
-            if count == 0 {
+            switch descriptor?.readAvailable(into: buffer) {
+            case .data(let read)?: count = read
+            case .nothing?, nil: return
+            case .ended?:
+                // End of file, or EIO and the like: nothing more will come through it.
                 release()
                 return
             }
@@ -64,6 +59,8 @@ final class OutputCapture {
                 if !reportedError { onError(error) }
                 reportedError = true
             }
+            // A short read took what there was; the next poll says when there is more.
+            if count < buffer.count { return }
         }
     }
 }

@@ -124,16 +124,11 @@ final class RuntimeChannel {
         // Bounded per turn, so a function that streams messages cannot starve the reactor.
         for _ in 0..<16 where token != nil {
             let count: Int
-            do {
-                count = try descriptor!.read(into: buffer)
-            } catch where error.errno == .wouldBlock {
-                return
-            } catch {
-                // ECONNRESET: the function's end is gone, as at end of file.
-                finish(.closed)
-                return
-            }
-            if count == 0 {
+            switch descriptor?.readAvailable(into: buffer) {
+            case .data(let read)?: count = read
+            case .nothing?, nil: return
+            case .ended?:
+                // End of file, or ECONNRESET: the function's end is gone.
                 finish(.closed)
                 return
             }
