@@ -56,6 +56,16 @@ def machine_line(info):
         info["nproc"], info["cpuModel"] or "?", info["memTotalMB"], info["kernel"], info["os"])
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shown_command(argv):
+    """A command line for the record, with paths inside the repository made relative to it, so
+    that what a results file says to run works from any checkout (run from its root)."""
+    root = str(REPO) + os.sep
+    return " ".join(str(arg)[len(root):] if str(arg).startswith(root) else str(arg) for arg in argv)
+
+
 def write_figures(figures, lines, out):
     """Prints the report (`lines`), keeps it in the figures as `table`, and writes them to `out` as JSON."""
     text = "\n".join(lines)

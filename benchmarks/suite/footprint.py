@@ -22,7 +22,7 @@ import time
 
 from harness import children_of, memory_of, native_function, rss_kb, sha256_of, tail
 
-from ..figures import percentile
+from ..figures import percentile, shown_command
 from ..settings import BenchError
 from ..thing import Thing, things_observer
 
@@ -156,7 +156,7 @@ def run(ctx):
         result["afterInvocations"] = _memory(agent)
         result["invocations"] = {"requested": invocations, "answered": load["received"],
                                  "errors": load["errors"], "missing": load["missing"],
-                                 "throughput": load["throughput"], "command": " ".join(command)}
+                                 "throughput": load["throughput"], "command": shown_command(command)}
         ctx.log("  after %d invocations: VmRSS %.1f MB, VmHWM %.1f MB"
                 % (load["received"], result["afterInvocations"]["vmRssKB"] / 1024,
                    result["afterInvocations"]["vmHwmKB"] / 1024))

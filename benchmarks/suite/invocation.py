@@ -29,7 +29,7 @@ import time
 
 from harness import children_of, cpu_seconds, native_function, python_function, sha256_of
 
-from ..figures import fmt_ms
+from ..figures import fmt_ms, shown_command
 from ..settings import BenchError
 from ..thing import Thing, things_observer
 
@@ -127,7 +127,7 @@ def _drive(ctx, port, target, qos, rate, seconds, warmup, window, watched):
     figures = json.loads(done.stdout)
     figures["cpuPercent"] = {name: round(100.0 * (_cpu(pids()) - before[name]) / wall, 1)
                              for name, pids in watched.items()}
-    figures["command"] = " ".join(command)
+    figures["command"] = shown_command(command)
     return figures
 
 
