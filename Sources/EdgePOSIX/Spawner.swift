@@ -128,27 +128,15 @@ public enum Spawner {
                     raw.stdout_fd = request.stdout
                     raw.stderr_fd = request.stderr
                     raw.runtime_fd = request.runtimeChannel
-                    raw.cgroup_count = Int32(min(request.cgroupProcsFDs.count, Int(EDGE_SPAWN_MAX_CGROUPS)))
-                    withUnsafeMutableBytes(of: &raw.cgroup_procs_fds) { bytes in
-                        let slots = bytes.bindMemory(to: Int32.self)
-                        for (index, fd) in request.cgroupProcsFDs.prefix(slots.count).enumerated() { slots[index] = fd }
-                    }
-                    raw.rlimit_count = Int32(min(request.rlimits.count, Int(EDGE_SPAWN_MAX_RLIMITS)))
-                    withUnsafeMutableBytes(of: &raw.rlimits) { bytes in
-                        let slots = bytes.bindMemory(to: edge_spawn_rlimit.self)
-                        for (index, limit) in request.rlimits.prefix(slots.count).enumerated() {
-                            slots[index] = edge_spawn_rlimit(resource: limit.resource, soft: limit.soft, hard: limit.hard)
-                        }
-                    }
+                    raw.cgroup_count = fill(&raw.cgroup_procs_fds, with: request.cgroupProcsFDs)
+                    raw.rlimit_count = fill(&raw.rlimits, with: request.rlimits.map {
+                        edge_spawn_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard)
+                    })
                     if let identity = request.identity {
                         raw.set_ids = 1
                         raw.uid = identity.uid
                         raw.gid = identity.gid
-                        raw.group_count = Int32(min(request.groups.count, Int(EDGE_SPAWN_MAX_GROUPS)))
-                        withUnsafeMutableBytes(of: &raw.groups) { bytes in
-                            let slots = bytes.bindMemory(to: UInt32.self)
-                            for (index, group) in request.groups.prefix(slots.count).enumerated() { slots[index] = group }
-                        }
+                        raw.group_count = fill(&raw.groups, with: request.groups)
                     }
                     raw.no_new_privs = request.noNewPrivileges ? 1 : 0
                     raw.parent_death_signal = SIGKILL
@@ -274,5 +262,17 @@ public enum Users {
         var buffer = [CChar](repeating: 0, count: 16384)
         guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else { return nil }
         return String(cString: name)
+    }
+}
+
+/// Copies `values` into a C array of fixed size (imported as a tuple of `Element`), as many as it
+/// holds; returns how many it took.
+private func fill<Element, Slots>(_ array: inout Slots, with values: [Element]) -> Int32 {
+    precondition(MemoryLayout<Slots>.size % MemoryLayout<Element>.stride == 0, "a C array of \(Element.self) expected")
+    return withUnsafeMutableBytes(of: &array) { bytes in
+        let slots = bytes.bindMemory(to: Element.self)
+        let count = min(values.count, slots.count)
+        for index in 0..<count { slots[index] = values[index] }
+        return Int32(count)
     }
 }

@@ -26,6 +26,9 @@ public struct Supervisor: Sendable {
     private var spawnPending: InstanceID?
     /// How many live instances a fill in progress aims at.
     private var fillTarget: Int?
+    /// Counts every change to the set of processes (one added, given its pid, or gone), so
+    /// `.changed` can be decided without building anything per event.
+    private var processesChanged = 0
     private var effects: [SupervisorEffect] = []
     private var now: Int64 = 0
     /// false once an instance declared in `ready` that it cannot take `config` messages.
@@ -151,11 +154,11 @@ public struct Supervisor: Sendable {
     }
 
     /// What `.changed` is about: the state and the processes.
-    private var signature: Signature { Signature(state: state, processes: instances.map { [Int64($0.id.value), Int64($0.pid ?? -1)] }) }
+    private var signature: Signature { Signature(state: state, processes: processesChanged) }
 
     private struct Signature: Equatable {
         var state: FunctionState
-        var processes: [[Int64]]
+        var processes: Int
     }
 
     // MARK: Lifecycle
@@ -416,6 +419,7 @@ public struct Supervisor: Sendable {
         let id = InstanceID(nextInstance)
         nextInstance += 1
         instances.append(Instance(id: id, startedNs: now, config: spec.config))
+        processesChanged += 1
         spawnPending = id
         effects.append(.spawn(id))
     }
@@ -424,6 +428,7 @@ public struct Supervisor: Sendable {
         if spawnPending == id { spawnPending = nil }
         guard let index = instances.firstIndex(where: { $0.id == id }) else { return }
         instances[index].pid = pid
+        processesChanged += 1
         instances[index].config = spec.config
         effects.append(.arm(.startDeadline(id), afterMs: spec.startTimeoutMs))
         effects.append(.send(id, .initialize(function: spec.name, version: spec.version, thing: thing, deploymentId: deploymentId, config: spec.config)))
@@ -441,6 +446,7 @@ public struct Supervisor: Sendable {
         fillTarget = nil
         guard let index = instances.firstIndex(where: { $0.id == id }) else { return }
         instances.remove(at: index)
+        processesChanged += 1
         recordFailure(reason)
         if state == .stopping && instances.isEmpty { finishStop() }
     }
@@ -486,6 +492,7 @@ public struct Supervisor: Sendable {
     private mutating func exited(_ id: InstanceID, status: String, limitReason: String?) {
         guard let index = instances.firstIndex(where: { $0.id == id }) else { return }
         let instance = instances.remove(at: index)
+        processesChanged += 1
         cancelTimers(of: id)
         if let invocation = instance.currentInvocation {
             complete(invocation, .failure(.init(.crashed, "the function \(status) while handling this event")), durationMs: 0)
