@@ -85,7 +85,7 @@ extension Agent {
             return
         }
         if let name = topics.functionInvoked(by: message.topic) {
-            let invocation = makeInvocation(message)
+            let invocation = makeInvocation(message, direct: true)
             if deliver(invocation, to: name) == .unknown {
                 answerUnknown(invocation, function: name)
             }
@@ -94,7 +94,7 @@ extension Agent {
         let targets = coordinator.router.functions(for: message.topic)
         guard !targets.isEmpty else { return }
         // The payload is parsed once; each function gets the event under an id of its own.
-        let invocation = makeInvocation(message)
+        let invocation = makeInvocation(message, direct: false)
         for (index, name) in targets.enumerated() {
             var copy = invocation
             if index > 0 {
@@ -116,19 +116,38 @@ extension Agent {
         return delivery
     }
 
-    private func makeInvocation(_ message: MQTTMessage) -> Invocation {
+    /// The event for `message`: its payload checked once (never parsed into values: a function
+    /// gets its bytes); a direct invocation's `replyTo` read from it.
+    private func makeInvocation(_ message: MQTTMessage, direct: Bool) -> Invocation {
         invocationCounter += 1
-        var event: JSONValue?
-        if case .success(let parsed) = JSONCodec.parse(message.payload, maxDepth: 64) { event = parsed }
+        var isJSON = false
+        var replyTo: String?
+        message.payload.withUnsafeBufferPointer { bytes in
+            guard direct else {
+                isJSON = JSONScanner.problem(in: bytes, maxDepth: RuntimeProtocol.maxEventDepth) == nil
+                return
+            }
+            guard case .success(let members) = JSONScanner.members(of: bytes, maxDepth: RuntimeProtocol.maxEventDepth) else { return }
+            isJSON = true
+            // The last one counts, as when the event is parsed.
+            if let member = members?.last(where: { $0.hasKey("replyTo", in: bytes) }), member.kind == .string {
+                replyTo = Self.string(UnsafeBufferPointer(rebasing: bytes[member.value]), escaped: member.valueHasEscapes)
+            }
+        }
         // A reply topic from the network is used only if it is one that can be published to.
         var reply = message.responseTopic.flatMap { TopicName.problem(in: $0) == nil ? $0 : nil }
-        if reply == nil, let replyTo = event?["replyTo"]?.stringValue, TopicName.problem(in: replyTo) == nil,
-           topics.functionInvoked(by: message.topic) != nil {
+        if reply == nil, let replyTo, TopicName.problem(in: replyTo) == nil {
             reply = replyTo
         }
         return Invocation(id: "\(config.thingName)-\(invocationCounter)", topic: message.topic, payload: message.payload,
-                          event: event, replyTopic: reply,
-                          correlationData: message.correlationData)
+                          isJSON: isJSON, replyTopic: reply, correlationData: message.correlationData)
+    }
+
+    /// A JSON string's text from its quoted bytes (checked by the scanner).
+    private static func string(_ quoted: UnsafeBufferPointer<UInt8>, escaped: Bool) -> String? {
+        guard escaped else { return String(decoding: UnsafeBufferPointer(rebasing: quoted.dropFirst().dropLast()), as: UTF8.self) }
+        guard case .success(let value) = JSONCodec.parse(Array(quoted)) else { return nil }
+        return value.stringValue
     }
 
     private func answerUnknown(_ invocation: Invocation, function name: String) {
@@ -137,7 +156,7 @@ extension Agent {
         let result = InvocationResult(thing: config.thingName, function: name, version: nil, invocationId: invocation.id,
                                       sourceTopic: invocation.topic,
                                       outcome: .failure(.init(.unknownFunction, "no function named \(name) is deployed on \(config.thingName)")))
-        outbox.publish(reply, result.json, qos: 1, correlation: invocation.correlationData)
+        outbox.publish(reply, bytes: result.bytes, qos: 1, correlation: invocation.correlationData)
     }
 
     // MARK: Publishing
@@ -146,7 +165,7 @@ extension Agent {
                         outcome: InvocationOutcome, durationMs: Double) {
         let result = InvocationResult(thing: config.thingName, function: function, version: version, invocationId: invocation.id,
                                       sourceTopic: invocation.topic, outcome: outcome, durationMs: durationMs, timestamp: Clock.wallMs())
-        let bytes = JSONCodec.serialize(result.json)
+        let bytes = result.bytes
         outbox.publish(outputTopic, bytes: bytes, qos: qos)
         if let reply = invocation.replyTopic, reply != outputTopic {
             outbox.publish(reply, bytes: bytes, qos: qos, correlation: invocation.correlationData)

@@ -22,8 +22,10 @@ public enum JSONCodec {
         if bytes.count > maxBytes {
             return .failure(.init(kind: .tooLarge, message: "the document is \(bytes.count) bytes; at most \(maxBytes) are accepted"))
         }
-        if let problem = JSONPrecheck.problem(in: bytes) {
-            return .failure(.init(kind: .invalid, message: problem))
+        // json-c lets through what JSON forbids (single quotes, NaN, control characters in
+        // strings, invalid UTF-8) and clamps wide integers: the scanner's strict pass comes first.
+        if let problem = JSONScanner.problem(in: bytes, maxDepth: maxDepth, integersIn64Bits: true) {
+            return .failure(.init(kind: problem.tooDeep ? .tooDeep : .invalid, message: problem.description))
         }
         guard let tokener = json_tokener_new_ex(Int32(maxDepth)) else {
             return .failure(.init(kind: .invalid, message: "out of memory"))
@@ -69,14 +71,9 @@ public enum JSONCodec {
         parse(Array(text.utf8), maxDepth: maxDepth)
     }
 
-    /// Serializes compactly, object keys sorted so output is stable.
+    /// Serializes compactly, object keys sorted so output is stable (`JSONWriter`).
     public static func serialize(_ value: JSONValue) -> [UInt8] {
-        let object = make(value)
-        defer { if let object { json_object_put(object) } }
-        var length = 0
-        guard let text = json_object_to_json_string_length(object, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &length)
-        else { return Array("null".utf8) }
-        return text.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+        JSONWriter.serialize(value)
     }
 
     public static func text(_ value: JSONValue) -> String {
@@ -115,35 +112,6 @@ public enum JSONCodec {
             return .object(members)
         default:
             return .null
-        }
-    }
-
-    private static func make(_ value: JSONValue) -> OpaquePointer? {
-        switch value {
-        case .null: return nil
-        case .bool(let flag): return json_object_new_boolean(flag ? 1 : 0)
-        case .int(let number): return json_object_new_int64(number)
-        case .double(let number):
-            // Non-finite numbers have no JSON form; Swift's description is the shortest exact one.
-            guard number.isFinite else { return nil }
-            if number == number.rounded(), abs(number) < 1e15 { return json_object_new_int64(Int64(number)) }
-            return json_object_new_double_s(number, number.description)
-        case .string(let text):
-            var copy = text
-            return copy.withUTF8 { buffer in
-                buffer.withMemoryRebound(to: CChar.self) { chars in
-                    guard let base = chars.baseAddress else { return json_object_new_string("") }
-                    return json_object_new_string_len(base, Int32(chars.count))
-                }
-            }
-        case .array(let items):
-            let array = json_object_new_array_ext(Int32(items.count))
-            for item in items { json_object_array_add(array, make(item)) }
-            return array
-        case .object(let members):
-            let object = json_object_new_object()
-            for key in members.keys.sorted() { json_object_object_add(object, key, make(members[key]!)) }
-            return object
         }
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 @testable import EdgeAgent
+import EdgeCore
 import EdgePOSIX
 
 @Suite struct EventPumpTests {
@@ -30,5 +31,46 @@ import EdgePOSIX
         loop.after(120) { loop.stop() }
         loop.run()
         #expect(fired == ["restart", "later"])
+    }
+}
+
+@Suite struct RuntimeChannelLineTests {
+    private func read(_ text: String) -> RuntimeChannel.Line {
+        Array(text.utf8).withUnsafeBufferPointer { RuntimeChannel.read($0) }
+    }
+
+    private func message(_ text: String) -> FunctionMessage? {
+        if case .message(let message) = read(text) { return message }
+        return nil
+    }
+
+    @Test func aResultKeepsItsValueAsTheBytesItCameAs() {
+        #expect(message(#"{"type":"result","id":"dev1-7","result":{"digit": 7,"p":0.98}}"#)
+                == .result(id: "dev1-7", value: RawJSON(validated: Array(#"{"digit": 7,"p":0.98}"#.utf8))))
+        #expect(message(#"{"result":[1] ,"id":"a","type":"result"}"#) == .result(id: "a", value: RawJSON(validated: Array("[1]".utf8))))
+        #expect(message(#"{"type":"result","id":"a"}"#) == .result(id: "a", value: .null))
+    }
+
+    @Test func aResultWithEscapesOrAnIdThatIsNoStringIsReadTheLongWay() {
+        #expect(message(#"{"type":"result","id":"a\u0062","result":1}"#) == .result(id: "ab", value: RawJSON(1)))
+        #expect(message(#"{"type":"result","id":5,"result":1}"#) == .result(id: 5, value: RawJSON(1)))
+        #expect(message(#"{"type":"res\u0075lt","id":"a","result":{"b":2}}"#) == .result(id: "a", value: RawJSON(["b": 2])))
+        #expect(message(#"{"type":"result","\u0069d":"x","id":"a"}"#) == .result(id: "a", value: .null))
+    }
+
+    @Test func otherMessagesAreParsed() {
+        #expect(message(#"{"type":"ready","liveConfig":false}"#) == .ready(liveConfig: false))
+        #expect(message(#"{"type":"error","id":"a","error":{"type":"E","message":"m"}}"#) == .error(id: "a", type: "E", message: "m"))
+    }
+
+    @Test func blankLinesAreSkippedAndBadOnesAreProtocolErrors() {
+        guard case .blank = read(" \r\t") else { Issue.record("a blank line is not skipped"); return }
+        guard case .problem(let notJSON) = read(#"{"type":"result","id":"a","result":NaN}"#) else { Issue.record("NaN accepted"); return }
+        #expect(notJSON.hasPrefix("fd 3 carried a line that is not JSON (invalid JSON at byte 35: unexpected character 'N')"))
+        guard case .problem(let noType) = read(#"{"id":"a"}"#) else { Issue.record("a message without type accepted"); return }
+        #expect(noType == #"a message on fd 3 is not a JSON object with a string "type": {"id":"a"}"#)
+        let deep = "{\"type\":\"result\",\"id\":\"a\",\"result\":" + String(repeating: "[", count: 64) + String(repeating: "]", count: 64) + "}"
+        guard case .problem(let tooDeep) = read(deep) else { Issue.record("a line nested 65 deep accepted"); return }
+        #expect(tooDeep.contains("nests deeper than 64 levels"))
     }
 }

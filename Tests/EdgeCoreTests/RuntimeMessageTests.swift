@@ -16,7 +16,7 @@ import Testing
     @Test(arguments: [
         (["type": "ready"] as [String: JSONValue], FunctionMessage.ready(liveConfig: true)),
         (["type": "ready", "liveConfig": false], .ready(liveConfig: false)),
-        (["type": "result", "id": "a", "result": ["digit": 7] as JSONValue], .result(id: "a", value: ["digit": 7])),
+        (["type": "result", "id": "a", "result": ["digit": 7] as JSONValue], .result(id: "a", value: RawJSON(["digit": 7]))),
         (["type": "result", "id": "a"], .result(id: "a", value: .null)),
         (["type": "result", "id": 5], .result(id: 5, value: .null)),
         (["type": "result"], .result(id: nil, value: .null)),
@@ -32,13 +32,13 @@ import Testing
     }
 
     @Test func anInvokeCarriesJSONOnOneLineAsItIsAndAnythingElseAsBase64() {
-        let json = Invocation(id: "a", topic: "t", payload: Array(#"{"x": 1}"#.utf8), event: ["x": 1])
+        let json = Invocation(id: "a", topic: "t", payload: Array(#"{"x": 1}"#.utf8), isJSON: true)
         #expect(InvokeEvent.of(json) == .spliced)
-        let multiline = Invocation(id: "a", topic: "t", payload: Array("{\"x\":\n 1}".utf8), event: ["x": 1])
-        #expect(InvokeEvent.of(multiline) == .rewritten(["x": 1]))
-        let binary = Invocation(id: "a", topic: "t", payload: [0xFF, 0x00], event: nil)
+        let multiline = Invocation(id: "a", topic: "t", payload: Array("{\"x\":\r\n 1}".utf8), isJSON: true)
+        #expect(InvokeEvent.of(multiline) == .flattened(Array(#"{"x":   1}"#.utf8)))
+        let binary = Invocation(id: "a", topic: "t", payload: [0xFF, 0x00], isJSON: false)
         #expect(InvokeEvent.of(binary) == .base64("/wA="))
-        let empty = Invocation(id: "a", topic: "t", payload: [], event: nil)
+        let empty = Invocation(id: "a", topic: "t", payload: [], isJSON: false)
         #expect(InvokeEvent.of(empty) == .base64(""))
     }
 

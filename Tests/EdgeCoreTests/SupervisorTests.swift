@@ -51,7 +51,7 @@ struct SupervisorDriver {
 }
 
 func invocation(_ id: String, payload: String = #"{"x":1}"#) -> Invocation {
-    Invocation(id: id, topic: "sensors/a", payload: Array(payload.utf8), event: ["x": 1])
+    Invocation(id: id, topic: "sensors/a", payload: Array(payload.utf8), isJSON: true)
 }
 
 func supervised(_ name: String = "f", lifecycle: FunctionSpec.Lifecycle = .longLived, concurrency: Int = 1,
@@ -145,9 +145,9 @@ func supervised(_ name: String = "f", lifecycle: FunctionSpec.Lifecycle = .longL
         #expect(sent.contains(.invoke(InstanceID(1), invocation("e1"), timeoutMs: 3000)))
         #expect(sent.contains(.arm(.invocationDeadline(InstanceID(1)), afterMs: 3000)))
         driver.advance(ms: 7)
-        let answered = driver.send(.message(InstanceID(1), .result(id: "e1", value: ["digit": 7])))
+        let answered = driver.send(.message(InstanceID(1), .result(id: "e1", value: RawJSON(["digit": 7]))))
         #expect(answered.contains(.cancel(.invocationDeadline(InstanceID(1)))))
-        #expect(answered.contains(.complete(invocation("e1"), .result(["digit": 7]), durationMs: 7)))
+        #expect(answered.contains(.complete(invocation("e1"), .result(RawJSON(["digit": 7])), durationMs: 7)))
         #expect(driver.supervisor.invocations == 1)
         #expect(driver.supervisor.errors == 0)
         #expect(driver.supervisor.latency.count == 1)
@@ -202,7 +202,7 @@ func supervised(_ name: String = "f", lifecycle: FunctionSpec.Lifecycle = .longL
     @Test func anEventTooLargeForOneLineNeverReachesTheFunction() {
         var driver = SupervisorDriver(supervised())
         driver.startReady()
-        let big = Invocation(id: "big", topic: "t", payload: Array(repeating: 0x41, count: 3 << 20), event: nil)
+        let big = Invocation(id: "big", topic: "t", payload: Array(repeating: 0x41, count: 3 << 20), isJSON: false)
         #expect(driver.errorKinds(in: driver.send(.enqueue(big))) == [.payloadTooLarge])
     }
 
@@ -364,7 +364,7 @@ func supervised(_ name: String = "f", lifecycle: FunctionSpec.Lifecycle = .longL
         let stopping = driver.send(.stop)
         #expect(driver.completions(in: stopping).map(\.0) == ["e2"])
         #expect(driver.errorKinds(in: stopping) == [.stopped])
-        let answered = driver.send(.message(InstanceID(1), .result(id: "e1", value: "done")))
+        let answered = driver.send(.message(InstanceID(1), .result(id: "e1", value: RawJSON("done"))))
         #expect(driver.completions(in: answered).map(\.0) == ["e1"])
         #expect(driver.send(.exited(InstanceID(1), status: "exited with status 0", limitReason: nil)).contains(.stopped))
     }

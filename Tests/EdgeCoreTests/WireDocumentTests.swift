@@ -23,23 +23,23 @@ import Testing
     @Test func theResultDocumentIsTheOneInTopicsMd() throws {
         let expected = try Self.example(after: "## Results", in: Self.doc("topics.md"))
         let result = InvocationResult(thing: "dev1", function: "digits", version: "1.0.0", invocationId: "dev1-7",
-                                      sourceTopic: "sensors/cam1/digits", outcome: .result(["digit": 7, "probability": 0.98]),
+                                      sourceTopic: "sensors/cam1/digits", outcome: .result(RawJSON(["digit": 7, "probability": 0.98])),
                                       durationMs: 0.23, timestamp: 1_795_547_849_004)
-        #expect(result.json == expected)
+        #expect(try JSONCodec.parse(result.bytes).get() == expected)
     }
 
     @Test func theResultInTheRuntimeProtocolIsTheSameDocumentWithoutATimestamp() throws {
         let expected = try Self.example(after: "## What the agent publishes for each invocation", in: Self.doc("runtime-protocol.md"))
         let result = InvocationResult(thing: "dev1", function: "digits", version: "1.0.0", invocationId: "dev1-7",
-                                      sourceTopic: "sensors/cam1/digits", outcome: .result(["digit": 7, "probability": 0.98]),
+                                      sourceTopic: "sensors/cam1/digits", outcome: .result(RawJSON(["digit": 7, "probability": 0.98])),
                                       durationMs: 1.84)
-        #expect(result.json == expected)
+        #expect(try JSONCodec.parse(result.bytes).get() == expected)
     }
 
-    @Test func aFailedInvocationCarriesItsErrorKindAndMessage() {
+    @Test func aFailedInvocationCarriesItsErrorKindAndMessage() throws {
         let result = InvocationResult(thing: "dev1", function: "f", version: nil, invocationId: "dev1-1", sourceTopic: "t",
                                       outcome: .failure(.init(.queueFull, "full")))
-        #expect(result.json == ["thing": "dev1", "function": "f", "invocationId": "dev1-1", "sourceTopic": "t", "status": "error",
+        #expect(try JSONCodec.parse(result.bytes).get() == ["thing": "dev1", "function": "f", "invocationId": "dev1-1", "sourceTopic": "t", "status": "error",
                                 "error": ["type": "QueueFull", "message": "full"]])
     }
 

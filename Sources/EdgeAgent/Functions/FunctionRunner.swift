@@ -224,8 +224,7 @@ final class FunctionRunner {
             handle(.channelClosed(id))
         case .protocolError(let problem):
             handle(.protocolError(id, problem))
-        case .message(let members):
-            let message = FunctionMessage(members)
+        case .message(let message):
             switch message {
             case .publish(let topic, let payload, let qos, let retain):
                 if let refusal = delegate?.runner(self, publish: topic, payload: payload, qos: qos, retain: retain) {

@@ -12,7 +12,7 @@ final class RuntimeChannel {
     static let maxPendingBytes = 8 << 20
 
     enum Incoming {
-        case message([String: JSONValue])
+        case message(FunctionMessage)
         case protocolError(String)
         case closed
     }
@@ -55,35 +55,15 @@ final class RuntimeChannel {
     }
 
     /// Queues an invoke line: the header, and the event spliced in as the MQTT payload's own bytes
-    /// when it is JSON on one line (no second parse or write), else as `InvokeEvent` says.
+    /// when it is JSON (`InvokeEvent`).
     @discardableResult
     func sendInvoke(_ header: AgentMessage, _ invocation: Invocation) -> Bool {
         guard let token else { return false }
         if outbound.count - outboundOffset > Self.maxPendingBytes { return false }
-        var members = header.json.objectValue ?? [:]
-        let event = InvokeEvent.of(invocation)
-        switch event {
-        case .spliced: break
-        case .rewritten(let value): members["event"] = value
-        case .base64(let text):
-            members["event"] = .null
-            members["payloadBase64"] = .string(text)
-        }
-        let line = JSONCodec.serialize(.object(members))
-        if case .spliced = event {
-            // `{…}` becomes `{…,"event":<payload>}`.
-            outbound.append(contentsOf: line.dropLast())
-            outbound.append(contentsOf: Self.eventKey)
-            outbound.append(contentsOf: invocation.payload)
-            outbound.append(0x7D)
-        } else {
-            outbound.append(contentsOf: line)
-        }
+        outbound.append(contentsOf: InvokeEvent.line(header, invocation))
         outbound.append(0x0A)
         return written(token)
     }
-
-    private static let eventKey = Array(#","event":"#.utf8)
 
     private func written(_ token: EventLoop.Token) -> Bool {
         flush()
@@ -144,20 +124,17 @@ final class RuntimeChannel {
     private func deliverLines() -> Bool {
         var start = 0
         while let newline = inbound[start...].firstIndex(of: 0x0A) {
-            let line = Array(inbound[start..<newline])
+            let line = start..<newline
             start = newline + 1
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
-            switch JSONCodec.parse(line, maxDepth: 64, maxBytes: Self.maxLineBytes) {
-            case .success(let value):
-                guard let members = value.objectValue, members["type"]?.stringValue != nil else {
-                    finish(.protocolError("a message on fd 3 is not a JSON object with a string \"type\": \(value.excerpt())"))
-                    return false
-                }
-                onIncoming(.message(members))
+            let message = inbound.withUnsafeBufferPointer { Self.read(UnsafeBufferPointer(rebasing: $0[line])) }
+            switch message {
+            case .message(let message):
+                onIncoming(.message(message))
                 if token == nil { return false }
-            case .failure(let error):
-                let preview = String(decoding: line.prefix(60), as: UTF8.self)
-                finish(.protocolError("fd 3 carried a line that is not JSON (\(error.message)): \(preview)"))
+            case .blank:
+                continue
+            case .problem(let problem):
+                finish(.protocolError(problem))
                 return false
             }
         }
@@ -167,6 +144,65 @@ final class RuntimeChannel {
             return false
         }
         return true
+    }
+
+    enum Line {
+        case message(FunctionMessage)
+        case blank
+        case problem(String)
+    }
+
+    /// One line as a message. A `result`, the message of every
+    /// invocation, is read in one pass and its value kept as the bytes it came as; any other
+    /// message is parsed into values.
+    static func read(_ line: UnsafeBufferPointer<UInt8>) -> Line {
+        if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { return .blank }
+        if line.count > maxLineBytes { return .problem("fd 3 carried a line longer than \(maxLineBytes) bytes") }
+        switch JSONScanner.members(of: line, maxDepth: RuntimeProtocol.maxLineDepth) {
+        case .failure(let problem):
+            return .problem("fd 3 carried a line that is not JSON (\(problem.description)): \(preview(line))")
+        case .success(let members?):
+            if let result = quickResult(line, members) { return .message(result) }
+        case .success(nil):
+            break
+        }
+        switch JSONCodec.parse(Array(line), maxDepth: RuntimeProtocol.maxLineDepth, maxBytes: maxLineBytes) {
+        case .success(let value):
+            guard let members = value.objectValue, members["type"]?.stringValue != nil else {
+                return .problem("a message on fd 3 is not a JSON object with a string \"type\": \(value.excerpt())")
+            }
+            return .message(FunctionMessage(members))
+        case .failure(let error):
+            return .problem("fd 3 carried a line that is not JSON (\(error.message)): \(preview(line))")
+        }
+    }
+
+    /// `{"type":"result","id":"…","result":…}` with plain (unescaped) names and id, in any order;
+    /// nil for anything else, which the full parse then reads.
+    private static func quickResult(_ line: UnsafeBufferPointer<UInt8>, _ members: [JSONScanner.Member]) -> FunctionMessage? {
+        var isResult = false
+        var id: String?
+        var value = RawJSON.null
+        for member in members {
+            if member.hasKey("type", in: line) {
+                guard member.kind == .string, !member.valueHasEscapes else { return nil }
+                isResult = UnsafeBufferPointer(rebasing: line[member.value]).elementsEqual(#""result""#.utf8)
+            } else if member.hasKey("id", in: line) {
+                guard member.kind == .string, !member.valueHasEscapes else { return nil }
+                let text = line[(member.value.lowerBound + 1)..<(member.value.upperBound - 1)]
+                id = String(decoding: UnsafeBufferPointer(rebasing: text), as: UTF8.self)
+            } else if member.hasKey("result", in: line) {
+                value = RawJSON(validated: Array(line[member.value]))
+            } else if member.keyHasEscapes {
+                return nil
+            }
+        }
+        guard isResult, let id else { return nil }
+        return .result(id: .string(id), value: value)
+    }
+
+    private static func preview(_ line: UnsafeBufferPointer<UInt8>) -> String {
+        String(decoding: line.prefix(60), as: UTF8.self)
     }
 
     private func finish(_ reason: Incoming) {

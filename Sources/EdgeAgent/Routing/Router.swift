@@ -8,6 +8,10 @@ final class Router {
 
     private var table: [String: Route] = [:]
     private var trie = TopicTrie<String>()
+    /// The trie's answers for the topics seen lately: devices publish on a few topics over and
+    /// over, and a lookup costs less than a walk. Emptied when the routes change or it is full.
+    private var matched: [String: [String]] = [:]
+    static let matchedTopics = 1024
     private var holding: [String: (events: RingQueue<Invocation>, capacity: Int)] = [:]
     /// The runner behind a route's target.
     private let runner: (RunnerID) -> FunctionRunner?
@@ -24,6 +28,7 @@ final class Router {
             for subscription in routes[name]!.spec.subscriptions { rebuilt.insert(subscription.filter, name) }
         }
         trie = rebuilt
+        matched.removeAll()
     }
 
     /// The specs whose subscriptions the agent must hold at the broker.
@@ -33,7 +38,11 @@ final class Router {
 
     /// The functions a message on `topic` goes to.
     func functions(for topic: String) -> [String] {
-        trie.matches(topic)
+        if let known = matched[topic] { return known }
+        let found = trie.matches(topic)
+        if matched.count >= Self.matchedTopics { matched.removeAll(keepingCapacity: true) }
+        matched[topic] = found
+        return found
     }
 
     /// Gives an event to function `name`, or holds it while that function is being replaced.

@@ -1,15 +1,25 @@
 /// The one place where the agent's topic names are built (see docs/topics.md).
 public struct Topics: Sendable {
     public let thing: String
+    // Built once: the router compares every message's topic with some of them.
+    public let root: String
+    public let deployment: String
+    public let deploymentStatus: String
+    public let health: String
+    public let events: String
+    public let invokeFilter: String
+    private let functionsPrefix: String
 
-    public init(thing: String) { self.thing = thing }
-
-    public var root: String { "edge/things/\(thing)" }
-    public var deployment: String { "\(root)/deployment" }
-    public var deploymentStatus: String { "\(root)/deployment/status" }
-    public var health: String { "\(root)/health" }
-    public var events: String { "\(root)/events" }
-    public var invokeFilter: String { "\(root)/functions/+/invoke" }
+    public init(thing: String) {
+        self.thing = thing
+        root = "edge/things/\(thing)"
+        deployment = "\(root)/deployment"
+        deploymentStatus = "\(root)/deployment/status"
+        health = "\(root)/health"
+        events = "\(root)/events"
+        invokeFilter = "\(root)/functions/+/invoke"
+        functionsPrefix = "\(root)/functions/"
+    }
 
     public static func groupDeployment(_ group: String) -> String { "edge/groups/\(group)/deployment" }
 
@@ -18,14 +28,14 @@ public struct Topics: Sendable {
 
     /// The function named by a direct-invocation topic, if `topic` is one.
     public func functionInvoked(by topic: String) -> String? {
-        let prefix = "\(root)/functions/"
-        guard topic.hasPrefix(prefix), topic.hasSuffix("/invoke") else { return nil }
-        let name = topic.dropFirst(prefix.count).dropLast("/invoke".count)
+        guard topic.hasPrefix(functionsPrefix), topic.hasSuffix("/invoke") else { return nil }
+        let name = topic.dropFirst(functionsPrefix.count).dropLast("/invoke".count)
         return name.isEmpty || name.contains("/") ? nil : String(name)
     }
 
     /// The group named by a group deployment topic, if `topic` is one.
     public static func group(ofDeploymentTopic topic: String) -> String? {
+        guard topic.hasPrefix("edge/groups/") else { return nil }
         let parts = topic.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "edge", parts[1] == "groups", !parts[2].isEmpty, parts[3] == "deployment" else { return nil }
         return String(parts[2])

@@ -2,10 +2,15 @@
 /// `$aws/things/{thing}/shadow[/name/{shadow}]/{get,update,delete}` and their replies.
 public struct ShadowTopics: Sendable {
     public let thing: String
+    /// `$aws/things/{thing}/shadow`, built once: every message the agent receives is checked against it.
+    public let classicPrefix: String
+    private let requestPrefix: String
 
-    public init(thing: String) { self.thing = thing }
-
-    public var classicPrefix: String { "$aws/things/\(thing)/shadow" }
+    public init(thing: String) {
+        self.thing = thing
+        classicPrefix = "$aws/things/\(thing)/shadow"
+        requestPrefix = classicPrefix + "/"
+    }
 
     public func prefix(_ name: String?) -> String {
         name.map { "\(classicPrefix)/name/\($0)" } ?? classicPrefix
@@ -19,9 +24,8 @@ public struct ShadowTopics: Sendable {
     /// A request topic read back: the shadow (nil for classic), the operation, and a problem
     /// with the name when it breaks AWS's rules (1 to 64 of letters, digits, ':', '_', '-').
     public func request(_ topic: String) -> (name: String?, operation: ShadowBook.Operation, problem: String?)? {
-        let prefix = "\(classicPrefix)/"
-        guard topic.hasPrefix(prefix) else { return nil }
-        let parts = topic.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+        guard topic.utf8.first == UInt8(ascii: "$"), topic.hasPrefix(requestPrefix) else { return nil }
+        let parts = topic.dropFirst(requestPrefix.count).split(separator: "/", omittingEmptySubsequences: false)
         if parts.count == 1, let operation = ShadowBook.Operation(rawValue: String(parts[0])) {
             return (nil, operation, nil)
         }

@@ -51,7 +51,8 @@ public struct InvocationError: Sendable, Equatable {
 
 /// How an invocation ended, as published on the output topic.
 public enum InvocationOutcome: Sendable, Equatable {
-    case result(JSONValue)
+    /// The function's result as it sent it.
+    case result(RawJSON)
     case failure(InvocationError)
 
     public var isFailure: Bool {

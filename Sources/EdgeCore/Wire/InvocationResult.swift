@@ -23,22 +23,55 @@ public struct InvocationResult: Sendable, Equatable {
         self.timestamp = timestamp
     }
 
-    public var json: JSONValue {
-        var members: [String: JSONValue] = [
-            "thing": .string(thing), "function": .string(function), "invocationId": .string(invocationId),
-            "sourceTopic": .string(sourceTopic),
-        ]
-        if let version { members["version"] = .string(version) }
-        if let durationMs { members["durationMs"] = .double((durationMs * 1000).rounded() / 1000) }
-        if let timestamp { members["timestamp"] = .int(timestamp) }
+    /// The document's bytes, members in the order docs/topics.md shows them; the result as the
+    /// function sent it.
+    public var bytes: [UInt8] {
+        var writer = JSONWriter(reservingCapacity: 192 + (outcome.resultBytes ?? 0))
+        writer.beginObject()
+        writer.key("thing")
+        writer.write(thing)
+        writer.key("function")
+        writer.write(function)
+        if let version {
+            writer.key("version")
+            writer.write(version)
+        }
+        writer.key("invocationId")
+        writer.write(invocationId)
+        writer.key("sourceTopic")
+        writer.write(sourceTopic)
+        switch outcome {
+        case .result:
+            writer.key("status")
+            writer.write("ok")
+        case .failure:
+            writer.key("status")
+            writer.write("error")
+        }
+        if let durationMs {
+            writer.key("durationMs")
+            writer.write((durationMs * 1000).rounded() / 1000)
+        }
+        if let timestamp {
+            writer.key("timestamp")
+            writer.write(timestamp)
+        }
         switch outcome {
         case .result(let value):
-            members["status"] = "ok"
-            members["result"] = value
+            writer.key("result")
+            writer.write(raw: value.bytes)
         case .failure(let error):
-            members["status"] = "error"
-            members["error"] = ["type": .string(error.kind.name), "message": .string(error.message)]
+            writer.key("error")
+            writer.write(["type": .string(error.kind.name), "message": .string(error.message)] as JSONValue)
         }
-        return .object(members)
+        writer.endObject()
+        return writer.bytes
+    }
+}
+
+extension InvocationOutcome {
+    fileprivate var resultBytes: Int? {
+        if case .result(let value) = self { return value.bytes.count }
+        return nil
     }
 }

@@ -3,6 +3,11 @@ public enum RuntimeProtocol {
     /// The longest line either side may send.
     public static let maxLineBytes = 4 << 20
 
+    /// How deeply an event may nest to be passed on as JSON (deeper: as base64).
+    public static let maxEventDepth = 64
+    /// How deeply a line may nest.
+    public static let maxLineDepth = 64
+
     /// Whether an event of `payloadBytes` fits one invoke line, as JSON or as base64 (4/3 larger).
     public static func fits(payloadBytes: Int) -> Bool {
         payloadBytes / 3 * 4 + 4096 <= maxLineBytes
@@ -37,17 +42,48 @@ public enum AgentMessage: Sendable, Equatable {
 }
 
 /// How an invoke line carries its event: the MQTT payload itself when it is JSON on one line
-/// (spliced in, never written again), the parsed event written on one line when the payload
-/// spans several, else base64 with `"event": null`.
+/// (spliced in, never parsed into values or written again); JSON over several lines with its
+/// line breaks made spaces (in valid JSON they can only be white space between tokens); else
+/// base64 with `"event": null`.
 public enum InvokeEvent: Equatable, Sendable {
     case spliced
-    case rewritten(JSONValue)
+    case flattened([UInt8])
     case base64(String)
 
     public static func of(_ invocation: Invocation) -> InvokeEvent {
-        guard let event = invocation.event else { return .base64(Base64.encode(invocation.payload)) }
-        if invocation.payload.contains(0x0A) || invocation.payload.contains(0x0D) { return .rewritten(event) }
-        return .spliced
+        guard invocation.isJSON else { return .base64(Base64.encode(invocation.payload)) }
+        guard invocation.payload.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return .spliced }
+        return .flattened(invocation.payload.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 })
+    }
+
+    /// The invoke line for `invocation`: `header` (an `.invoke`) with the event as this says.
+    public static func line(_ header: AgentMessage, _ invocation: Invocation) -> [UInt8] {
+        guard case .invoke(let id, let topic, let timeoutMs) = header else { return JSONWriter.serialize(header.json) }
+        var writer = JSONWriter(reservingCapacity: invocation.payload.count + id.utf8.count + topic.utf8.count + 64)
+        writer.beginObject()
+        writer.key("type")
+        writer.write("invoke")
+        writer.key("id")
+        writer.write(id)
+        writer.key("topic")
+        writer.write(topic)
+        writer.key("timeoutMs")
+        writer.write(Int64(timeoutMs))
+        switch of(invocation) {
+        case .spliced:
+            writer.key("event")
+            writer.write(raw: invocation.payload)
+        case .flattened(let event):
+            writer.key("event")
+            writer.write(raw: event)
+        case .base64(let text):
+            writer.key("event")
+            writer.write(.null)
+            writer.key("payloadBase64")
+            writer.write(text)
+        }
+        writer.endObject()
+        return writer.bytes
     }
 }
 
@@ -55,7 +91,7 @@ public enum InvokeEvent: Equatable, Sendable {
 public enum FunctionMessage: Sendable, Equatable {
     case ready(liveConfig: Bool)
     /// `id` as sent (the invocation's id is a string; anything else is a protocol error).
-    case result(id: JSONValue?, value: JSONValue)
+    case result(id: JSONValue?, value: RawJSON)
     case error(id: JSONValue?, type: String, message: String)
     case publish(topic: String, payload: JSONValue, qos: Int, retain: Bool)
     /// `shadow.get` or `shadow.update`, with the request as sent.
@@ -69,7 +105,7 @@ public enum FunctionMessage: Sendable, Equatable {
         case "ready":
             self = .ready(liveConfig: members["liveConfig"]?.boolValue ?? true)
         case "result":
-            self = .result(id: members["id"], value: members["result"] ?? .null)
+            self = .result(id: members["id"], value: RawJSON(members["result"] ?? .null))
         case "error":
             let error = members["error"]?.objectValue ?? [:]
             self = .error(id: members["id"], type: error["type"]?.stringValue ?? "Error",
