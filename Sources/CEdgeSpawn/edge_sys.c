@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -59,4 +61,30 @@ int edge_is_cgroupfs(const char *path) {
 int edge_set_cpu_limit(pid_t pid, unsigned long long soft, unsigned long long hard) {
     struct rlimit limit = {(rlim_t)soft, (rlim_t)hard};
     return prlimit(pid, RLIMIT_CPU, &limit, NULL);
+}
+
+_Static_assert(EDGE_EPOLL_CTL_ADD == EPOLL_CTL_ADD && EDGE_EPOLL_CTL_DEL == EPOLL_CTL_DEL && EDGE_EPOLL_CTL_MOD == EPOLL_CTL_MOD,
+               "epoll_ctl operations");
+_Static_assert(EPOLLIN == POLLIN && EPOLLOUT == POLLOUT && EPOLLERR == POLLERR && EPOLLHUP == POLLHUP && EPOLLPRI == POLLPRI,
+               "epoll's event bits are poll's");
+
+int edge_epoll_create(void) {
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int edge_epoll_ctl(int epfd, int op, int fd, unsigned int events, unsigned long long token) {
+    struct epoll_event event = {.events = events, .data.u64 = token};
+    return epoll_ctl(epfd, op, fd, &event);
+}
+
+int edge_epoll_wait(int epfd, unsigned long long *tokens, unsigned int *events, int capacity, int timeout_ms) {
+    struct epoll_event ready[64];
+    if (capacity > 64)
+        capacity = 64;
+    int count = epoll_wait(epfd, ready, capacity, timeout_ms);
+    for (int i = 0; i < count; i++) {
+        tokens[i] = ready[i].data.u64;
+        events[i] = ready[i].events;
+    }
+    return count;
 }

@@ -2,8 +2,10 @@
 import Glibc
 #endif
 
-/// A single-threaded reactor: descriptors watched with poll(2) and one-shot timers.
+/// A single-threaded reactor: descriptors watched with epoll(7) and one-shot timers.
 /// All of the agent's state lives on the thread that runs it, so none of it needs a lock.
+/// epoll rather than poll(2): a turn costs the descriptors that are ready, not all of them (an
+/// agent with functions watches three or four descriptors per instance).
 public final class EventLoop {
     public typealias Handler = (_ revents: Int16) -> Void
 
@@ -16,6 +18,11 @@ public final class EventLoop {
         var fd: Int32
         var events: Int16
         var handler: Handler
+        /// In the epoll set (only while `events` is not empty, so that, as with poll(2), a watch
+        /// that asks for nothing hears nothing, not even a hang-up).
+        var registered = false
+        /// A descriptor epoll refuses (a regular file, /dev/null): ready whenever asked, as poll(2) says.
+        var alwaysReady = false
     }
 
     private struct Timer {
@@ -23,7 +30,11 @@ public final class EventLoop {
         var handler: () -> Void
     }
 
+    private let epoll: Epoll
     private var watches: [Int: Watch] = [:]
+    /// The watch each descriptor in the epoll set belongs to.
+    private var registeredBy: [Int32: Int] = [:]
+    private var alwaysReady: Set<Int> = []
     private var timers: [Int: Timer] = [:]
     private var nextToken = 1
     private var stopped = false
@@ -31,25 +42,69 @@ public final class EventLoop {
     /// a buffer per descriptor would cost memory for each function instance.
     public let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
 
-    public init() {}
+    public init() {
+        do {
+            epoll = try Epoll()
+        } catch {
+            // EMFILE, ENFILE or ENOMEM before anything runs: nothing can go on without a reactor.
+            preconditionFailure("cannot create the event loop: \(error)")
+        }
+    }
 
     deinit { readBuffer.deallocate() }
 
     /// Calls `handler` whenever `fd` is ready for `events` (POLLIN, POLLOUT), until unwatched.
+    /// POLLHUP and POLLERR come whenever events are asked for. One watch per descriptor.
     @discardableResult
     public func watch(_ fd: Int32, events: Int16 = Int16(POLLIN), _ handler: @escaping Handler) -> Token {
         let token = Token(value: nextToken)
         nextToken += 1
-        watches[token.value] = Watch(fd: fd, events: events, handler: handler)
+        watches[token.value] = Watch(fd: fd, events: 0, handler: handler)
+        setEvents(token, events)
         return token
     }
 
     public func setEvents(_ token: Token, _ events: Int16) {
-        watches[token.value]?.events = events
+        guard var watch = watches[token.value], watch.events != events else { return }
+        watch.events = events
+        do {
+            if watch.alwaysReady {
+                // Nothing to tell the kernel: the turn looks at the events asked for.
+            } else if events == 0 {
+                if watch.registered { forget(watch.fd, of: token.value) }
+                watch.registered = false
+            } else if watch.registered {
+                try epoll.modify(watch.fd, events: events, token: UInt64(token.value))
+            } else {
+                switch try epoll.add(watch.fd, events: events, token: UInt64(token.value)) {
+                case .added:
+                    watch.registered = true
+                    registeredBy[watch.fd] = token.value
+                case .unsupported:
+                    watch.alwaysReady = true
+                    alwaysReady.insert(token.value)
+                }
+            }
+        } catch {
+            // EBADF, ENOMEM, ENOSPC (max_user_watches): a descriptor the reactor cannot watch
+            // would never be served; the watcher's owner cannot recover from that either.
+            preconditionFailure("cannot watch descriptor \(watch.fd): \(error)")
+        }
+        watches[token.value] = watch
     }
 
     public func unwatch(_ token: Token) {
-        watches[token.value] = nil
+        guard let watch = watches.removeValue(forKey: token.value) else { return }
+        if watch.registered { forget(watch.fd, of: token.value) }
+        alwaysReady.remove(token.value)
+    }
+
+    /// Takes `fd` out of the epoll set unless it is another watch's by now (its number reused
+    /// after a close the kernel saw first).
+    private func forget(_ fd: Int32, of token: Int) {
+        guard registeredBy[fd] == token else { return }
+        registeredBy[fd] = nil
+        epoll.remove(fd)
     }
 
     /// Calls `handler` once, `milliseconds` from now.
@@ -89,43 +144,45 @@ public final class EventLoop {
         return done()
     }
 
-    /// The arrays each turn fills, kept to be reused: a turn allocates nothing. A turn inside a
+    private static let batch = 64
+    /// What a turn's wait fills, kept to be reused: a turn allocates nothing. A turn inside a
     /// handler (a tool waiting in a callback) finds them taken and makes its own.
-    private var spareDescriptors: [pollfd] = []
-    private var spareTokens: [Int] = []
+    private var spare: (tokens: UnsafeMutableBufferPointer<UInt64>, events: UnsafeMutableBufferPointer<UInt32>)? =
+        (.allocate(capacity: EventLoop.batch), .allocate(capacity: EventLoop.batch))
 
-    /// One poll(2) and what is due after it: the timers, then each ready descriptor's handler.
+    /// One wait and what is due after it: the timers, then each ready descriptor's handler.
     private func turn(waitAtMostMs cap: Int32) {
-        var descriptors = spareDescriptors
-        var tokens = spareTokens
-        spareDescriptors = []
-        spareTokens = []
+        let buffers = spare ?? (.allocate(capacity: Self.batch), .allocate(capacity: Self.batch))
+        let owned = spare == nil
+        spare = nil
         defer {
-            descriptors.removeAll(keepingCapacity: true)
-            tokens.removeAll(keepingCapacity: true)
-            spareDescriptors = descriptors
-            spareTokens = tokens
-        }
-        for (token, watch) in watches where watch.events != 0 {
-            descriptors.append(pollfd(fd: watch.fd, events: watch.events, revents: 0))
-            tokens.append(token)
+            if owned {
+                buffers.tokens.deallocate()
+                buffers.events.deallocate()
+            } else {
+                spare = buffers
+            }
         }
         var timeout = nextTimeout()
         if cap >= 0 && (timeout < 0 || timeout > cap) { timeout = cap }
-        let ready = descriptors.withUnsafeMutableBufferPointer { buffer in
-            do {
-                return try Poll.wait(buffer, timeoutMs: timeout)
-            } catch {
-                // EINVAL (more descriptors than RLIMIT_NOFILE) or ENOMEM: the reactor cannot go on.
-                preconditionFailure("\(error)")
-            }
+        if alwaysReady.contains(where: { watches[$0]?.events ?? 0 != 0 }) { timeout = 0 }
+        let ready: Int
+        do {
+            ready = try epoll.wait(tokens: buffers.tokens, events: buffers.events, timeoutMs: timeout)
+        } catch {
+            // EBADF, EFAULT or EINVAL: the reactor's own descriptor or buffers are wrong.
+            preconditionFailure("\(error)")
         }
         fireDueTimers()
-        guard ready > 0 else { return }
-        for index in descriptors.indices where descriptors[index].revents != 0 {
+        for index in 0..<ready {
             // A handler may have removed this watch (or others) already this turn.
-            guard let watch = watches[tokens[index]], watch.fd == descriptors[index].fd else { continue }
-            watch.handler(descriptors[index].revents)
+            guard let watch = watches[Int(buffers.tokens[index])], watch.registered else { continue }
+            watch.handler(Int16(truncatingIfNeeded: buffers.events[index]))
+            if stopped { return }
+        }
+        for token in alwaysReady {
+            guard let watch = watches[token], watch.events != 0 else { continue }
+            watch.handler(watch.events & Int16(POLLIN | POLLOUT))
             if stopped { return }
         }
     }

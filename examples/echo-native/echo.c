@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <json.h>
@@ -88,25 +89,36 @@ static char *read_line(struct reader *r, size_t *length)
     }
 }
 
-/* Writes one message as one line. Only this thread writes, so no lock is needed. */
+/*
+ * Writes one message as one line, in one system call when the socket takes it all (the line and
+ * its newline together, so the agent never wakes for half a line). Only this thread writes, so
+ * no lock is needed.
+ */
 static void send_message(struct json_object *message)
 {
     size_t length;
     /* PLAIN: no added whitespace, and json-c escapes newlines inside strings. */
     const char *text = json_object_to_json_string_length(message, JSON_C_TO_STRING_PLAIN, &length);
-    const char *parts[2] = {text, "\n"};
-    size_t sizes[2] = {length, 1};
-    for (int i = 0; i < 2; i++) {
-        size_t done = 0;
-        while (done < sizes[i]) {
-            ssize_t wrote = write(CHANNEL_FD, parts[i] + done, sizes[i] - done);
-            if (wrote < 0 && errno == EINTR)
-                continue;
-            if (wrote < 0) {
-                perror("echo: write to fd 3");
-                exit(errno == EPIPE ? 0 : 1); /* EPIPE: the agent is gone */
-            }
-            done += (size_t)wrote;
+    struct iovec parts[2] = {{.iov_base = (void *)text, .iov_len = length}, {.iov_base = "\n", .iov_len = 1}};
+    struct iovec *next = parts;
+    int left = 2;
+    while (left > 0) {
+        ssize_t wrote = writev(CHANNEL_FD, next, left);
+        if (wrote < 0 && errno == EINTR)
+            continue;
+        if (wrote < 0) {
+            perror("echo: write to fd 3");
+            exit(errno == EPIPE ? 0 : 1); /* EPIPE: the agent is gone */
+        }
+        /* Skip what was written; a part written in part is resumed where it stopped. */
+        while (left > 0 && (size_t)wrote >= next->iov_len) {
+            wrote -= (ssize_t)next->iov_len;
+            next++;
+            left--;
+        }
+        if (left > 0) {
+            next->iov_base = (char *)next->iov_base + wrote;
+            next->iov_len -= (size_t)wrote;
         }
     }
 }

@@ -31,4 +31,19 @@ int edge_is_cgroupfs(const char *path);
 /// prlimit(pid, RLIMIT_CPU, {soft, hard}): 0, or -1 with errno.
 int edge_set_cpu_limit(pid_t pid, unsigned long long soft, unsigned long long hard);
 
+/// epoll_ctl's operations (EPOLL_CTL_ADD, _DEL, _MOD; checked against <sys/epoll.h> in edge_sys.c).
+#define EDGE_EPOLL_CTL_ADD 1
+#define EDGE_EPOLL_CTL_DEL 2
+#define EDGE_EPOLL_CTL_MOD 3
+
+/// epoll_create1(EPOLL_CLOEXEC).
+int edge_epoll_create(void);
+
+/// epoll_ctl(epfd, op, fd) with `events` and `token` as the event's data: 0, or -1 with errno.
+int edge_epoll_ctl(int epfd, int op, int fd, unsigned int events, unsigned long long token);
+
+/// epoll_wait into two arrays (the kernel's struct is packed on x86_64, which Swift cannot
+/// import): how many are ready, or -1 with errno.
+int edge_epoll_wait(int epfd, unsigned long long *tokens, unsigned int *events, int capacity, int timeout_ms);
+
 #endif
