@@ -44,6 +44,8 @@ public struct Errno: RawRepresentable, Hashable, Sendable, CustomStringConvertib
     public static let readOnlyFileSystem = Errno(rawValue: EROFS)
     public static let directoryNotEmpty = Errno(rawValue: ENOTEMPTY)
     public static let tooManySymbolicLinkLevels = Errno(rawValue: ELOOP)
+    public static let crossDevice = Errno(rawValue: EXDEV)
+    public static let tooManyLinks = Errno(rawValue: EMLINK)
 
     /// Names of the codes a file, process or cgroup call returns (glibc's strerrorname_np is
     /// 2.32+, newer than some devices' C library).

@@ -224,6 +224,10 @@ public struct FileStatus: Sendable, Equatable {
     public var permissions: mode_t
     public var size: Int
     public var owner: uid_t
+    /// The file itself (its inode on its device), and how many names it has: what tells a hard link.
+    public var inode: UInt64
+    public var device: UInt64
+    public var linkCount: Int
 
     init(_ info: stat) {
         switch info.st_mode & S_IFMT {
@@ -235,5 +239,8 @@ public struct FileStatus: Sendable, Equatable {
         permissions = info.st_mode & 0o7777
         size = Int(info.st_size)
         owner = info.st_uid
+        inode = UInt64(info.st_ino)
+        device = UInt64(info.st_dev)
+        linkCount = Int(info.st_nlink)
     }
 }

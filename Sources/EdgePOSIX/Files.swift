@@ -136,6 +136,15 @@ public enum Files {
         }
     }
 
+    /// A second name for the file at `from` (link(2)): the same inode, so the same content and mode.
+    public static func link(_ from: String, to: String) throws(SystemError) {
+        _ = try systemCall("link", path: from, destination: to) { Glibc.link(from, to) }
+    }
+
+    public static func setPermissions(_ path: String, _ mode: mode_t) throws(SystemError) {
+        _ = try systemCall("chmod", path: path) { chmod(path, mode) }
+    }
+
     public static func rename(_ from: String, to: String) throws(SystemError) {
         _ = try systemCall("rename", path: from, destination: to) { Glibc.rename(from, to) }
     }

@@ -6,8 +6,13 @@ import EdgeCore
 import EdgePOSIX
 
 /// Lays out each function's directory from verified artifacts: fetched into the content store
-/// once, then copied or unpacked into `<state>/functions/<name>/<version>-<key>`, built in a
-/// staging folder and renamed into place so a directory that exists is always complete.
+/// once, then linked, copied or unpacked into `<state>/functions/<name>/<version>-<key>`, built
+/// in a staging folder and renamed into place so a directory that exists is always complete.
+///
+/// A file artifact is a hard link to the store's blob (no copy, nothing more to write to disk)
+/// when the function cannot write to it: it runs as a user of its own, not root and not the
+/// agent's, and the blob is read-only for everyone. Otherwise (a function that runs as the
+/// agent's user could write to the store anyway) it is a copy, as it is across filesystems.
 struct ArtifactStager: Sendable {
     let stateDir: String
     static let maxArtifactBytes = 2 << 30
@@ -55,6 +60,7 @@ struct ArtifactStager: Sendable {
         let staging = "\(target).staging"
         var executableName: String?
         if case .command(let argv) = spec.entry, !argv[0].hasPrefix("/") { executableName = argv[0] }
+        let linkable = Self.cannotWrite(asUser: spec.user)
         do {
             try Files.removeTree(staging)
             try Files.makeDirectories(staging, mode: 0o755)
@@ -68,7 +74,7 @@ struct ArtifactStager: Sendable {
                                             maxBytes: Self.maxArtifactBytes, timeoutSeconds: Self.fetchTimeoutSeconds)
                 switch artifact.unarchive {
                 case .none:
-                    try Files.copy(blob.path, to: "\(staging)/\(artifact.name)", mode: artifact.name == executableName ? 0o755 : 0o644)
+                    try place(blob.path, at: "\(staging)/\(artifact.name)", executable: artifact.name == executableName, link: linkable)
                 case .tar, .tarGz:
                     try ArchiveExtractor.extract(archiveAt: blob.path, format: artifact.unarchive == .tar ? .tar : .tarGz,
                                                  into: staging, maxBytes: Self.maxUnpackedBytes)
@@ -87,6 +93,32 @@ struct ArtifactStager: Sendable {
             return .failure(StagingFailure(path: "functions.\(spec.name)", message: "cannot move \(staging) into place: \(error)"))
         }
         return .success(())
+    }
+
+    /// A file artifact in a function's folder: a link to the blob, read-only (and executable
+    /// when it is the command: a link shares its mode), else a copy as before (0o644, 0o755).
+    private func place(_ blob: String, at path: String, executable: Bool, link: Bool) throws(SystemError) {
+        if link {
+            do {
+                let mode = try Files.status(blob, followingLinks: false).permissions
+                // 0o555 serves both uses of a blob; never anything writable.
+                if mode != 0o555 && mode != (executable ? 0o555 : 0o444) {
+                    try Files.setPermissions(blob, executable ? 0o555 : 0o444)
+                }
+                try Files.link(blob, to: path)
+                return
+            } catch where [.crossDevice, .notPermitted, .tooManyLinks].contains(error.errno) {
+                // Another filesystem, or one without hard links: copy instead.
+            }
+        }
+        try Files.copy(blob, to: path, mode: executable ? 0o755 : 0o644)
+    }
+
+    /// Whether a function running as `user` can never write a file owned by the agent's user
+    /// with mode 0o444: it runs as another user, and not as root.
+    static func cannotWrite(asUser user: String?) -> Bool {
+        guard let user, let identity = Users.lookup(user) else { return false }
+        return identity.uid != 0 && identity.uid != geteuid()
     }
 
     /// Removes function folders and stored artifacts that no deployment in `keep` uses.

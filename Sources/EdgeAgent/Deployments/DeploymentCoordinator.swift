@@ -137,8 +137,11 @@ final class DeploymentCoordinator {
         case .persist(let saved):
             persist(saved)
         case .collectGarbage(let keeping):
-            if let problem = stager.collectGarbage(keeping: keeping) {
-                logger.warning("cannot remove unused artifacts", ("reason", problem))
+            // On the lane that stages, after what was staged before it: removing an old version's
+            // files takes the disk's time, and a folder being staged is never listed half-made.
+            let stager = self.stager
+            io.run(.network, { stager.collectGarbage(keeping: keeping) }) { [logger] problem in
+                if let problem { logger.warning("cannot remove unused artifacts", ("reason", problem)) }
             }
         case .log(let line):
             log(line)
