@@ -37,11 +37,15 @@ def _log(text):
     print("edge_runtime: " + text, file=sys.stderr, flush=True)
 
 
+# One encoder for every line: json.dumps with options builds a new one on each call.
+# allow_nan=False because NaN/Infinity are not JSON and the agent would treat the line as a
+# protocol error; encoding raises ValueError (or TypeError) instead. ASCII only, no newlines.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def _encode(message):
-    """One protocol line. allow_nan=False because NaN/Infinity are not JSON and the agent would
-    treat the line as a protocol error; this raises ValueError (or TypeError) instead."""
-    text = json.dumps(message, separators=(",", ":"), allow_nan=False)  # ASCII only, no newlines
-    return (text + "\n").encode("ascii")
+    """One protocol line."""
+    return (_ENCODER.encode(message) + "\n").encode("ascii")
 
 
 class ProtocolError(Exception):
@@ -131,6 +135,9 @@ class Channel:
 class Context:
     """What a handler gets besides the event; shaped like AWS Lambda's context."""
 
+    __slots__ = ("_runtime", "function_name", "function_version", "thing_name", "deployment_id", "invocation_id",
+                 "topic", "config", "logger", "shadow", "_deadline", "__dict__")
+
     def __init__(self, runtime, invocation_id=None, topic=None, timeout_ms=None, received=None):
         self._runtime = runtime
         self.function_name = runtime.function_name
@@ -142,7 +149,7 @@ class Context:
         # The same dict for every context; `config` messages update it in place.
         self.config = runtime.config
         self.logger = runtime.logger
-        self.shadow = Shadow(runtime)
+        self.shadow = runtime.shadow
         self._deadline = None
         if timeout_ms is not None and received is not None:
             self._deadline = received + timeout_ms / 1000.0
@@ -222,6 +229,8 @@ class Runtime:
         self.deployment_id = None
         self.config = {}
         self.logger = None
+        # Holds nothing but the runtime: one for every context.
+        self.shadow = Shadow(self)
         self.handler = None
         self.on_config = None
         # Messages read while waiting for a shadow reply, for the main loop to handle next.
