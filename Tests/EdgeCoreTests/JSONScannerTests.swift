@@ -6,6 +6,11 @@ private func problem(_ text: String, maxDepth: Int = 64) -> JSONScanner.Problem?
     JSONScanner.problem(in: Array(text.utf8), maxDepth: maxDepth)
 }
 
+private func codecAccepts(_ text: String) -> Bool {
+    if case .success = JSONCodec.parse(text) { return true }
+    return false
+}
+
 /// The scanner passes an event or a result on as its own bytes: it must accept exactly what
 /// JSON is, and say where a top-level object's members are.
 @Suite struct JSONScannerTests {
@@ -17,7 +22,7 @@ private func problem(_ text: String, maxDepth: Int = 64) -> JSONScanner.Problem?
         #expect(problem(text) == nil, "\(text) was refused: \(String(describing: problem(text)))")
         // json-c, with the strict pass in front, agrees (a wide integer aside: it would clamp it).
         if text != "123456789012345678901234567890" {
-            #expect((try? JSONCodec.parse(text).get()) != nil, "\(text) is JSON to the scanner but not to JSONCodec")
+            #expect(codecAccepts(text), "\(text) is JSON to the scanner but not to JSONCodec")
         }
     }
 
@@ -28,7 +33,7 @@ private func problem(_ text: String, maxDepth: Int = 64) -> JSONScanner.Problem?
     ])
     func refusesWhatIsNotJSON(_ text: String) {
         #expect(problem(text) != nil, "\(text) was accepted")
-        #expect((try? JSONCodec.parse(text).get()) == nil, "\(text) is refused by the scanner but JSONCodec takes it")
+        #expect(!codecAccepts(text), "\(text) is refused by the scanner but JSONCodec takes it")
     }
 
     @Test func refusesInvalidUTF8InsideStrings() {
