@@ -113,10 +113,15 @@ extension MQTTClient {
         deliverPending()
     }
 
+    /// How often libmosquitto's keepalive is checked: a quarter of the keepalive (at least a
+    /// second, its clock's unit). A PINGREQ then leaves at most a quarter late, well inside the
+    /// broker's allowance of one and a half keepalives, and an idle agent wakes every few seconds
+    /// instead of every second (a fleet of them on one machine adds up).
+    var keepaliveCheckMs: Int { max(1000, settings.keepAliveSeconds * 250) }
+
     func scheduleKeepalive() {
-        // libmosquitto keeps time in whole seconds; its own loop checks once a second too.
         guard settings.keepAliveSeconds > 0 else { return }
-        keepaliveTimer = loop.after(1000) { [unowned self] in
+        keepaliveTimer = loop.after(keepaliveCheckMs) { [unowned self] in
             self.keepaliveTimer = nil
             let rc = mosquitto_loop_misc(self.raw)
             if !self.endedIfClosed(rc) {

@@ -71,6 +71,26 @@ struct MQTTClientTests {
         #expect(client.allOnLoopThread)
     }
 
+    /// The keepalive is checked a quarter of it at a time, not every second: an idle client must
+    /// still ping in time. Mosquitto drops a client silent for one and a half keepalives (7.5 s
+    /// here), so the window is longer than that; a client that never pinged is disconnected in it.
+    @Test func anIdleClientPingsInTimeAndKeepsItsConnection() throws {
+        let broker = try TestBroker()
+        var idle = settings("idle", broker)
+        idle.keepAliveSeconds = 5
+        let client = try Recorder(idle)
+        defer { client.client.stop() }
+        #expect(client.wait { client.client.isConnected }, "no connection: \(client.events)")
+        let dropped = client.wait(9) {
+            client.events.contains { if case .disconnected = $0 { true } else { false } }
+        }
+        #expect(!dropped, "the broker dropped an idle client with a 5 s keepalive: \(client.events)")
+        #expect(client.connects == 1)
+        try client.client.subscribe("idle/#", qos: 1)
+        try client.client.publish(topic: "idle/after", payload: [1], qos: 1, retain: false)
+        #expect(client.wait { !client.messages.isEmpty }, "the connection no longer carries messages")
+    }
+
     @Test func offlineQoS1IsKeptQoS0FailsAndTheClientReconnectsByItself() throws {
         let broker = try TestBroker()
         let client = try Recorder(settings("offline", broker))
