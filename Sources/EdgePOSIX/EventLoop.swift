@@ -51,7 +51,11 @@ public final class EventLoop {
         }
     }
 
-    deinit { readBuffer.deallocate() }
+    deinit {
+        readBuffer.deallocate()
+        spare?.tokens.deallocate()
+        spare?.events.deallocate()
+    }
 
     /// Calls `handler` whenever `fd` is ready for `events` (POLLIN, POLLOUT), until unwatched.
     /// POLLHUP and POLLERR come whenever events are asked for. One watch per descriptor.
