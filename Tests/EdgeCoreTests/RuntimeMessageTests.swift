@@ -1,13 +1,12 @@
 import Testing
 @testable import EdgeCore
+import EdgeJSON
 
 /// The runtime protocol's messages, pinned to docs/runtime-protocol.md.
 @Suite struct RuntimeMessageTests {
     @Test func agentMessagesHaveTheDocumentedFields() {
         #expect(AgentMessage.initialize(function: "digits", version: "1.0.0", thing: "dev1", deploymentId: "d1", config: ["t": 1]).json
             == ["type": "init", "function": "digits", "version": "1.0.0", "thing": "dev1", "deploymentId": "d1", "config": ["t": 1]])
-        #expect(AgentMessage.invoke(id: "dev1-7", topic: "sensors/a", timeoutMs: 3000).json
-            == ["type": "invoke", "id": "dev1-7", "topic": "sensors/a", "timeoutMs": 3000])
         #expect(AgentMessage.config(["threshold": 0.9]).json == ["type": "config", "config": ["threshold": 0.9]])
         #expect(AgentMessage.shutdown.json == ["type": "shutdown"])
         #expect(AgentMessage.publishError(topic: "x", message: "no").json == ["type": "publishError", "topic": "x", "message": "no"])
@@ -29,6 +28,16 @@ import Testing
     ])
     func functionMessagesAreReadAsDocumented(_ members: [String: JSONValue], _ expected: FunctionMessage) {
         #expect(FunctionMessage(members) == expected)
+    }
+
+    @Test func anInvokeLineHasTheDocumentedFieldsAndTheEventsOwnBytes() throws {
+        let json = Invocation(id: "dev1-7", topic: "sensors/a", payload: Array(#"{"b": 1, "a": [2.50]}"#.utf8), isJSON: true)
+        let line = InvokeEvent.line(for: json, timeoutMs: 3000)
+        #expect(String(decoding: line, as: UTF8.self)
+            == #"{"type":"invoke","id":"dev1-7","topic":"sensors/a","timeoutMs":3000,"event":{"b": 1, "a": [2.50]}}"#)
+        let binary = Invocation(id: "dev1-8", topic: "cam", payload: [0xFF, 0x00], isJSON: false)
+        #expect(try JSONCodec.parse(InvokeEvent.line(for: binary, timeoutMs: 500)).get()
+            == ["type": "invoke", "id": "dev1-8", "topic": "cam", "timeoutMs": 500, "event": .null, "payloadBase64": "/wA="])
     }
 
     @Test func anInvokeCarriesJSONOnOneLineAsItIsAndAnythingElseAsBase64() {

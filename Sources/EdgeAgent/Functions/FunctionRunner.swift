@@ -121,7 +121,7 @@ final class FunctionRunner {
             processes[id]?.channel?.send(message.json)
         case .invoke(let id, let invocation, let timeoutMs):
             guard let process = processes[id] else { return }
-            process.channel?.sendInvoke(.invoke(id: invocation.id, topic: invocation.topic, timeoutMs: timeoutMs), invocation)
+            process.channel?.sendInvoke(invocation, timeoutMs: timeoutMs)
             cpuBudget?.arm(process, logger: logger)
         case .signal(let id, let signal):
             processes[id]?.signal(signal == .kill ? SIGKILL : SIGTERM, janitor: janitor)

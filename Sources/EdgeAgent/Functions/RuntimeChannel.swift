@@ -47,25 +47,21 @@ final class RuntimeChannel {
     /// Queues one message; false when the channel is closed or the function stopped reading.
     @discardableResult
     func send(_ message: JSONValue) -> Bool {
-        guard let token else { return false }
-        if outbound.count - outboundOffset > Self.maxPendingBytes { return false }
-        outbound.append(contentsOf: JSONCodec.serialize(message))
-        outbound.append(0x0A)
-        return written(token)
+        queue(JSONCodec.serialize(message))
     }
 
-    /// Queues an invoke line: the header, and the event spliced in as the MQTT payload's own bytes
-    /// when it is JSON (`InvokeEvent`).
+    /// Queues an invoke line, the event spliced in as the MQTT payload's own bytes when it is
+    /// JSON (`InvokeEvent`).
     @discardableResult
-    func sendInvoke(_ header: AgentMessage, _ invocation: Invocation) -> Bool {
-        guard let token else { return false }
-        if outbound.count - outboundOffset > Self.maxPendingBytes { return false }
-        outbound.append(contentsOf: InvokeEvent.line(header, invocation))
-        outbound.append(0x0A)
-        return written(token)
+    func sendInvoke(_ invocation: Invocation, timeoutMs: Int) -> Bool {
+        queue(InvokeEvent.line(for: invocation, timeoutMs: timeoutMs))
     }
 
-    private func written(_ token: EventLoop.Token) -> Bool {
+    private func queue(_ line: [UInt8]) -> Bool {
+        guard let token else { return false }
+        if outbound.count - outboundOffset > Self.maxPendingBytes { return false }
+        outbound.append(contentsOf: line)
+        outbound.append(0x0A)
         flush()
         if outboundOffset < outbound.count { loop.setEvents(token, Int16(POLLIN | POLLOUT)) }
         return true

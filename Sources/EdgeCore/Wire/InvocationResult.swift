@@ -40,14 +40,8 @@ public struct InvocationResult: Sendable, Equatable {
         writer.write(invocationId)
         writer.key("sourceTopic")
         writer.write(sourceTopic)
-        switch outcome {
-        case .result:
-            writer.key("status")
-            writer.write("ok")
-        case .failure:
-            writer.key("status")
-            writer.write("error")
-        }
+        writer.key("status")
+        writer.write(outcome.isFailure ? "error" : "ok")
         if let durationMs {
             writer.key("durationMs")
             writer.write((durationMs * 1000).rounded() / 1000)

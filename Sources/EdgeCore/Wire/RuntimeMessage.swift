@@ -17,20 +17,17 @@ public enum RuntimeProtocol {
 /// A message from the agent to a function instance, built only here.
 public enum AgentMessage: Sendable, Equatable {
     case initialize(function: String, version: String, thing: String, deploymentId: String, config: [String: JSONValue])
-    /// One event; the event itself is added by `InvokeLine` (spliced as JSON, or as base64).
-    case invoke(id: String, topic: String, timeoutMs: Int)
+    // An `invoke` is written by `InvokeEvent.line`, around the event's own bytes.
     case config([String: JSONValue])
     case shutdown
     case publishError(topic: String, message: String)
 
-    /// The message as a JSON object (for `invoke`, without the event).
+    /// The message as a JSON object.
     public var json: JSONValue {
         switch self {
         case .initialize(let function, let version, let thing, let deploymentId, let config):
             return ["type": "init", "function": .string(function), "version": .string(version), "thing": .string(thing),
                     "deploymentId": .string(deploymentId), "config": .object(config)]
-        case .invoke(let id, let topic, let timeoutMs):
-            return ["type": "invoke", "id": .string(id), "topic": .string(topic), "timeoutMs": .int(Int64(timeoutMs))]
         case .config(let config):
             return ["type": "config", "config": .object(config)]
         case .shutdown:
@@ -56,17 +53,17 @@ public enum InvokeEvent: Equatable, Sendable {
         return .flattened(invocation.payload.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 })
     }
 
-    /// The invoke line for `invocation`: `header` (an `.invoke`) with the event as this says.
-    public static func line(_ header: AgentMessage, _ invocation: Invocation) -> [UInt8] {
-        guard case .invoke(let id, let topic, let timeoutMs) = header else { return JSONWriter.serialize(header.json) }
-        var writer = JSONWriter(reservingCapacity: invocation.payload.count + id.utf8.count + topic.utf8.count + 64)
+    /// The `invoke` message for `invocation` (built only here): its id, topic and `timeoutMs`, and
+    /// the event as `of` says.
+    public static func line(for invocation: Invocation, timeoutMs: Int) -> [UInt8] {
+        var writer = JSONWriter(reservingCapacity: invocation.payload.count + invocation.id.utf8.count + invocation.topic.utf8.count + 64)
         writer.beginObject()
         writer.key("type")
         writer.write("invoke")
         writer.key("id")
-        writer.write(id)
+        writer.write(invocation.id)
         writer.key("topic")
-        writer.write(topic)
+        writer.write(invocation.topic)
         writer.key("timeoutMs")
         writer.write(Int64(timeoutMs))
         switch of(invocation) {
