@@ -23,18 +23,21 @@ if arguments.contains("--version") {
     exit(0)
 }
 
-var file: JSONValue?
-do {
-    if let path = try ConfigurationLoader.configPath(in: arguments) {
-        let bytes: [UInt8]
-        do { bytes = try Files.read(path, maxBytes: 1 << 20) } catch {
-            fail("--config: cannot read \(path): \(error.reason.lowercased())")
-        }
-        switch JSONCodec.parse(bytes) {
-        case .success(let parsed): file = parsed
-        case .failure(let error): fail("--config: \(path) is not valid JSON: \(error.message)")
-        }
+/// The `--config` file's document, or nil without `--config`.
+func configFile(in arguments: [String]) throws -> JSONValue? {
+    guard let path = try ConfigurationLoader.configPath(in: arguments) else { return nil }
+    let bytes: [UInt8]
+    do { bytes = try Files.read(path, maxBytes: 1 << 20) } catch {
+        fail("--config: cannot read \(path): \(error.reason.lowercased())")
     }
+    switch JSONCodec.parse(bytes) {
+    case .success(let parsed): return parsed
+    case .failure(let error): fail("--config: \(path) is not valid JSON: \(error.message)")
+    }
+}
+
+do {
+    let file = try configFile(in: arguments)
     let config = try ConfigurationLoader.load(file: file, arguments: arguments)
     let agent = try Agent(config: config)
     agent.run()

@@ -48,17 +48,24 @@ public struct Topics: Sendable {
 }
 
 extension String {
-    /// Replaces every occurrence of `pattern` (non-empty) without Foundation.
+    /// Replaces every occurrence of `pattern` (non-empty), compared byte for byte in UTF-8,
+    /// without Foundation or the string-processing module.
     public func replacingAll(_ pattern: String, with replacement: String) -> String {
-        guard !pattern.isEmpty else { return self }
-        var result = ""
-        var rest = self[...]
-        while let range = rest.firstRange(of: pattern) {
-            result += rest[rest.startIndex..<range.lowerBound]
-            result += replacement
-            rest = rest[range.upperBound...]
+        let text = Array(utf8), needle = Array(pattern.utf8)
+        guard !needle.isEmpty, text.count >= needle.count else { return self }
+        var result: [UInt8] = []
+        result.reserveCapacity(text.count)
+        var index = 0
+        while index < text.count {
+            if index + needle.count <= text.count, text[index] == needle[0],
+               text[index..<index + needle.count].elementsEqual(needle) {
+                result.append(contentsOf: replacement.utf8)
+                index += needle.count
+            } else {
+                result.append(text[index])
+                index += 1
+            }
         }
-        result += rest
-        return result
+        return String(decoding: result, as: UTF8.self)
     }
 }
