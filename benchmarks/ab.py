@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .figures import fmt_ms
 
-RECORD = re.compile(r"^(?P<part>[a-z]+)-(?P<rev>[0-9a-f]+)-(?P<round>\d+)\.json$")
+RECORD = re.compile(r"^(?P<part>[a-z]+)-(?P<rev>[A-Za-z0-9_.]+)-(?P<round>\d+)\.json$")
 
 
 def _invocation_rows(part):
@@ -70,10 +70,11 @@ def main():
     args = parser.parse_args()
     values = {}  # (part, label) -> {rev: [value by round]}
     order = []
-    for path in sorted(args.records, key=lambda p: (RECORD.match(p.name) or {"round": 0})["round"]):
-        match = RECORD.match(path.name)
-        if not match:
+    for path in args.records:
+        if not RECORD.match(path.name):
             raise SystemExit("ab: %s is not named PART-REV-ROUND.json" % path)
+    for path in sorted(args.records, key=lambda p: int(RECORD.match(p.name)["round"])):
+        match = RECORD.match(path.name)
         record = json.loads(path.read_text())
         for label, value in rows_of(match["part"], record):
             key = (match["part"], label)

@@ -33,3 +33,19 @@ def test_a_record_not_named_part_revision_round_is_refused():
     code, _, err = table("--a", "x", "--b", "y", str(REPO / "benchmarks" / "results" / "suite-latest.json"))
     assert code != 0
     assert "is not named PART-REV-ROUND.json" in err
+
+
+def test_a_revision_may_be_named_in_words_and_rounds_sort_as_numbers(tmp_path):
+    # Issue 11's third step was measured before its commit existed: its records say "layout".
+    records = sorted((RECORDS.parent / "9f07589-layout").glob("*.json"))
+    code, out, err = table("--a", "9f07589", "--b", "layout", *map(str, records))
+    assert code == 0, err
+    assert "| footprint | withFunctions.vmRssKB | 12468 / 12468 | 9252 / 9164 |" in out.splitlines(), out
+    # Ten rounds: round 10 comes after round 9, not after round 1.
+    source = RECORDS / "deployment-a66393f-1.json"
+    for n in range(1, 11):
+        (tmp_path / ("deployment-x-%d.json" % n)).write_text(source.read_text())
+    code, out, err = table("--a", "x", "--b", "y", *sorted(str(p) for p in tmp_path.glob("*.json")))
+    assert code == 0, err
+    row = [line for line in out.splitlines() if line.startswith("| deployment | cached: ms median |")][0]
+    assert row.split("|")[3].strip() == " / ".join(["10.42"] * 10), row
