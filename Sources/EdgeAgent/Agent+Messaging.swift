@@ -134,12 +134,20 @@ extension Agent {
                 replyTo = Self.string(UnsafeBufferPointer(rebasing: bytes[member.value]), escaped: member.valueHasEscapes)
             }
         }
-        // A reply topic from the network is used only if it is one that can be published to.
-        var reply = message.responseTopic.flatMap { TopicName.problem(in: $0) == nil ? $0 : nil }
-        if reply == nil, let replyTo, TopicName.problem(in: replyTo) == nil {
-            reply = replyTo
+        let id = "\(config.thingName)-\(invocationCounter)"
+        // A reply topic from the network is used only where anyone may be answered: never the
+        // agent's own topics or a reserved `$` topic (TopicConfinement), said on the events topic.
+        var reply: String?
+        for candidate in [message.responseTopic, replyTo].compactMap({ $0 }) {
+            if let reason = TopicConfinement.replyProblem(candidate) {
+                logger.warning("an event's reply topic was refused", ("invocation", id), ("replyTopic", candidate), ("reason", reason))
+                publishEvent(.replyRefused(invocationId: id, sourceTopic: message.topic, replyTopic: candidate, reason: reason))
+            } else {
+                reply = candidate
+                break
+            }
         }
-        return Invocation(id: "\(config.thingName)-\(invocationCounter)", topic: message.topic, payload: message.payload,
+        return Invocation(id: id, topic: message.topic, payload: message.payload,
                           isJSON: isJSON, replyTopic: reply, correlationData: message.correlationData)
     }
 

@@ -18,13 +18,14 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 /// The agent's JSON reader and writer, over json-c.
 public enum JSONCodec {
     /// Parses one JSON document; trailing white space is allowed, anything else after it is not.
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = 64, maxBytes: Int = 16 << 20) -> Result<JSONValue, JSONParseError> {
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = 64, maxBytes: Int = 16 << 20,
+                             uniqueKeys: Bool = false) -> Result<JSONValue, JSONParseError> {
         if bytes.count > maxBytes {
             return .failure(.init(kind: .tooLarge, message: "the document is \(bytes.count) bytes; at most \(maxBytes) are accepted"))
         }
         // json-c lets through what JSON forbids (single quotes, NaN, control characters in
         // strings, invalid UTF-8) and clamps wide integers: the scanner's strict pass comes first.
-        if let problem = JSONScanner.problem(in: bytes, maxDepth: maxDepth, integersIn64Bits: true) {
+        if let problem = JSONScanner.problem(in: bytes, maxDepth: maxDepth, integersIn64Bits: true, uniqueKeys: uniqueKeys) {
             return .failure(.init(kind: problem.tooDeep ? .tooDeep : .invalid, message: problem.description))
         }
         guard let tokener = json_tokener_new_ex(Int32(maxDepth)) else {

@@ -70,10 +70,12 @@ struct Failure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// A document the operator wrote (a deployment, an event): a key given twice is refused, as the
+/// agent refuses it, instead of the last one silently winning.
 func readJSON(_ path: String) throws -> (JSONValue, [UInt8]) {
     let bytes: [UInt8]
     do { bytes = try Files.read(path, maxBytes: 16 << 20) } catch { throw ValidationError("cannot read \(path): \(error.reason)") }
-    switch JSONCodec.parse(bytes) {
+    switch JSONCodec.parse(bytes, uniqueKeys: true) {
     case .success(let value): return (value, bytes)
     case .failure(let error): throw ValidationError("\(path) is not valid JSON: \(error.message)")
     }

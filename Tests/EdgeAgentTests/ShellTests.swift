@@ -69,8 +69,20 @@ import EdgePOSIX
         #expect(notJSON.hasPrefix("fd 3 carried a line that is not JSON (invalid JSON at byte 35: unexpected character 'N')"))
         guard case .problem(let noType) = read(#"{"id":"a"}"#) else { Issue.record("a message without type accepted"); return }
         #expect(noType == #"a message on fd 3 is not a JSON object with a string "type": {"id":"a"}"#)
-        let deep = "{\"type\":\"result\",\"id\":\"a\",\"result\":" + String(repeating: "[", count: 64) + String(repeating: "]", count: 64) + "}"
-        guard case .problem(let tooDeep) = read(deep) else { Issue.record("a line nested 65 deep accepted"); return }
-        #expect(tooDeep.contains("nests deeper than 64 levels"))
+        func result(nesting depth: Int) -> String {
+            "{\"type\":\"result\",\"id\":\"a\",\"result\":" + String(repeating: "[", count: depth - 1) + String(repeating: "]", count: depth - 1) + "}"
+        }
+        guard case .problem(let tooDeep) = read(result(nesting: 129)) else { Issue.record("a line nested 129 deep accepted"); return }
+        #expect(tooDeep.contains("nests deeper than 128 levels"))
+    }
+
+    @Test func anAnswerMayNestDeeperThanTheEventsItWasGiven() {
+        // An event may nest 64 levels as JSON; echoed inside a result (and a wrapper of the
+        // function's own) it nests deeper, and that is still an answer, not a protocol error.
+        let event = String(repeating: "{\"a\":", count: RuntimeProtocol.maxEventDepth) + "1" + String(repeating: "}", count: RuntimeProtocol.maxEventDepth)
+        let line = "{\"type\":\"result\",\"id\":\"a\",\"result\":{\"echo\":{\"event\":" + event + "}}}"
+        guard case .message(.result(let id, let value)) = read(line) else { Issue.record("a deep answer was refused"); return }
+        #expect(id == "a")
+        #expect(value.bytes.count == ("{\"echo\":{\"event\":" + event + "}}").utf8.count)
     }
 }

@@ -121,3 +121,45 @@ private func codecAccepts(_ text: String) -> Bool {
         #expect(String(decoding: writer.bytes, as: UTF8.self) == #"{"a":{},"b":{"c":1,"d":[true]},"e":"f"}"#)
     }
 }
+
+@Suite struct JSONScannerUniqueKeysTests {
+    private func duplicate(_ text: String) -> String? {
+        JSONScanner.problem(in: Array(text.utf8), maxDepth: 64, uniqueKeys: true)?.message
+    }
+
+    @Test func aKeyGivenTwiceIsNamedWithWhereItIs() {
+        #expect(duplicate(#"{"a": 1, "a": 2}"#) == #"the key "a" appears twice in the top-level object: keep one"#)
+        #expect(duplicate(#"{"functions": {"echo": {"version": "1", "command": ["e"], "version": "2"}}}"#)
+            == #"the key "version" appears twice in functions.echo: keep one"#)
+        #expect(duplicate(#"{"functions": {"f": {"subscriptions": [{"topic": "a"}, {"topic": "b", "topic": "c"}]}}}"#)
+            == #"the key "topic" appears twice in functions.f.subscriptions[1]: keep one"#)
+    }
+
+    @Test func keysAreComparedAsText() {
+        #expect(duplicate(#"{"a": 1, "\u0061": 2}"#) == #"the key "a" appears twice in the top-level object: keep one"#)
+        #expect(duplicate(#"{"é": 1, "\u00e9": 2}"#) != nil)
+        #expect(duplicate(#"{"a": 1, "A": 2, "b": {"a": 1}, "c": [{"a": 1}, {"a": 2}]}"#) == nil)
+    }
+
+    @Test func withoutTheOptionTheLastOneIsLeftToTheReader() {
+        #expect(JSONScanner.problem(in: Array(#"{"a": 1, "a": 2}"#.utf8), maxDepth: 64) == nil)
+    }
+
+    @Test func theCodecRefusesDuplicatesWhenAsked() {
+        guard case .failure(let error) = JSONCodec.parse(Array(#"{"revision": 1, "revision": 2}"#.utf8), uniqueKeys: true) else {
+            Issue.record("a duplicate key was accepted")
+            return
+        }
+        #expect(error.message.contains(#"the key "revision" appears twice"#))
+        if case .failure = JSONCodec.parse(Array(#"{"revision": 1, "revision": 2}"#.utf8)) { Issue.record("refused without the option") }
+    }
+
+    @Test(arguments: [
+        (#"plain"#, "plain"), (#"a\"b\\c\/d"#, "a\"b\\c/d"), (#"\b\f\n\r\t"#, "\u{8}\u{C}\n\r\t"),
+        (#"\u00e9\u20AC"#, "é€"), (#"\ud83d\ude00"#, "😀"), (#"x\ud83dy"#, "x\u{FFFD}y"), ("é€", "é€"),
+    ])
+    func unescapeGivesTheStringsText(_ content: String, _ text: String) {
+        let bytes = Array(content.utf8)
+        #expect(bytes.withUnsafeBufferPointer { JSONScanner.unescape($0) } == text)
+    }
+}

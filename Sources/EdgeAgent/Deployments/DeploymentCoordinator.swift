@@ -66,7 +66,7 @@ final class DeploymentCoordinator {
             handle(.received(.cleared, from: source))
             return
         }
-        switch JSONCodec.parse(payload, maxDepth: 32) {
+        switch JSONCodec.parse(payload, maxDepth: 32, uniqueKeys: true) {
         case .success(let document): handle(.received(.document(document), from: source))
         case .failure(let error): handle(.received(.invalid(error.message), from: source))
         }

@@ -34,6 +34,13 @@ enum FunctionSpecParser {
         let config = reader.object(members["config"], at: field("config")) ?? [:]
         let subscriptions = parseSubscriptions(members["subscriptions"], at: field("subscriptions"), reader: reader)
         let output = parseOutput(members["output"], at: field("output"), function: name, topics: topics, reader: reader)
+        if let output {
+            for (index, subscription) in subscriptions.enumerated() {
+                if let problem = TopicConfinement.subscriptionProblem(subscription.filter, topics: topics, output: output.topic) {
+                    reader.fail("\(field("subscriptions"))[\(index)].topic", .string(subscription.filter.text), problem)
+                }
+            }
+        }
         let publish = parseFilters(members["publish"], at: field("publish"), topics: topics, reader: reader)
         let user = reader.string(members["user"], at: field("user"), maxLength: 32) {
             NameRule.check($0, extra: "._-", what: "a user name", maxLength: 32)

@@ -37,14 +37,75 @@ public enum JSONScanner {
     /// nil when `bytes` (white space around allowed) are one valid JSON value. With
     /// `integersIn64Bits`, an integer outside the 64-bit range is a problem too (for a reader
     /// that would clamp it, as json-c does).
-    public static func problem(in bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, integersIn64Bits: Bool = false) -> Problem? {
+    /// With `uniqueKeys`, an object that has a key twice is a problem too, naming the key and
+    /// where it is (`"version" appears twice in functions.echo`): for documents people write,
+    /// where a reader that keeps the last one would hide a mistake.
+    public static func problem(in bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, integersIn64Bits: Bool = false,
+                               uniqueKeys: Bool = false) -> Problem? {
         var reader = Reader(bytes: bytes, maxDepth: maxDepth, collect: false)
         reader.integersIn64Bits = integersIn64Bits
+        reader.uniqueKeys = uniqueKeys
         return reader.document()
     }
 
-    public static func problem(in bytes: [UInt8], maxDepth: Int, integersIn64Bits: Bool = false) -> Problem? {
-        bytes.withUnsafeBufferPointer { problem(in: $0, maxDepth: maxDepth, integersIn64Bits: integersIn64Bits) }
+    public static func problem(in bytes: [UInt8], maxDepth: Int, integersIn64Bits: Bool = false, uniqueKeys: Bool = false) -> Problem? {
+        bytes.withUnsafeBufferPointer {
+            problem(in: $0, maxDepth: maxDepth, integersIn64Bits: integersIn64Bits, uniqueKeys: uniqueKeys)
+        }
+    }
+
+    /// The text of a JSON string from the bytes between its quotes, already checked by the
+    /// scanner (so every escape is valid); an unpaired surrogate becomes U+FFFD.
+    public static func unescape(_ content: UnsafeBufferPointer<UInt8>) -> String {
+        var scalars = String.UnicodeScalarView()
+        var plain: [UInt8] = []
+        func flush() {
+            if !plain.isEmpty { scalars.append(contentsOf: String(decoding: plain, as: UTF8.self).unicodeScalars) }
+            plain.removeAll(keepingCapacity: true)
+        }
+        func hex(_ at: Int) -> UInt32 {
+            var value: UInt32 = 0
+            for offset in 0..<4 {
+                let byte = content[at + offset]
+                let digit: UInt8 = byte <= 0x39 ? byte - 0x30 : (byte | 0x20) - 0x61 + 10
+                value = value << 4 | UInt32(digit)
+            }
+            return value
+        }
+        var index = 0
+        while index < content.count {
+            let byte = content[index]
+            guard byte == 0x5C, index + 1 < content.count else {
+                plain.append(byte)
+                index += 1
+                continue
+            }
+            let escape = content[index + 1]
+            index += 2
+            switch escape {
+            case UInt8(ascii: "b"): plain.append(0x08)
+            case UInt8(ascii: "f"): plain.append(0x0C)
+            case UInt8(ascii: "n"): plain.append(0x0A)
+            case UInt8(ascii: "r"): plain.append(0x0D)
+            case UInt8(ascii: "t"): plain.append(0x09)
+            case UInt8(ascii: "u") where index + 4 <= content.count:
+                flush()
+                var code = hex(index)
+                index += 4
+                if (0xD800..<0xDC00).contains(code), index + 6 <= content.count, content[index] == 0x5C,
+                   content[index + 1] == UInt8(ascii: "u") {
+                    let low = hex(index + 2)
+                    if (0xDC00..<0xE000).contains(low) {
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        index += 6
+                    }
+                }
+                scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
+            default: plain.append(escape)  // \" \\ \/
+            }
+        }
+        flush()
+        return String(scalars)
     }
 
     /// The members of a top-level object in order (nil when the value is valid but no object),
@@ -81,6 +142,9 @@ private struct Reader {
     var integersIn64Bits = false
     /// Set by `string()`: whether the string just read had a backslash.
     var lastStringEscaped = false
+    /// Whether an object may not have a key twice; `path` then says where the reader is.
+    var uniqueKeys = false
+    var path: [String] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, collect: Bool) {
         self.bytes = bytes
@@ -139,6 +203,8 @@ private struct Reader {
             depth -= 1
             return nil
         }
+        var seen: Set<String> = []
+        var item = 0
         while true {
             var key = 0..<0
             var keyEscaped = false
@@ -148,14 +214,28 @@ private struct Reader {
                 if let problem = string() { return problem }
                 key = keyStart..<(index - 1)
                 keyEscaped = lastStringEscaped
+                if uniqueKeys {
+                    let content = UnsafeBufferPointer(rebasing: bytes[key])
+                    let name = keyEscaped ? JSONScanner.unescape(content) : String(decoding: content, as: UTF8.self)
+                    guard seen.insert(name).inserted else {
+                        let place = path.isEmpty ? "the top-level object" : path.joined()
+                        return JSONScanner.Problem(offset: keyStart - 1, message: "the key \"\(name)\" appears twice in \(place): keep one",
+                                                   tooDeep: false)
+                    }
+                    path.append(path.isEmpty ? name : ".\(name)")
+                }
                 skipSpace()
                 guard index < bytes.count, bytes[index] == 0x3A else { return fail("expected ':' after a member's name") }
                 index += 1
                 skipSpace()
+            } else if uniqueKeys {
+                path.append("[\(item)]")
             }
+            item += 1
             let valueStart = index
             let kind = index < bytes.count ? Self.kind(of: bytes[index]) : .literal
             if let problem = value() { return problem }
+            if uniqueKeys { path.removeLast() }
             if object && collect && depth == 1 {
                 members.append(.init(key: key, keyHasEscapes: keyEscaped, value: valueStart..<index, kind: kind,
                                      valueHasEscapes: kind == .string && lastStringEscaped))

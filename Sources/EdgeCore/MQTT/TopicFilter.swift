@@ -43,6 +43,27 @@ public struct TopicFilter: Sendable, Hashable, CustomStringConvertible {
         }
         return index == topicLevels.count
     }
+
+    /// Whether some topic matches both this filter and `other` (MQTT 4.7.2's `$` rule included).
+    public func overlaps(_ other: TopicFilter) -> Bool {
+        let (mine, theirs) = (levels, other.levels)
+        func reservedFirst(_ levels: [Substring]) -> Bool { levels.first?.hasPrefix("$") == true }
+        func wildFirst(_ levels: [Substring]) -> Bool { levels.first == "+" || levels.first == "#" }
+        // A `$` topic is matched only by filters that name its first level.
+        if (reservedFirst(mine) && wildFirst(theirs)) || (reservedFirst(theirs) && wildFirst(mine)) { return false }
+        var index = 0
+        while index < mine.count && index < theirs.count {
+            let (a, b) = (mine[index], theirs[index])
+            if a == "#" || b == "#" { return true }
+            if a != "+" && b != "+" && a != b { return false }
+            index += 1
+        }
+        if mine.count == theirs.count { return true }
+        // One is longer: only a `#` right after the other's last level matches that same topic
+        // (`a/#` matches `a`).
+        let longer = mine.count > theirs.count ? mine : theirs
+        return longer.count == index + 1 && longer[index] == "#"
+    }
 }
 
 /// Rules for a concrete topic that a message is published to.

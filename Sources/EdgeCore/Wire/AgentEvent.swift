@@ -6,6 +6,9 @@ public enum AgentEvent: Sendable, Equatable {
     case deployment(DeploymentState, deploymentId: String, reason: String)
     /// A direct invocation named a function that is not deployed.
     case unknownFunction(String, invocationId: String, sourceTopic: String)
+    /// An event came with a reply topic the agent will not publish to (TopicConfinement); its
+    /// answer went to the function's output topic only.
+    case replyRefused(invocationId: String, sourceTopic: String, replyTopic: String, reason: String)
     /// The applied deployment could not be saved.
     case persistFailed(String)
 
@@ -14,6 +17,7 @@ public enum AgentEvent: Sendable, Equatable {
         case .function(_, _, let event): return event.type
         case .deployment(let state, _, _): return "deployment.\(state.rawValue.lowercased())"
         case .unknownFunction: return "invoke.unknown_function"
+        case .replyRefused: return "invoke.reply_refused"
         case .persistFailed: return "agent.persist_failed"
         }
     }
@@ -29,6 +33,9 @@ public enum AgentEvent: Sendable, Equatable {
             members = ["deploymentId": .string(deploymentId), "reason": .string(reason)]
         case .unknownFunction(let name, let invocationId, let sourceTopic):
             members = ["function": .string(name), "invocationId": .string(invocationId), "sourceTopic": .string(sourceTopic)]
+        case .replyRefused(let invocationId, let sourceTopic, let replyTopic, let reason):
+            members = ["invocationId": .string(invocationId), "sourceTopic": .string(sourceTopic),
+                       "replyTopic": .string(replyTopic), "reason": .string(reason)]
         case .persistFailed(let message):
             members = ["message": .string(message)]
         }

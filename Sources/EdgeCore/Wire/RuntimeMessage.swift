@@ -5,8 +5,10 @@ public enum RuntimeProtocol {
 
     /// How deeply an event may nest to be passed on as JSON (deeper: as base64).
     public static let maxEventDepth = 64
-    /// How deeply a line may nest.
-    public static let maxLineDepth = 64
+    /// How deeply a line may nest: an event's own depth and as much again for what a function
+    /// puts around it, so that no answer is refused for a depth the agent let its event have
+    /// (an `invoke` line adds one level; an echo of the event in a result adds two or more).
+    public static let maxLineDepth = 2 * maxEventDepth
 
     /// Whether an event of `payloadBytes` fits one invoke line, as JSON or as base64 (4/3 larger).
     public static func fits(payloadBytes: Int) -> Bool {
