@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "EdgeArtifactsTests", dependencies: ["EdgeArtifacts"]),
         .testTarget(name: "EdgeCgroupsTests", dependencies: ["EdgeCgroups", "EdgeCore", "EdgePOSIX"]),
         // Against a real Mosquitto on a free loopback port.
-        .testTarget(name: "EdgeMQTTTests", dependencies: ["EdgeMQTT", "EdgePOSIX"]),
+        .testTarget(name: "EdgeMQTTTests", dependencies: ["EdgeCore", "EdgeMQTT", "EdgePOSIX"]),
         // The shell's own parts that need no broker or process (the service group).
         .testTarget(name: "EdgeAgentTests", dependencies: ["EdgeAgent", "EdgeCore", "EdgePOSIX"]),
     ],

@@ -90,6 +90,7 @@ public final class Agent {
         }
         var settings = MQTTSettings(clientId: config.thingName, host: config.brokerHost, port: config.brokerPort,
                                     keepAliveSeconds: config.keepAliveSeconds)
+        settings.reconnect = ReconnectBackoff(maxMs: config.reconnectMaxMs)
         if let tls = config.tls {
             settings.tls = .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile)
         }

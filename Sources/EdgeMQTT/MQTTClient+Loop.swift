@@ -51,13 +51,12 @@ extension MQTTClient {
         deliverPending()
     }
 
-    /// The next attempt after a backoff: exponential from reconnectMinMs, capped, with full jitter
-    /// in its upper half so a fleet does not reconnect in lockstep.
+    /// The next attempt after a backoff (ReconnectBackoff: exponential, capped, jittered so a
+    /// fleet does not reconnect in lockstep).
     func retryLater() {
         phase = .waiting
         failures += 1
-        let ceiling = min(settings.reconnectMaxMs, settings.reconnectMinMs << min(failures - 1, 16))
-        let delay = ceiling / 2 + Int.random(in: 0...max(ceiling / 2, 1))
+        let delay = settings.reconnect.delayMs(afterFailures: failures, unit: Double.random(in: 0...1))
         retryTimer = loop.after(delay) { [unowned self] in
             self.retryTimer = nil
             self.beginAttempt()

@@ -1,3 +1,4 @@
+import EdgeCore
 /// How to reach and identify to a broker.
 public struct MQTTSettings: Sendable {
     public struct TLS: Sendable {
@@ -36,8 +37,8 @@ public struct MQTTSettings: Sendable {
     /// A persistent session: the broker keeps subscriptions and QoS 1 messages while offline.
     public var persistentSession: Bool
     public var sessionExpirySeconds: UInt32 = 7 * 24 * 3600
-    public var reconnectMinMs = 250
-    public var reconnectMaxMs = 30_000
+    /// The wait between connect attempts (EdgeCore's ReconnectBackoff).
+    public var reconnect = ReconnectBackoff()
 
     public init(clientId: String, host: String, port: Int, keepAliveSeconds: Int = 30, tls: TLS? = nil,
                 will: Will? = nil, persistentSession: Bool = true) {

@@ -182,6 +182,21 @@ private func load(file: JSONValue? = nil, _ arguments: [String]) throws -> Agent
         }
     }
 
+    @Test(arguments: [(499, false), (500, true), (300_000, true), (300_001, false)])
+    func reconnectMaxRange(_ ms: Int, _ accepted: Bool) throws {
+        let error = loadError(file: ["thingName": "d", "broker": ["reconnectMaxMs": .int(Int64(ms))]], [])
+        #expect((error == nil) == accepted)
+        if accepted {
+            #expect(try load(file: ["thingName": "d", "broker": ["reconnectMaxMs": .int(Int64(ms))]], []).reconnectMaxMs == ms)
+        } else {
+            #expect(error?.setting == "broker.reconnectMaxMs")
+        }
+    }
+
+    @Test func reconnectMaxDefaultsToASecond() throws {
+        #expect(try load(["--thing-name", "d"]).reconnectMaxMs == 1000)
+    }
+
     @Test(arguments: [(4, false), (5, true), (3600, true), (3601, false)])
     func keepAliveRange(_ seconds: Int, _ accepted: Bool) {
         let error = loadError(file: ["thingName": "d", "broker": ["keepAliveSeconds": .int(Int64(seconds))]], [])

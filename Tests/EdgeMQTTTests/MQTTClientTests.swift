@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import EdgeCore
 import EdgeMQTT
 import EdgePOSIX
 import Testing
@@ -41,8 +42,7 @@ final class Recorder {
 func settings(_ name: String, _ broker: TestBroker, will: MQTTSettings.Will? = nil) -> MQTTSettings {
     var settings = MQTTSettings(clientId: "\(name)-\(getpid())", host: "127.0.0.1", port: Int(broker.port), will: will,
                                 persistentSession: false)
-    settings.reconnectMinMs = 50
-    settings.reconnectMaxMs = 200
+    settings.reconnect = ReconnectBackoff(minMs: 50, maxMs: 200)
     return settings
 }
 
@@ -153,7 +153,7 @@ struct MQTTClientTests {
 
     @Test func aHostThatDoesNotResolveIsReportedWithoutBlockingTheLoop() throws {
         var settings = MQTTSettings(clientId: "nowhere-\(getpid())", host: "no-such-host.invalid", port: 1883, persistentSession: false)
-        settings.reconnectMinMs = 10_000
+        settings.reconnect = ReconnectBackoff(minMs: 10_000, maxMs: 10_000)
         let loop = EventLoop()
         var ticks = 0
         func tick() {

@@ -1,7 +1,9 @@
 """Offline: the broker goes away under a running agent and comes back on the same port; the agent
-reconnects by itself, and results its functions produced meanwhile are delivered, in order: QoS 1
-from libmosquitto's queue, QoS 0 from the agent's outbox."""
+reconnects by itself, within about a second of the broker's return, and results its functions
+produced meanwhile are delivered, in order: QoS 1 from libmosquitto's queue, QoS 0 from the
+agent's outbox."""
 
+import calendar
 import json
 import time
 
@@ -106,3 +108,29 @@ def _run_outage(agent, broker, edge, thing):
         for result in results:
             assert stopped_at <= result.json["timestamp"] <= back["timestamp"], (name, stopped_at, back["timestamp"], result)
     assert "connected to the broker" in a.log_text()
+
+
+def _log_ms(line):
+    """The wall-clock ms of an agent log line (`2026-12-05T05:49:39.087Z warning …`)."""
+    stamp = line.split(" ", 1)[0]
+    return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) * 1000 + int(stamp[20:23])
+
+
+def test_the_agent_is_back_within_a_second_or_so_of_the_broker(agent, broker):
+    a = agent(health_interval=None)
+    a.wait_log(r"connected to the broker", what="the agent connected")
+    broker.stop()
+    a.wait_log(r"lost the broker", what="the agent to notice the broker is gone")
+    # The outage itself: long enough that a backoff growing without a low cap would wait several
+    # seconds between attempts by its end (this agent's waits stop growing at 1 s).
+    time.sleep(8)
+    attempts = a.log_text().count("cannot connect to the broker; retrying")
+    broker.start()  # same port; returns once it accepts connections
+    back_ms = int(time.time() * 1000)
+    a.wait_log(r"connected to the broker", count=2, what="the agent connected again")
+    again = [line for line in a.log_text().splitlines() if "connected to the broker" in line][1]
+    delay_ms = _log_ms(again) - back_ms
+    # 1 s at most by the backoff, plus the connect and this machine's scheduling.
+    assert delay_ms <= 2500, "the agent came back %d ms after the broker (%d failed attempts in the outage)" % (
+        delay_ms, attempts)
+    assert attempts >= 6, "only %d connect attempts in an outage of 8 s" % attempts

@@ -11,6 +11,9 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var brokerHost = "localhost"
     public var brokerPort = 1883
     public var keepAliveSeconds = 30
+    /// The longest wait between connect attempts (ReconnectBackoff): how soon the agent is back
+    /// once its broker is.
+    public var reconnectMaxMs = ReconnectBackoff.defaultMaxMs
     public var tls: TLS?
     public var stateDir = "/var/lib/edge-agent"
     public var healthIntervalSeconds = 30

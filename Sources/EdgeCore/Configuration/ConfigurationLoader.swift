@@ -29,7 +29,7 @@ public enum ConfigurationLoader {
                              "runtimeDir", "python", "functions", "cgroups"]
     static let functionsFields = ["user", "allowRoot", "limits"]
     static let cgroupsFields = ["mode", "root", "allowUncapped"]
-    static let brokerFields = ["host", "port", "keepAliveSeconds", "tls"]
+    static let brokerFields = ["host", "port", "keepAliveSeconds", "reconnectMaxMs", "tls"]
     static let tlsFields = ["ca", "cert", "key"]
 
     /// The value of `--config` in `arguments`, if any, so the caller can read the file first.
@@ -58,6 +58,7 @@ struct Settings {
     var brokerHost: String?
     var brokerPort: Int?
     var keepAlive: Int?
+    var reconnectMax: Int?
     var tlsCA: String?
     var tlsCert: String?
     var tlsKey: String?
@@ -85,10 +86,11 @@ struct Settings {
             }
             thingGroups = items.compactMap(\.stringValue)
         }
-        if let members = try section(top, "broker", known: ConfigurationLoader.brokerFields, holding: "host, port, keepAliveSeconds, tls") {
+        if let members = try section(top, "broker", known: ConfigurationLoader.brokerFields, holding: "host, port, keepAliveSeconds, reconnectMaxMs, tls") {
             brokerHost = try string(members, "host", prefix: "broker.")
             brokerPort = try int(members, "port", prefix: "broker.")
             keepAlive = try int(members, "keepAliveSeconds", prefix: "broker.")
+            reconnectMax = try int(members, "reconnectMaxMs", prefix: "broker.")
             if let tlsMembers = try section(members, "tls", in: "broker.", known: ConfigurationLoader.tlsFields, holding: "ca, cert, key (file paths)") {
                 tlsCA = try string(tlsMembers, "ca", prefix: "broker.tls.")
                 tlsCert = try string(tlsMembers, "cert", prefix: "broker.tls.")
@@ -201,6 +203,14 @@ struct Settings {
                 throw ConfigurationError(setting: "broker.keepAliveSeconds", message: "\(keepAlive) is out of range; use 5 to 3600")
             }
             config.keepAliveSeconds = keepAlive
+        }
+        if let reconnectMax {
+            let range = ReconnectBackoff.maxMsRange
+            guard range.contains(reconnectMax) else {
+                throw ConfigurationError(setting: "broker.reconnectMaxMs",
+                                         message: "\(reconnectMax) is out of range; use \(range.lowerBound) to \(range.upperBound)")
+            }
+            config.reconnectMaxMs = reconnectMax
         }
         if let stateDir {
             guard stateDir.hasPrefix("/") else {
