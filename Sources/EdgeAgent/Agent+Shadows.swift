@@ -78,8 +78,17 @@ extension Agent {
             shadowReportAgain = true
             return
         }
-        let truth = reportedState()
-        let stored = shadows.book.document(nil)?.reported?.filter { Agent.reportedKeys.contains($0.key) }
+        let document = shadows.book.document(nil)
+        var truth = reportedState()
+        // The classic shadow holds 8 KB of desired and reported together: when the functions'
+        // configs do not fit beside the rest, they are left out of reported, and reported says so.
+        let others = (document?.reported ?? [:]).filter { !Agent.reportedKeys.contains($0.key) }
+        let size = (document?.desired.map { JSONValue.object($0).compactSize } ?? 0)
+            + JSONValue.object(others.merging(truth) { _, agent in agent }).compactSize
+        if size > ShadowLimits.maxStateBytes {
+            truth = reportedState(withConfig: false, fullSize: size)
+        }
+        let stored = document?.reported?.filter { Agent.reportedKeys.contains($0.key) }
         guard let patch = ShadowRules.patch(from: stored, to: truth) else { return }
         shadowReportInFlight = true
         shadows.perform(.update, on: nil, .success(ShadowRequest(reported: .object(patch)))) { [unowned self] outcome in
@@ -98,13 +107,15 @@ extension Agent {
 
     /// The agent's settings in effect, each deployed function as it runs, and what of the
     /// desired state could not be applied, by path.
-    func reportedState() -> [String: JSONValue] {
+    /// Without `withConfig`, the functions' configs are left out and `problems.reported` says
+    /// why (`fullSize`: desired and reported with them).
+    func reportedState(withConfig: Bool = true, fullSize: Int = 0) -> [String: JSONValue] {
         var functions: [String: JSONValue] = [:]
         for (name, spec) in coordinator.current.functions {
             var entry: [String: JSONValue] = [
-                "enabled": .bool(spec.enabled), "version": .string(spec.version), "config": .object(spec.config),
-                "limits": spec.limits.json,
+                "enabled": .bool(spec.enabled), "version": .string(spec.version), "limits": spec.limits.json,
             ]
+            if withConfig { entry["config"] = .object(spec.config) }
             entry["state"] = .string(coordinator.liveRunners[name].map { Agent.reportedState(of: $0.state) } ?? "STOPPED")
             functions[name] = .object(entry)
         }
@@ -115,6 +126,9 @@ extension Agent {
         ]
         var problems = coordinator.current.overrideProblems
         if let failure = coordinator.shadowFailure { problems["functions"] = "the last change from the shadow failed and was rolled back: \(failure)" }
+        if !withConfig {
+            problems["reported"] = "the functions' config is left out of reported: with it, desired and reported would take \(fullSize) bytes, more than the \(ShadowLimits.maxStateBytes) a shadow holds; the config in force is the deployment's with desired's changes"
+        }
         if !problems.isEmpty { state["problems"] = .object(problems.mapValues { .string($0) }) }
         return state
     }

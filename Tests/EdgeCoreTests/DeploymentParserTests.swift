@@ -256,6 +256,17 @@ import Testing
         #expect(spec(function(["config": config]))?.config == config.objectValue)
     }
 
+    @Test func configIsBoundedByWhatTheInitLineAndTheShadowCarry() {
+        // {"k":"…"} is 8 bytes around the text.
+        let atLimit: JSONValue = ["k": .string(String(repeating: "x", count: FunctionSpec.maxConfigBytes - 8))]
+        #expect(JSONValue.object(atLimit.objectValue!).compactSize == FunctionSpec.maxConfigBytes)
+        #expect(issues(ofFunction: function(["config": atLimit])).isEmpty)
+        let over: JSONValue = ["k": .string(String(repeating: "x", count: FunctionSpec.maxConfigBytes - 7))]
+        let found = issues(ofFunction: function(["config": over]))
+        #expect(found.map(\.path) == ["functions.a.config"])
+        #expect(found.first?.message.hasPrefix("takes 4097 bytes as JSON; at most 4096") == true)
+    }
+
     @Test(arguments: [JSONValue.string("x"), [], 1])
     func configMustBeAnObject(_ value: JSONValue) {
         #expect(issues(ofFunction: function(["config": value])) ==

@@ -277,3 +277,26 @@ def test_the_worked_example_with_mosquitto_pub_and_edgectl(agent, edge, shadow, 
     named = subprocess.run(edgectl + ["update"] + where + ["--name", "notes", "--reported", '{"seen": true}'],
                            capture_output=True, text=True, timeout=60)
     assert named.returncode == 0 and json.loads(named.stdout)["version"] == 1, named.stderr
+
+
+def test_configs_too_large_for_the_shadow_together_are_left_out_of_reported_and_it_says_so(agent, edge, shadow, echo_bin):
+    # Each config is within a function's 4 KiB; three of them do not fit the classic shadow's 8 KB.
+    agent()
+    functions = {}
+    for n in range(3):
+        functions["echo%d" % n] = h.native_function(echo_bin, subscriptions=["big/%d/+" % n],
+                                                    config={"table": "x" * 3000, "n": n})
+    edge.deploy(h.document("big-configs", 1, functions))
+    document = shadow.wait_state(lambda d: "reported" in d.reported.get("problems", {}),
+                                 what="reported saying its configs were left out")
+    reported = document["state"]["reported"]
+    assert "left out of reported" in reported["problems"]["reported"], reported["problems"]
+    for n in range(3):
+        entry = reported["functions"]["echo%d" % n]
+        assert "config" not in entry and entry["state"] == "RUNNING", entry
+    # Smaller configs fit again: they come back and the problem goes.
+    for n in range(3):
+        functions["echo%d" % n]["config"] = {"n": n}
+    edge.deploy(h.document("big-configs", 2, functions))
+    shadow.wait_state(lambda d: "problems" not in d.reported and d.reported["functions"]["echo2"].get("config") == {"n": 2},
+                      what="the configs back in reported")

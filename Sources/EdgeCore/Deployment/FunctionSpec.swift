@@ -1,5 +1,9 @@
 /// What to run for one function, as a validated deployment document describes it.
 public struct FunctionSpec: Sendable, Equatable {
+    /// The largest `config`, as compact JSON: it goes to the function in its init line and into
+    /// the classic shadow, which holds 8 KB of desired and reported together.
+    public static let maxConfigBytes = 4096
+
     public enum Entry: Sendable, Equatable {
         /// The Python runtime with a Lambda-style `module.function` handler.
         case python(handler: String)

@@ -32,6 +32,10 @@ enum FunctionSpecParser {
         let limits = parseLimits(members["limits"], at: field("limits"), reader: reader)
         let environment = parseEnvironment(members["environment"], at: field("environment"), reader: reader)
         let config = reader.object(members["config"], at: field("config")) ?? [:]
+        let configBytes = JSONValue.object(config).compactSize
+        if configBytes > FunctionSpec.maxConfigBytes {
+            reader.fail(field("config"), nil, "takes \(configBytes) bytes as JSON; at most \(FunctionSpec.maxConfigBytes): a config travels in every init line and in the classic shadow (8 KB for desired and reported together); put larger data in an artifact")
+        }
         let subscriptions = parseSubscriptions(members["subscriptions"], at: field("subscriptions"), reader: reader)
         let output = parseOutput(members["output"], at: field("output"), function: name, topics: topics, reader: reader)
         if let output {
