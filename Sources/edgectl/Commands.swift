@@ -57,7 +57,7 @@ struct Deploy: ParsableCommand {
         try session.publish(topic, bytes, retain: true)
         print("published \(deployment.deploymentId) revision \(deployment.revision) to \(topic)")
         guard !noWait, let statusTopic else { return }
-        let terminal = ["SUCCEEDED", "FAILED", "ROLLED_BACK", "REJECTED"]
+        let terminal = ["SUCCEEDED", "FAILED", "ROLLED_BACK", "REJECTED", "SUPERSEDED"]
         let answer = session.waitFor(statusTopic, timeoutSeconds: broker.timeout) { message in
             guard case .success(let status) = JSONCodec.parse(message.payload) else { return false }
             return status["deploymentId"]?.stringValue == deployment.deploymentId

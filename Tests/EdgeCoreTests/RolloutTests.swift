@@ -301,15 +301,62 @@ func fn(_ version: String = "1.0.0", _ set: [String: JSONValue] = [:]) -> JSONVa
         #expect(driver.lastState == .succeeded)
     }
 
-    @Test func onlyTheNewestWaitingDocumentOfASourceApplies() {
+    @Test func onlyTheNewestWaitingDocumentOfASourceAppliesAndTheSkippedOneIsAnswered() {
         var driver = RolloutDriver()
         driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .thing))
         driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
         driver.send(.received(.document(doc(["a": fn("3.0.0")], revision: 3)), from: .thing))
+        // Revision 2 never runs, but it gets a final status naming what replaced it.
+        let skipped = driver.published.first { $0.revision == 2 }
+        #expect(skipped?.state == .superseded)
+        #expect(skipped?.supersededBy?.deploymentId == "dep-1" && skipped?.supersededBy?.revision == 3)
+        #expect(skipped?.reason?.contains("revision 3") == true)
+        let document = skipped?.document(thing: "dev1", timestamp: 0)
+        #expect(document?["status"] == "SUPERSEDED")
+        #expect(document?["supersededBy"] == ["deploymentId": "dep-1", "revision": 3])
         driver.stageAndStart()
         driver.stageAndStart()
         #expect(driver.staging == [1, 2])
         #expect(driver.made[driver.live("a")!]?.version == "3.0.0")
+        #expect(driver.published.filter { $0.revision == 3 }.last?.state == .succeeded)
+        #expect(driver.published.filter { $0.revision == 1 }.last?.state == .succeeded)
+    }
+
+    @Test func aBurstOfRevisionsGetsAFinalStatusEach() {
+        var driver = RolloutDriver()
+        for revision in 1...10 {
+            driver.send(.received(.document(doc(["a": fn("\(revision).0.0")], revision: Int64(revision))), from: .thing))
+        }
+        driver.stageAndStart()
+        driver.stageAndStart()
+        let final: Set<DeploymentState> = [.succeeded, .superseded]
+        for revision in 1...10 {
+            let last = driver.published.filter { $0.revision == Int64(revision) }.last
+            #expect(last.map { final.contains($0.state) } == true, "revision \(revision): \(String(describing: last?.state))")
+        }
+        #expect(driver.published.filter { $0.state == .superseded }.count == 8)
+        #expect(driver.made[driver.live("a")!]?.version == "10.0.0")
+    }
+
+    @Test func aReDeliveryOfAnOlderRevisionDoesNotDisplaceTheNewerOneWaiting() {
+        var driver = RolloutDriver()
+        driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .thing))
+        driver.send(.received(.document(doc(["a": fn("3.0.0")], revision: 3)), from: .thing))
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
+        #expect(!driver.published.contains { $0.state == .superseded })
+        driver.stageAndStart()
+        driver.stageAndStart()
+        #expect(driver.made[driver.live("a")!]?.version == "3.0.0")
+    }
+
+    @Test func aClearWhileADocumentWaitsSupersedesIt() {
+        var driver = RolloutDriver()
+        driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .thing))
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
+        driver.send(.received(.cleared, from: .thing))
+        let skipped = driver.published.first { $0.revision == 2 }
+        #expect(skipped?.state == .superseded && skipped?.supersededBy == nil)
+        #expect(skipped?.reason?.contains("cleared") == true)
     }
 
     @Test func aGroupAndTheThingMergeWithTheThingWinning() {

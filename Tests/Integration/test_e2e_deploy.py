@@ -174,3 +174,18 @@ def test_timeout_replaces_the_instance(agent, edge, echo_bin):
     h.poll_until(lambda: not h.process_alive(pid), 10, "the timed-out instance %d to be gone" % pid)
     health = edge.function_health("echo", lambda f: f["timeouts"] >= 1 and f.get("pid"), since=since)
     assert health["pid"] != pid
+
+
+def test_a_burst_of_revisions_gets_a_final_status_each_and_the_last_one_runs(agent, edge, echo_bin):
+    agent()
+    edge.deploy(h.document("burst", 1, {"echo": h.native_function(echo_bin, version="1")}))
+    since = edge.obs.mark()
+    for revision in range(2, 12):
+        edge.publish_deployment(h.document("burst", revision, {"echo": h.native_function(echo_bin, version=str(revision))}))
+    finals = {revision: edge.final_status("burst", revision, since=since) for revision in range(2, 12)}
+    assert finals[11]["status"] == "SUCCEEDED", finals[11]
+    for revision, status in finals.items():
+        assert status["status"] in ("SUCCEEDED", "SUPERSEDED"), (revision, status)
+        if status["status"] == "SUPERSEDED":
+            assert status["supersededBy"]["revision"] > revision, status
+    assert edge.send("sensors/+/x", {"n": 1}, "echo")["version"] == "11"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .layout import REPO
 
-FINAL = ("SUCCEEDED", "FAILED", "ROLLED_BACK", "REJECTED")
+FINAL = ("SUCCEEDED", "FAILED", "ROLLED_BACK", "REJECTED", "SUPERSEDED")
 
 
 def sha256_of(path):

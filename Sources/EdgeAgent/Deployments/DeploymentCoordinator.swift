@@ -196,6 +196,9 @@ final class DeploymentCoordinator {
             logger.info("deployment source cleared", ("source", source.description))
         case .revisionSeen(let source, let revision):
             logger.debug("deployment revision already seen; ignored", ("source", source.description), ("revision", String(revision)))
+        case .superseded(let source, let revision):
+            logger.info("a waiting deployment revision was skipped for a newer one", ("source", source.description),
+                        ("revision", String(revision)))
         case .rejected(let source, let issues):
             logger.warning("deployment rejected", ("source", source.description), ("errors", issues.map(\.description).joined(separator: "; ")))
         case .shadowUnapplicable(let errors):

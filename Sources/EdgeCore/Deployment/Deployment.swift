@@ -36,4 +36,6 @@ public enum DeploymentState: String, Sendable {
     case failed = "FAILED"
     case rolledBack = "ROLLED_BACK"
     case rejected = "REJECTED"
+    /// Waited for the deployment in progress and was skipped: a newer document of its source came first.
+    case superseded = "SUPERSEDED"
 }

@@ -10,6 +10,16 @@ public struct DeploymentStatus: Sendable, Equatable {
     /// Each function's version, state, last error and source document, filled in by the shell.
     public var functions: [String: JSONValue] = [:]
     public var sources: [SourceRevision] = []
+    /// For SUPERSEDED: the document that replaced this one (nil when its source was cleared).
+    public var supersededBy: (deploymentId: String, revision: Int64)?
+
+    public static func == (lhs: DeploymentStatus, rhs: DeploymentStatus) -> Bool {
+        lhs.state == rhs.state && lhs.source == rhs.source && lhs.deploymentId == rhs.deploymentId
+            && lhs.revision == rhs.revision && lhs.reason == rhs.reason && lhs.issues == rhs.issues
+            && lhs.functions == rhs.functions && lhs.sources == rhs.sources
+            && lhs.supersededBy?.deploymentId == rhs.supersededBy?.deploymentId
+            && lhs.supersededBy?.revision == rhs.supersededBy?.revision
+    }
 
     public init(state: DeploymentState, source: DeploymentSource?) {
         self.state = state
@@ -28,6 +38,9 @@ public struct DeploymentStatus: Sendable, Equatable {
                 if let value = issue.value { entry["value"] = .string(value) }
                 return .object(entry)
             })
+        }
+        if let supersededBy {
+            members["supersededBy"] = ["deploymentId": .string(supersededBy.deploymentId), "revision": .int(supersededBy.revision)]
         }
         if !functions.isEmpty { members["functions"] = .object(functions) }
         if !sources.isEmpty {

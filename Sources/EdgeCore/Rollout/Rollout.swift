@@ -160,11 +160,42 @@ public struct Rollout {
     private mutating func received(_ payload: DeploymentPayload, from source: DeploymentSource) {
         if shuttingDown { return }
         if attempt != nil {
-            pending.removeAll { $0.0 == source }
+            // One document of a source waits at a time: the newer. The one it replaces gets an
+            // answer (SUPERSEDED), so that no revision is left without a final status; an arrival
+            // no newer than the one waiting (a re-delivery) is the one dropped.
+            if let waiting = pending.firstIndex(where: { $0.0 == source }) {
+                let (old, new) = (Self.identity(of: pending[waiting].1), Self.identity(of: payload))
+                if let old, let new, new.revision <= old.revision {
+                    effects.append(.log(.revisionSeen(source, new.revision)))
+                    return
+                }
+                if let old { supersede(old, source: source, by: new) }
+                pending.remove(at: waiting)
+            }
             pending.append((source, payload))
             return
         }
         process(payload, from: source)
+    }
+
+    /// A document's id and revision, when it has both.
+    private static func identity(of payload: DeploymentPayload) -> (deploymentId: String, revision: Int64)? {
+        guard case .document(let document) = payload, let id = document["deploymentId"]?.stringValue,
+              let revision = document["revision"]?.intValue else { return nil }
+        return (id, revision)
+    }
+
+    private mutating func supersede(_ skipped: (deploymentId: String, revision: Int64), source: DeploymentSource,
+                                    by newer: (deploymentId: String, revision: Int64)?) {
+        var status = DeploymentStatus(state: .superseded, source: source)
+        status.deploymentId = skipped.deploymentId
+        status.revision = skipped.revision
+        status.supersededBy = newer
+        status.reason = newer.map { "revision \($0.revision) (\($0.deploymentId)) of the same source arrived while this one waited for the deployment in progress; this one was skipped" }
+            ?? "the source was cleared while this one waited for the deployment in progress; this one was skipped"
+        status.sources = current.sources
+        effects.append(.log(.superseded(source, skipped.revision)))
+        publish(status)
     }
 
     private mutating func process(_ payload: DeploymentPayload, from source: DeploymentSource) {

@@ -116,6 +116,7 @@ public enum RolloutLog: Sendable, Equatable {
     case restoreUnrunnable
     case sourceCleared(DeploymentSource)
     case revisionSeen(DeploymentSource, Int64)
+    case superseded(DeploymentSource, Int64)
     case rejected(DeploymentSource, [ValidationIssue])
     case shadowUnapplicable(String)
     case started(DeploymentSource, start: [String], stop: [String])
