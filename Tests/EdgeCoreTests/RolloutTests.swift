@@ -349,6 +349,18 @@ func fn(_ version: String = "1.0.0", _ set: [String: JSONValue] = [:]) -> JSONVa
         #expect(driver.made[driver.live("a")!]?.version == "3.0.0")
     }
 
+    @Test func anInvalidDocumentWhileAnotherWaitsSupersedesItAndIsRejectedInTurn() {
+        var driver = RolloutDriver()
+        driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .thing))
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
+        driver.send(.received(.invalid("not JSON"), from: .thing))
+        let skipped = driver.published.first { $0.revision == 2 }
+        #expect(skipped?.state == .superseded && skipped?.supersededBy == nil)
+        #expect(skipped?.reason?.contains("a newer document of the same source arrived") == true)
+        driver.stageAndStart()
+        #expect(driver.lastState == .rejected)
+    }
+
     @Test func aClearWhileADocumentWaitsSupersedesIt() {
         var driver = RolloutDriver()
         driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .thing))

@@ -169,7 +169,7 @@ public struct Rollout {
                     effects.append(.log(.revisionSeen(source, new.revision)))
                     return
                 }
-                if let old { supersede(old, source: source, by: new) }
+                if let old { supersede(old, source: source, by: payload) }
                 pending.remove(at: waiting)
             }
             pending.append((source, payload))
@@ -186,13 +186,19 @@ public struct Rollout {
     }
 
     private mutating func supersede(_ skipped: (deploymentId: String, revision: Int64), source: DeploymentSource,
-                                    by newer: (deploymentId: String, revision: Int64)?) {
+                                    by payload: DeploymentPayload) {
         var status = DeploymentStatus(state: .superseded, source: source)
         status.deploymentId = skipped.deploymentId
         status.revision = skipped.revision
+        let newer = Self.identity(of: payload)
         status.supersededBy = newer
-        status.reason = newer.map { "revision \($0.revision) (\($0.deploymentId)) of the same source arrived while this one waited for the deployment in progress; this one was skipped" }
-            ?? "the source was cleared while this one waited for the deployment in progress; this one was skipped"
+        let what: String
+        switch payload {
+        case .cleared: what = "the source was cleared"
+        case .document where newer != nil: what = "revision \(newer!.revision) (\(newer!.deploymentId)) of the same source arrived"
+        default: what = "a newer document of the same source arrived (it gets its own status)"
+        }
+        status.reason = "\(what) while this one waited for the deployment in progress; this one was skipped"
         status.sources = current.sources
         effects.append(.log(.superseded(source, skipped.revision)))
         publish(status)
