@@ -137,16 +137,16 @@ extension Agent {
         let id = "\(config.thingName)-\(invocationCounter)"
         // A reply topic from the network is used only where anyone may be answered: never the
         // agent's own topics or a reserved `$` topic (TopicConfinement), said on the events topic.
-        var reply: String?
-        for candidate in [message.responseTopic, replyTo].compactMap({ $0 }) {
-            if let reason = TopicConfinement.replyProblem(candidate) {
-                logger.warning("an event's reply topic was refused", ("invocation", id), ("replyTopic", candidate), ("reason", reason))
-                publishEvent(.replyRefused(invocationId: id, sourceTopic: message.topic, replyTopic: candidate, reason: reason))
-            } else {
-                reply = candidate
-                break
-            }
+        // The MQTT 5 response topic first; the event's `replyTo` only if that is missing or refused.
+        // (No array of candidates: this runs for every event.)
+        func usable(_ candidate: String?) -> String? {
+            guard let candidate else { return nil }
+            guard let reason = TopicConfinement.replyProblem(candidate) else { return candidate }
+            logger.warning("an event's reply topic was refused", ("invocation", id), ("replyTopic", candidate), ("reason", reason))
+            publishEvent(.replyRefused(invocationId: id, sourceTopic: message.topic, replyTopic: candidate, reason: reason))
+            return nil
         }
+        let reply = usable(message.responseTopic) ?? usable(replyTo)
         return Invocation(id: id, topic: message.topic, payload: message.payload,
                           isJSON: isJSON, replyTopic: reply, correlationData: message.correlationData)
     }

@@ -193,10 +193,12 @@ public struct Rollout {
         let newer = Self.identity(of: payload)
         status.supersededBy = newer
         let what: String
-        switch payload {
-        case .cleared: what = "the source was cleared"
-        case .document where newer != nil: what = "revision \(newer!.revision) (\(newer!.deploymentId)) of the same source arrived"
-        default: what = "a newer document of the same source arrived (it gets its own status)"
+        if case .cleared = payload {
+            what = "the source was cleared"
+        } else if let newer {
+            what = "revision \(newer.revision) (\(newer.deploymentId)) of the same source arrived"
+        } else {
+            what = "a newer document of the same source arrived (it gets its own status)"
         }
         status.reason = "\(what) while this one waited for the deployment in progress; this one was skipped"
         status.sources = current.sources
