@@ -36,11 +36,14 @@ public struct Epoll: ~Copyable {
         _ = try systemCall("epoll_ctl(MOD)", descriptor: fd) { edge_epoll_ctl(descriptor.rawValue, EDGE_EPOLL_CTL_MOD, fd, Self.bits(events), token) }
     }
 
-    /// Forgets `fd`. A descriptor closed already was forgotten by the kernel: that is no error.
+    /// Forgets `fd`. A descriptor closed already was forgotten by the kernel: that is no error,
+    /// nor is its number now naming something else that is not in the set (ENOENT) or that epoll
+    /// cannot watch at all (EPERM: a regular file opened meanwhile, by another thread, under it).
     public func remove(_ fd: CInt) {
         if edge_epoll_ctl(descriptor.rawValue, EDGE_EPOLL_CTL_DEL, fd, 0, 0) == 0 { return }
         let code = Errno.current
-        precondition(code == .badFileDescriptor || code == .noSuchFileOrDirectory, "epoll_ctl(DEL) of \(fd): \(code)")
+        precondition(code == .badFileDescriptor || code == .noSuchFileOrDirectory || code == .notPermitted,
+                     "epoll_ctl(DEL) of \(fd): \(code)")
     }
 
     /// Waits up to `timeoutMs` (-1: no limit) and fills `tokens` and `events` (poll's bits) of

@@ -77,6 +77,23 @@ import Testing
         loop.unwatch(token)
     }
 
+    @Test func unwatchingADescriptorClosedAndReusedForAFileEpollRefusesIsNoError() throws {
+        // libmosquitto closes its socket before the client unwatches it; meanwhile another thread
+        // may open a file (which epoll refuses) under the same number. The unwatch then meets
+        // EPERM from the kernel, which means the number is not in the set: nothing to forget.
+        let loop = EventLoop()
+        let pipe = try Channels.makePipe()
+        let readEnd = pipe.readEnd
+        let number = readEnd.rawValue
+        let token = loop.watch(number) { _ in }
+        // dup2 closes the pipe's end and puts /dev/null under its number in one step (readEnd
+        // then owns, and at the end closes, the /dev/null copy).
+        let null = try FileDescriptor.open("/dev/null", O_RDONLY)
+        #expect(dup2(null.rawValue, number) == number)
+        loop.unwatch(token)
+        _ = consume readEnd
+    }
+
     @Test func timersFireInDeadlineOrderBetweenDescriptorEvents() {
         let loop = EventLoop()
         var fired: [Int] = []
