@@ -47,6 +47,7 @@ let package = Package(
         .systemLibrary(name: "CCurl"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // The one hand-written C shim: process spawning and the few calls Swift cannot import.
         .target(name: "CEdgeSpawn"),
 
@@ -59,7 +60,7 @@ let package = Package(
         .target(name: "EdgeArtifacts", dependencies: ["EdgePOSIX", "CCurl", "CZlib", "CCrypto"], swiftSettings: leanSwift),
         .target(name: "EdgeCgroups", dependencies: ["EdgeCore", "EdgePOSIX", "CEdgeSpawn"], swiftSettings: leanSwift),
         // Wiring: the reactor, deployments, function supervision, health.
-        .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeJSON", "EdgePOSIX", "EdgeMQTT", "EdgeArtifacts", "EdgeCgroups", "CEdgeSpawn"], swiftSettings: leanSwift),
+        .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeJSON", "EdgePOSIX", "EdgeMQTT", "EdgeArtifacts", "EdgeCgroups", "CEdgeSpawn", "CSQLite"], swiftSettings: leanSwift),
         .executableTarget(name: "edge-agent", dependencies: ["EdgeAgent"], exclude: ["edge-agent.order", "link"], swiftSettings: leanSwift, linkerSettings: [.unsafeFlags(agentLinking)]),
         .executableTarget(name: "edgectl", dependencies: [
             "EdgeCore", "EdgeJSON", "EdgeMQTT", "EdgePOSIX",

@@ -20,7 +20,7 @@ extension Agent {
             // Subscribe again on every connect: the broker may have lost the session.
             subscribed.removeAll()
             refreshSubscriptions()
-            outbox.flush()
+            outbox.resume()
             publishHealth()
             if let status = coordinator.lastStatus { publishStatus(status) }
             shadowReportChanged()
@@ -28,10 +28,12 @@ extension Agent {
             logger.warning("cannot connect to the broker; retrying", ("reason", reason))
         case .disconnected(let reason):
             connected = false
+            outbox.disconnected()
             logger.warning("lost the broker; functions keep running, results wait in the outbox", ("reason", reason))
         case .message(let message):
             route(message)
         case .acknowledged(let messageId):
+            outbox.acknowledged(messageId)
             session.acknowledged(messageId)
         case .refused(let topic, let reason):
             outbox.refusedByClient(topic: topic, reason: reason)
@@ -99,7 +101,7 @@ extension Agent {
             var copy = invocation
             if index > 0 {
                 invocationCounter += 1
-                copy.id = "\(config.thingName)-\(invocationCounter)"
+                copy.id = invocationId()
             }
             deliver(copy, to: name)
         }
@@ -134,7 +136,7 @@ extension Agent {
                 replyTo = Self.string(UnsafeBufferPointer(rebasing: bytes[member.value]), escaped: member.valueHasEscapes)
             }
         }
-        let id = "\(config.thingName)-\(invocationCounter)"
+        let id = invocationId()
         // A reply topic from the network is used only where anyone may be answered: never the
         // agent's own topics or a reserved `$` topic (TopicConfinement), said on the events topic.
         // The MQTT 5 response topic first; the event's `replyTo` only if that is missing or refused.
@@ -149,6 +151,12 @@ extension Agent {
         let reply = usable(message.responseTopic) ?? usable(replyTo)
         return Invocation(id: id, topic: message.topic, payload: message.payload,
                           isJSON: isJSON, replyTopic: reply, correlationData: message.correlationData)
+    }
+
+    /// A new invocation's id: the thing, this start's number (the outbox's run, so an id is never
+    /// reused across restarts: a consumer may drop duplicates by it) and a counter.
+    private func invocationId() -> String {
+        "\(config.thingName)-\(outbox.run)-\(invocationCounter)"
     }
 
     /// A JSON string's text from its quoted bytes (checked by the scanner).
@@ -193,7 +201,7 @@ extension Agent {
                      connection: .init(connected: connected, broker: "\(config.brokerHost):\(config.brokerPort)", tls: config.tls != nil,
                                        protocolVersion: protocolVersion, reconnects: reconnects),
                      deployment: coordinator.lastStatus, runners: Array(coordinator.liveRunners.values),
-                     outbox: .init(queued: outbox.queued, dropped: outbox.droppedWhileOffline, refused: outbox.refused),
+                     outbox: outbox.health,
                      cgroups: cgroupHealth)
     }
 
@@ -216,7 +224,7 @@ extension Agent {
         healthDue = nil
         healthDueAtMs = nil
         guard healthService.running else { return }
-        outbox.publish(topics.health, healthReport().document(now: Clock.wallMs()).json, qos: 1, retain: true)
+        outbox.publish(topics.health, healthReport().document(now: Clock.wallMs()).json, qos: 1, retain: true, coalesce: true)
     }
 
     /// Health after a change of state, coalesced so a burst of changes makes one report.

@@ -126,7 +126,9 @@ public final class Agent {
         policy.stateDirProblem = DeviceProbe.traversalProblem(config.stateDir)
         policy.pythonProblem = pythonProblem
         self.policy = policy
-        outbox = Outbox(client: client, logger: logger)
+        outbox = Outbox(client: client, loop: loop, store: OutboxStore(stateDir: config.stateDir, sync: config.outbox.sync),
+                        limits: config.outbox, logger: logger)
+        loop.beforeWait = { [outbox] in outbox.endOfTurn() }
         healthIntervalSeconds = config.healthIntervalSeconds
         shadows = ShadowServer(thing: config.thingName, stateDir: config.stateDir, io: io, logger: logger) { [outbox] topic, payload in
             outbox.publish(topic, payload, qos: 1)

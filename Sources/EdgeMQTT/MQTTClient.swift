@@ -209,8 +209,9 @@ public final class MQTTClient {
         updateInterest()
         if rc == MOSQ_ERR_SUCCESS.rawValue { return .sent(messageId: messageId) }
         if MQTTClient.isConnectionTrouble(rc) {
-            // A QoS 1 message is in libmosquitto's queue before it is written: it stays there.
-            if qos > 0 { return .kept }
+            // A QoS 1 message is in libmosquitto's queue before it is written: it stays there,
+            // under its id, and is sent again after the next connect.
+            if qos > 0 { return messageId != 0 ? .sent(messageId: messageId) : .kept }
             throw MQTTError("publish to \(topic) failed: \(MQTTClient.describe(rc))", isOffline: true)
         }
         throw MQTTError("publish to \(topic) failed: \(MQTTClient.describe(rc))")

@@ -83,8 +83,9 @@ public enum MQTTEvent: Sendable {
 
 /// What became of a message given to `MQTTClient.publish`.
 public enum MQTTPublication: Sendable, Equatable {
-    /// Written, or queued behind what is being written; a QoS 1 message's PUBACK comes back as
-    /// `.acknowledged(messageId:)`.
+    /// Written, or queued behind what is being written (a QoS 1 message published just as the
+    /// connection dropped stays in libmosquitto's queue under this id and is sent again after the
+    /// next connect); a QoS 1 message's PUBACK comes back as `.acknowledged(messageId:)`.
     case sent(messageId: Int32)
     /// Offline: a QoS 1 message is kept (by libmosquitto, or by the client while a connect
     /// attempt has the handle) and sent after the next connect.

@@ -38,6 +38,9 @@ public final class EventLoop {
     private var timers: [Int: Timer] = [:]
     private var nextToken = 1
     private var stopped = false
+    /// Runs at the end of every turn, before the loop waits again: what a turn gathered (the
+    /// outbox's writes) is finished there in one go.
+    public var beforeWait: (() -> Void)?
     /// One read buffer for every handler on this loop's thread: handlers run one at a time, and
     /// a buffer per descriptor would cost memory for each function instance.
     public let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
@@ -167,6 +170,7 @@ public final class EventLoop {
                 spare = buffers
             }
         }
+        beforeWait?()
         var timeout = nextTimeout()
         if cap >= 0 && (timeout < 0 || timeout > cap) { timeout = cap }
         if alwaysReady.contains(where: { watches[$0]?.events ?? 0 != 0 }) { timeout = 0 }

@@ -22,7 +22,7 @@ import Testing
 
     @Test func theResultDocumentIsTheOneInTopicsMd() throws {
         let expected = try Self.example(after: "## Results", in: Self.doc("topics.md"))
-        let result = InvocationResult(thing: "dev1", function: "digits", version: "1.0.0", invocationId: "dev1-7",
+        let result = InvocationResult(thing: "dev1", function: "digits", version: "1.0.0", invocationId: "dev1-3-7",
                                       sourceTopic: "sensors/cam1/digits", outcome: .result(RawJSON(["digit": 7, "probability": 0.98])),
                                       durationMs: 0.23, timestamp: 1_795_547_849_004)
         #expect(try JSONCodec.parse(result.bytes).get() == expected)
@@ -30,7 +30,7 @@ import Testing
 
     @Test func theResultInTheRuntimeProtocolIsTheSameDocumentWithoutATimestamp() throws {
         let expected = try Self.example(after: "## What the agent publishes for each invocation", in: Self.doc("runtime-protocol.md"))
-        let result = InvocationResult(thing: "dev1", function: "digits", version: "1.0.0", invocationId: "dev1-7",
+        let result = InvocationResult(thing: "dev1", function: "digits", version: "1.0.0", invocationId: "dev1-3-7",
                                       sourceTopic: "sensors/cam1/digits", outcome: .result(RawJSON(["digit": 7, "probability": 0.98])),
                                       durationMs: 1.84)
         #expect(try JSONCodec.parse(result.bytes).get() == expected)

@@ -99,7 +99,9 @@ struct MQTTClientTests {
         broker.stop()
         #expect(client.wait { !client.client.isConnected })
         #expect(client.events.contains { if case .disconnected = $0 { true } else { false } }, "\(client.events)")
-        #expect(try client.client.publish(topic: "off/1", payload: [1], qos: 1, retain: false) == .kept)
+        // libmosquitto keeps it, under its id, and sends it after the next connect.
+        let kept = try client.client.publish(topic: "off/1", payload: [1], qos: 1, retain: false)
+        #expect(kept != .kept && kept != .sent(messageId: 0), "\(kept)")
         #expect(throws: MQTTError.self) { try client.client.publish(topic: "off/0", payload: [0], qos: 0, retain: false) }
         do {
             try client.client.publish(topic: "off/0", payload: [0], qos: 0, retain: false)

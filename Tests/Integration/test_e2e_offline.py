@@ -1,10 +1,11 @@
 """Offline: the broker goes away under a running agent and comes back on the same port; the agent
 reconnects by itself, within about a second of the broker's return, and results its functions
-produced meanwhile are delivered, in order: QoS 1 from libmosquitto's queue, QoS 0 from the
-agent's outbox."""
+produced meanwhile are delivered, in order, from the agent's durable outbox; an agent killed while
+offline delivers them after it starts again."""
 
 import calendar
 import json
+import sqlite3
 import time
 
 import paho.mqtt.client as mqtt
@@ -98,7 +99,10 @@ def _run_outage(agent, broker, edge, thing):
     broker.start()  # same port, sessions restored
     back = edge.health(lambda j: j["status"] == "online" and j["connection"]["reconnects"] >= 1,
                        what="health online again after the broker came back, the agent reconnected by itself")
-    assert back["outbox"] == {"queued": 0, "dropped": 0, "refused": 0}, back["outbox"]
+    drained = edge.health(lambda j: j["outbox"]["queued"] == 0 and j["outbox"]["inFlight"] == 0,
+                          what="health with the outbox replayed and acknowledged")
+    assert {k: drained["outbox"][k] for k in ("storedBytes", "dropped", "refused", "durable")} == \
+        {"storedBytes": 0, "dropped": 0, "refused": 0, "durable": True}, drained["outbox"]
     for name in functions:
         results = edge.obs.wait_count(edge.topics.results(name), lambda m: m.json["status"] == "ok", 3,
                                       what="the three results of %s produced while the broker was down" % name)
@@ -108,6 +112,82 @@ def _run_outage(agent, broker, edge, thing):
         for result in results:
             assert stopped_at <= result.json["timestamp"] <= back["timestamp"], (name, stopped_at, back["timestamp"], result)
     assert "connected to the broker" in a.log_text()
+
+
+def _stored(state_dir, topic):
+    """How many messages for `topic` the agent's outbox holds on disk (read beside the running agent)."""
+    if not (state_dir / "outbox.db").exists():
+        return 0
+    db = sqlite3.connect("file:%s?mode=ro" % (state_dir / "outbox.db"), uri=True, timeout=5)
+    try:
+        return db.execute("SELECT count(*) FROM outbox WHERE topic = ?", (topic,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_an_agent_killed_while_offline_delivers_what_it_held_after_it_starts_again(request, agent, thing, tmp_path):
+    broker = PersistentBroker(tmp_path / "persistent-broker")
+    request.node._edge_brokers.append(broker)
+    broker.start()
+    observer = SessionObserver(broker.port, name="session", filters=("edge/things/%s/#" % thing,)).start()
+    edge = h.Edge(observer, thing)
+    count = 150
+    try:
+        gate = h.world_writable_dir("gate")
+        module = h.write_module(h.shared_path("src"), "gated", GATED)
+        functions = {}
+        for name, qos in (("k1", 1), ("k0", 0)):
+            functions[name] = h.python_function(module, "gated.handler", subscriptions=("killed/%s/+" % name,), qos=qos,
+                                                output=edge.topics.results(name), timeoutMs=60000, queueSize=count,
+                                                environment={"GATE_DIR": str(gate)})
+        first = agent(port=broker.port, state_dir="state")
+        edge.deploy(h.document("killed-v1", 1, functions))
+        for name in functions:
+            for n in range(count):
+                edge.obs.publish("killed/%s/e%d" % (name, n), json.dumps({"n": n}), qos=1)
+        for name in functions:
+            h.poll_until(lambda: (gate / ("%s-got-0" % name)).exists(), h.WAIT, "%s to get its first event" % name)
+            edge.function_health(name, lambda f: f["queue"]["depth"] == count - 1,
+                                 what="%s with the other %d events queued" % (name, count - 1))
+        broker.stop()
+        first.wait_log(r"lost the broker", what="the agent to notice the broker is gone")
+        (gate / "open").write_text("")
+        for name in functions:
+            topic = edge.topics.results(name)
+            h.poll_until(lambda: _stored(first.state_dir, topic) == count, h.WAIT,
+                         "the outbox on disk to hold the %d results of %s" % (count, name))
+        first.kill()  # SIGKILL: nothing is flushed on the way out
+
+        # The broker back first, and the observer on it (a probe it sees): what follows is the
+        # restarted agent's alone to deliver.
+        broker.start()  # same port
+        probe = "edge/things/%s/probe" % thing
+
+        def probe_seen():
+            try:
+                edge.obs.publish(probe, "{}", timeout=1)
+            except Exception:  # not reconnected yet
+                return False
+            return edge.obs.seen(probe)
+        h.poll_until(probe_seen, h.WAIT, "the observer back on the restarted broker", interval=0.2)
+        second = agent(port=broker.port, state_dir="state")
+        second.wait_log(r"the outbox holds messages from before the restart", what="the restarted agent to find the stored results")
+        ids = set()
+        for name in functions:
+            results = edge.obs.wait_count(edge.topics.results(name), lambda m: m.json["status"] == "ok", count,
+                                          what="the %d results %s produced before the agent was killed" % (count, name))
+            assert [r.json["result"]["n"] for r in results[:count]] == list(range(count)), ("out of order", name)
+            ids.update(r.json["invocationId"] for r in results)
+        # Nothing was in flight when the agent was killed: no duplicates either.
+        for name in functions:
+            got = edge.obs.seen(edge.topics.results(name))
+            assert len(got) == count, "%s: %d results for %d events" % (name, len(got), count)
+        assert len(ids) == 2 * count, "invocation ids repeat"
+        edge.health(lambda j: j["status"] == "online" and j["outbox"]["queued"] == 0 and j["outbox"]["storedBytes"] == 0,
+                    what="the restarted agent's outbox empty once all was acknowledged")
+    finally:
+        observer.close()
+        broker.stop()
 
 
 def _log_ms(line):

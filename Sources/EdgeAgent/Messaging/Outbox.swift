@@ -3,60 +3,111 @@ import EdgeJSON
 import EdgeMQTT
 import EdgePOSIX
 
-/// Every message the agent sends goes out through here, on the reactor's thread. Connected, a
-/// message is written at once. While the broker is away, QoS 1 messages stay in libmosquitto's
-/// own queue (it sends them on reconnect); QoS 0 messages wait here, in order, bounded by count
-/// and bytes, the oldest dropped and counted when full (`HeldMessages`), and go out on `flush`.
-/// A message the client refuses for good (an invalid topic, too large) is dropped, counted and
-/// logged, never left blocking the rest.
+/// Every message the agent sends goes out through here, on the reactor's thread. The decisions
+/// are `OutboxLedger`'s; this performs them. A QoS 1 message is written to the store before it
+/// is handed to the MQTT client and deleted when the broker acknowledges it; a message that
+/// cannot go at once (offline, or its topic has older messages waiting, or too many in flight)
+/// waits in the store, and `pump` replays the waiting ones oldest first while connected, a batch
+/// per turn of the reactor, with some in-flight slots always left to live messages. An agent
+/// killed with messages waiting sends them after it starts again. The MQTT client never holds
+/// more than `maxInFlight` messages. A message the client refuses for good (an invalid topic,
+/// too large) is dropped, counted and logged, never left blocking the rest.
 final class Outbox {
     private let client: MQTTClient
+    private let loop: EventLoop
     private let logger: Logger
-    private var held = HeldMessages(maxMessages: Outbox.maxHeldMessages, maxBytes: Outbox.maxHeldBytes)
-    static let maxHeldMessages = 10_000
-    static let maxHeldBytes = 16 << 20
+    private let store: OutboxStore
+    private var ledger: OutboxLedger
+    private var pumpDue: EventLoop.Token?
+    private var reportedProblem: String?
     private(set) var refused = 0
+    /// Waiting messages handed over per turn of the reactor, at most.
+    static let replayPerTurn = 256
 
-    init(client: MQTTClient, logger: Logger) {
+    init(client: MQTTClient, loop: EventLoop, store: OutboxStore, limits: OutboxLimits, logger: Logger) {
         self.client = client
+        self.loop = loop
+        self.store = store
         self.logger = logger
+        ledger = OutboxLedger(limits: limits)
+        do {
+            let held = try store.summary()
+            ledger.restore(held.topics, maxSeq: held.maxSeq)
+            if ledger.waitingCount > 0 {
+                logger.info("the outbox holds messages from before the restart; they go out once connected",
+                            ("messages", String(ledger.waitingCount)), ("bytes", String(ledger.storedBytes)))
+            }
+            trimToLimits()
+        } catch {
+            store.failed(error)
+        }
+        noteProblem()
     }
 
-    /// QoS 0 messages waiting for the broker.
-    var queued: Int { held.count }
-    /// QoS 0 messages dropped, oldest first, because too many waited.
-    var droppedWhileOffline: Int { held.dropped }
+    /// This start's number (see `OutboxStore.run`).
+    var run: Int64 { store.run }
 
-    /// Publishes `document` as JSON; see `publish(_:bytes:qos:retain:correlation:)`.
-    @discardableResult
-    func publish(_ topic: String, _ document: JSONValue, qos: Int, retain: Bool = false, correlation: [UInt8]? = nil) -> Int32? {
-        publish(topic, bytes: JSONCodec.serialize(document), qos: qos, retain: retain, correlation: correlation)
+    /// What health reports of the outbox.
+    var health: HealthDocument.Outbox {
+        HealthDocument.Outbox(queued: ledger.waitingCount, inFlight: ledger.inFlightCount, storedBytes: ledger.storedBytes,
+                              dropped: ledger.dropped, replaced: ledger.replaced, refused: refused,
+                              durable: store.durable, problem: store.problem)
     }
 
-    /// Publishes, or holds the message until the broker is back. Returns the message id when it
-    /// went to the broker (a QoS 1 message's acknowledgement carries it), nil when it waits or
-    /// was refused.
+    /// Publishes `document` as JSON; see `publish(_:bytes:qos:retain:correlation:coalesce:)`.
     @discardableResult
-    func publish(_ topic: String, bytes: [UInt8], qos: Int, retain: Bool = false, correlation: [UInt8]? = nil) -> Int32? {
+    func publish(_ topic: String, _ document: JSONValue, qos: Int, retain: Bool = false, correlation: [UInt8]? = nil,
+                 coalesce: Bool = false) -> Int32? {
+        publish(topic, bytes: JSONCodec.serialize(document), qos: qos, retain: retain, correlation: correlation, coalesce: coalesce)
+    }
+
+    /// Publishes now or keeps the message until it can go. Returns the message id when it went
+    /// to the broker (its acknowledgement carries it), nil when it waits or was refused.
+    /// `coalesce`: only the newest waiting message of this topic matters (health).
+    @discardableResult
+    func publish(_ topic: String, bytes: [UInt8], qos: Int, retain: Bool = false, correlation: [UInt8]? = nil,
+                 coalesce: Bool = false) -> Int32? {
         let message = OutboundMessage(topic: topic, payload: bytes, qos: qos, retain: retain, correlation: correlation)
-        // A QoS 0 message goes behind those already waiting; QoS 1 is libmosquitto's to keep.
-        if held.isEmpty || qos > 0 {
+        let admission = ledger.admit(topic: topic, bytes: bytes.count, qos: qos, coalesce: coalesce, online: client.isConnected)
+        let meta = OutboxLedger.Message(seq: admission.seq, topic: topic, bytes: bytes.count, qos: qos, coalesce: coalesce)
+        if let older = admission.replaces { attempt { try store.delete(older) } }
+        var stored = admission.store && attempt { try store.insert(seq: admission.seq, message, coalesce: coalesce, nowMs: Clock.wallMs()) }
+        switch admission.route {
+        case .wait:
+            if !stored { ledger.notStored(meta) }
+            trimToLimits()
+            return nil
+        case .send:
             switch send(message) {
-            case .sent(let id): return id
-            case .keptByClient, .refused: return nil
-            case .offline: break
+            case .sent(let id):
+                ledger.handedOver(seq: admission.seq, bytes: bytes.count, qos: qos, messageId: id, stored: stored)
+                return id
+            case .offline:
+                if !stored { stored = attempt { try store.insert(seq: admission.seq, message, coalesce: coalesce, nowMs: Clock.wallMs()) } }
+                ledger.sendFailed(meta, stored: stored)
+                trimToLimits()
+                return nil
+            case .refused:
+                if stored { attempt { try store.delete(admission.seq) } }
+                return nil
             }
         }
-        held.hold(message)
-        return nil
     }
 
-    /// Sends what waited while offline, oldest first; stops when the client is offline again.
-    func flush() {
-        while let next = held.first {
-            if case .offline = send(next) { return }
-            held.removeFirst()
-        }
+    /// Connected: the waiting messages start going out.
+    func resume() {
+        schedulePump()
+    }
+
+    /// The connection ended: the next connect replays from the oldest waiting message.
+    func disconnected() {
+        ledger.disconnected()
+    }
+
+    /// The broker's PUBACK for `messageId`.
+    func acknowledged(_ messageId: Int32) {
+        if let seq = ledger.acknowledged(messageId) { attempt { try store.delete(seq) } }
+        if ledger.waitingCount > 0 && ledger.replayHasRoom { schedulePump() }
     }
 
     /// A message the client refused for good, at once or after it had kept it (`MQTTEvent.refused`): counted, logged, dropped.
@@ -65,24 +116,144 @@ final class Outbox {
         logger.error("message dropped: the MQTT client refused it", ("topic", topic), ("reason", reason))
     }
 
+    /// The end of a turn of the reactor: the turn's writes are committed in one go.
+    func endOfTurn() {
+        do {
+            try store.commit()
+        } catch {
+            // A full disk: the turn's writes were rolled back; the counts follow what is stored.
+            do {
+                let held = try store.summary(excluding: { [ledger] in ledger.isInFlight($0) })
+                ledger.resync(waiting: held.topics, inFlightStored: { [store] in store.contains($0) })
+            } catch {
+                store.failed(error)
+            }
+        }
+        noteProblem()
+    }
+
+    /// At stop: what is stored is committed; the store stays for the next start.
+    func close() {
+        loop.cancel(pumpDue)
+        pumpDue = nil
+        endOfTurn()
+    }
+
+    // MARK: Replay
+
+    private func schedulePump() {
+        guard pumpDue == nil, ledger.waitingCount > 0 else { return }
+        pumpDue = loop.after(0) { [unowned self] in
+            self.pumpDue = nil
+            self.pump()
+        }
+    }
+
+    /// Hands over waiting messages, oldest first, until a batch is done, the replay's in-flight
+    /// slots are taken (acknowledgements call it again) or the client is offline.
+    private func pump() {
+        var budget = Outbox.replayPerTurn
+        while budget > 0 && ledger.waitingCount > 0 && client.isConnected {
+            let rows: [OutboxStore.Stored]
+            do {
+                rows = try store.fetch(after: ledger.cursor, limit: min(budget, 64))
+            } catch {
+                store.failed(error)
+                noteProblem()
+                return
+            }
+            if rows.isEmpty { return }
+            for row in rows {
+                if ledger.isInFlight(row.meta.seq) {
+                    ledger.passed(row.meta.seq)
+                    continue
+                }
+                if row.meta.qos > 0 && !ledger.replayHasRoom { return }
+                budget -= 1
+                switch send(row.message) {
+                case .sent(let id):
+                    ledger.replayed(row.meta, messageId: id)
+                    if row.meta.qos == 0 { attempt { try store.delete(row.meta.seq) } }
+                case .offline:
+                    return
+                case .refused:
+                    ledger.dropped(row.meta)
+                    attempt { try store.delete(row.meta.seq) }
+                }
+            }
+        }
+        if budget == 0 { schedulePump() }
+    }
+
+    /// Over a bound: the oldest waiting messages go, counted (health's `outbox.dropped`).
+    private func trimToLimits() {
+        guard ledger.isOverLimits else { return }
+        var count = 0
+        while ledger.isOverLimits {
+            let oldest: [OutboxLedger.Message]
+            do {
+                oldest = try store.oldest(after: 0, limit: 64).filter { !ledger.isInFlight($0.seq) }
+            } catch {
+                store.failed(error)
+                break
+            }
+            guard !oldest.isEmpty else { break }
+            for message in oldest where ledger.isOverLimits {
+                ledger.dropped(message)
+                attempt { try store.delete(message.seq) }
+                count += 1
+            }
+        }
+        if count > 0 {
+            logger.warning("the outbox is full: the oldest waiting messages were dropped",
+                           ("dropped", String(count)), ("droppedSinceStart", String(ledger.dropped)),
+                           ("maxMessages", String(ledger.limits.maxMessages)), ("maxBytes", String(ledger.limits.maxBytes)))
+        }
+    }
+
+    // MARK: Effects
+
     private enum Outcome {
         case sent(Int32)
-        case keptByClient
         case offline
         case refused
     }
 
     private func send(_ message: OutboundMessage) -> Outcome {
+        guard client.isConnected else { return .offline }
         do {
             switch try client.publish(message) {
             case .sent(let id): return .sent(id)
-            case .kept: return .keptByClient
+            // Only while a connect attempt has the handle, which `isConnected` rules out.
+            case .kept: return .offline
             }
         } catch where error.isOffline {
             return .offline
         } catch {
             refusedByClient(topic: message.topic, reason: error.description)
             return .refused
+        }
+    }
+
+    /// Runs a store write; a failure is recorded (health's `outbox.problem`) and returns false.
+    @discardableResult
+    private func attempt(_ write: () throws -> Void) -> Bool {
+        do {
+            try write()
+            return true
+        } catch {
+            store.failed(error)
+            return false
+        }
+    }
+
+    private func noteProblem() {
+        guard store.problem != reportedProblem else { return }
+        reportedProblem = store.problem
+        if let problem = store.problem {
+            logger.error("outbox: \(problem)")
+        } else {
+            logger.info("outbox: writing to disk again")
         }
     }
 }

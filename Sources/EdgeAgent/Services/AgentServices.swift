@@ -24,7 +24,7 @@ final class MQTTSessionService: AgentService {
         if agent.connected {
             awaitedAck = agent.outbox.publish(agent.topics.health,
                                               HealthDocument.offline(thing: agent.config.thingName, reason: "agent stopped", timestamp: Clock.wallMs()),
-                                              qos: 1, retain: true)
+                                              qos: 1, retain: true, coalesce: true)
         }
         finish = done
         if awaitedAck == nil {
@@ -43,6 +43,7 @@ final class MQTTSessionService: AgentService {
         guard let done = finish else { return }
         finish = nil
         agent.client.stop()
+        agent.outbox.close()
         done()
     }
 }

@@ -16,6 +16,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var reconnectMaxMs = ReconnectBackoff.defaultMaxMs
     public var tls: TLS?
     public var stateDir = "/var/lib/edge-agent"
+    /// The outbox's bounds and how it syncs (`outbox` in the file).
+    public var outbox = OutboxLimits()
     public var healthIntervalSeconds = 30
     public var logLevel: LogLevel = .info
     public var runtimeDir: String?

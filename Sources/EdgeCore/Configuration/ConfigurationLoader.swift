@@ -26,11 +26,12 @@ public enum ConfigurationLoader {
         """
 
     static let fileFields = ["thingName", "thingGroups", "broker", "stateDir", "healthIntervalSeconds", "logLevel",
-                             "runtimeDir", "python", "functions", "cgroups"]
+                             "runtimeDir", "python", "functions", "cgroups", "outbox"]
     static let functionsFields = ["user", "allowRoot", "limits"]
     static let cgroupsFields = ["mode", "root", "allowUncapped"]
     static let brokerFields = ["host", "port", "keepAliveSeconds", "reconnectMaxMs", "tls"]
     static let tlsFields = ["ca", "cert", "key"]
+    static let outboxFields = ["maxMessages", "maxBytes", "maxInFlight", "sync"]
 
     /// The value of `--config` in `arguments`, if any, so the caller can read the file first.
     public static func configPath(in arguments: [String]) throws(ConfigurationError) -> String? {
@@ -73,6 +74,10 @@ struct Settings {
     var cgroupMode: String?
     var cgroupRoot: String?
     var allowUncapped: Bool?
+    var outboxMaxMessages: Int?
+    var outboxMaxBytes: Int?
+    var outboxMaxInFlight: Int?
+    var outboxSync: String?
 
     mutating func read(file: JSONValue) throws(ConfigurationError) {
         guard let top = file.objectValue else {
@@ -112,6 +117,12 @@ struct Settings {
                     throw ConfigurationError(setting: issue.path, message: issue.message + (issue.value.map { " (got \($0))" } ?? ""))
                 }
             }
+        }
+        if let members = try section(top, "outbox", known: ConfigurationLoader.outboxFields, holding: "maxMessages, maxBytes, maxInFlight, sync") {
+            outboxMaxMessages = try int(members, "maxMessages", prefix: "outbox.")
+            outboxMaxBytes = try int(members, "maxBytes", prefix: "outbox.")
+            outboxMaxInFlight = try int(members, "maxInFlight", prefix: "outbox.")
+            outboxSync = try string(members, "sync", prefix: "outbox.")
         }
         if let members = try section(top, "cgroups", known: ConfigurationLoader.cgroupsFields, holding: "mode, root, allowUncapped") {
             cgroupMode = try string(members, "mode", prefix: "cgroups.")
@@ -212,6 +223,7 @@ struct Settings {
             }
             config.reconnectMaxMs = reconnectMax
         }
+        try resolveOutbox(into: &config)
         if let stateDir {
             guard stateDir.hasPrefix("/") else {
                 throw ConfigurationError(setting: "stateDir", message: "'\(stateDir)' must be an absolute path")
@@ -296,5 +308,26 @@ struct Settings {
             throw ConfigurationError(setting: prefix + key, message: "must be a whole number, not \(value.excerpt())")
         }
         return Int(number)
+    }
+}
+
+extension Settings {
+    func resolveOutbox(into config: inout AgentConfiguration) throws(ConfigurationError) {
+        func bounded(_ value: Int?, _ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+            guard let value else { return nil }
+            guard range.contains(value) else {
+                throw ConfigurationError(setting: "outbox.\(name)", message: "\(value) is out of range; use \(range.lowerBound) to \(range.upperBound)")
+            }
+            return value
+        }
+        if let value = try bounded(outboxMaxMessages, "maxMessages", OutboxLimits.maxMessagesRange) { config.outbox.maxMessages = value }
+        if let value = try bounded(outboxMaxBytes, "maxBytes", OutboxLimits.maxBytesRange) { config.outbox.maxBytes = value }
+        if let value = try bounded(outboxMaxInFlight, "maxInFlight", OutboxLimits.maxInFlightRange) { config.outbox.maxInFlight = value }
+        if let outboxSync {
+            guard let sync = OutboxLimits.Sync(rawValue: outboxSync) else {
+                throw ConfigurationError(setting: "outbox.sync", message: "'\(outboxSync)' is not a mode; use normal (survives the agent being killed) or full (also a power cut)")
+            }
+            config.outbox.sync = sync
+        }
     }
 }

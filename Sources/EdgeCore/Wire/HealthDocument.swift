@@ -74,15 +74,44 @@ public struct HealthDocument: Sendable, Equatable {
         }
     }
 
+    /// The outbox (docs/topics.md, "The outbox"): messages waiting for the broker, in flight,
+    /// and what was lost, with why the store is not on disk, if it is not.
     public struct Outbox: Sendable, Equatable {
+        /// Stored, not yet handed to the broker.
         public var queued: Int
+        /// Handed to the broker, its acknowledgement awaited.
+        public var inFlight: Int
+        /// Payload bytes stored (waiting and in flight).
+        public var storedBytes: Int
+        /// Dropped, oldest first, for room (or not storable while offline).
         public var dropped: Int
+        /// Waiting health reports replaced by a newer one.
+        public var replaced: Int
+        /// Refused by the MQTT client for good (an invalid topic, too large).
         public var refused: Int
+        public var durable: Bool
+        public var problem: String?
 
-        public init(queued: Int, dropped: Int, refused: Int) {
+        public init(queued: Int, inFlight: Int = 0, storedBytes: Int = 0, dropped: Int, replaced: Int = 0, refused: Int,
+                    durable: Bool = true, problem: String? = nil) {
             self.queued = queued
+            self.inFlight = inFlight
+            self.storedBytes = storedBytes
             self.dropped = dropped
+            self.replaced = replaced
             self.refused = refused
+            self.durable = durable
+            self.problem = problem
+        }
+
+        public var json: JSONValue {
+            var members: [String: JSONValue] = [
+                "queued": .int(Int64(queued)), "inFlight": .int(Int64(inFlight)), "storedBytes": .int(Int64(storedBytes)),
+                "dropped": .int(Int64(dropped)), "replaced": .int(Int64(replaced)), "refused": .int(Int64(refused)),
+                "durable": .bool(durable),
+            ]
+            if let problem { members["problem"] = .string(problem) }
+            return .object(members)
         }
     }
 
@@ -125,7 +154,7 @@ public struct HealthDocument: Sendable, Equatable {
             "deployment": .object(deploymentEntry),
             "functions": .object(functions.mapValues(\.json)),
             "cgroups": cgroups,
-            "outbox": ["queued": .int(Int64(outbox.queued)), "dropped": .int(Int64(outbox.dropped)), "refused": .int(Int64(outbox.refused))],
+            "outbox": outbox.json,
         ]
     }
 
