@@ -16,14 +16,12 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
         publishEvent(.function(runner.name, version: runner.spec.version, event))
     }
 
-    func runner(_ runner: FunctionRunner, publish topic: String, payload: JSONValue, qos: Int, retain: Bool) -> String? {
+    func runner(_ runner: FunctionRunner, publish topic: String, bytes: [UInt8], qos: Int, retain: Bool) -> String? {
         if let problem = TopicName.problem(in: topic) { return "cannot publish to '\(topic)': \(problem)" }
         guard runner.spec.mayPublish(to: topic) else {
             let allowed = runner.spec.publish.map(\.text).joined(separator: ", ")
             return "'\(topic)' is outside this function's publish allow-list (\(allowed.isEmpty ? "empty" : allowed)); add a matching filter to functions.\(runner.name).publish"
         }
-        // A string payload goes out as its text, anything else as JSON.
-        let bytes = payload.stringValue.map { Array($0.utf8) } ?? JSONCodec.serialize(payload)
         outbox.publish(topic, bytes: bytes, qos: qos, retain: retain)
         return nil
     }

@@ -2,7 +2,8 @@ import Testing
 @testable import EdgeCore
 
 @Suite struct ResourceLimitsTests {
-    static let everyField = ResourceLimits(memoryMB: 64, cpus: 0.5, pids: 32, openFiles: 256, fileSizeMB: 10, cpuSeconds: 60)
+    static let everyField = ResourceLimits(memoryMB: 64, cpus: 0.5, pids: 32, openFiles: 256, fileSizeMB: 10, cpuSeconds: 60,
+                                           publishPerSecond: 200, publishKBPerSecond: 512)
 
     @Test func unsetFieldsComeFromTheDefaults() {
         let defaults = ResourceLimits(memoryMB: 128, cpus: 1, pids: 64, openFiles: 1024, fileSizeMB: 100, cpuSeconds: 600)
@@ -55,6 +56,7 @@ import Testing
         #expect(Self.everyField.json == .object([
             "memoryMB": .int(64), "cpus": .double(0.5), "pids": .int(32),
             "openFiles": .int(256), "fileSizeMB": .int(10), "cpuSeconds": .int(60),
+            "publishPerSecond": .int(200), "publishKBPerSecond": .int(512),
         ]))
     }
 
@@ -64,7 +66,8 @@ import Testing
     }
 
     @Test func fieldsListMatchesWhatTheParserKnows() {
-        #expect(ResourceLimits.fields == ["memoryMB", "cpus", "pids", "openFiles", "fileSizeMB", "cpuSeconds"])
+        #expect(ResourceLimits.fields == ["memoryMB", "cpus", "pids", "openFiles", "fileSizeMB", "cpuSeconds",
+                                          "publishPerSecond", "publishKBPerSecond"])
     }
 
     @Test func parsedLimitsRoundTripThroughJSON() throws {

@@ -85,7 +85,7 @@ private func overrides(_ desired: String) -> ShadowOverrides {
         (#"{"functions": {"a": {"limits": {"pids": "many"}}}}"#, "functions.a.limits.pids",
          #"must be a whole number between 1 and 65536 (got "many")"#),
         (#"{"functions": {"a": {"limits": {"disk": 1}}}}"#, "functions.a.limits.disk",
-         "unknown field; allowed here: memoryMB, cpus, pids, openFiles, fileSizeMB, cpuSeconds"),
+         "unknown field; allowed here: memoryMB, cpus, pids, openFiles, fileSizeMB, cpuSeconds, publishPerSecond, publishKBPerSecond"),
         (#"{"functions": {"a": {"restart": true}}}"#, "functions.a.restart", "unknown field; allowed here: enabled, config, limits"),
     ])
     func aBadValueIsAProblemAtItsPath(_ desired: String, _ path: String, _ problem: String) {

@@ -74,7 +74,7 @@ extension FunctionRunner {
         }
     }
 
-    private func announce(_ event: FunctionEvent) {
+    func announce(_ event: FunctionEvent) {
         delegate?.runner(self, event: event)
     }
 

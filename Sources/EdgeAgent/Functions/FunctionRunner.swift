@@ -3,6 +3,7 @@ import Glibc
 #endif
 import EdgeCgroups
 import EdgeCore
+import EdgeJSON
 import EdgePOSIX
 
 /// The shell around one function's `Supervisor`: it feeds the supervisor what happens (messages
@@ -55,6 +56,8 @@ final class FunctionRunner {
     var logPath: String { supervisor.logPath }
     /// limits.cpuSeconds of an on-demand function, enforced by the kernel or watched by the agent.
     private let cpuBudget: CPUBudget?
+    /// What the function may publish itself, and what it did.
+    private(set) lazy var publishBudget = PublishBudget(spec.limits)
     /// One log per function, shared by its instances, so the size cap holds for the function.
     private lazy var log = RotatingLog(path: logPath)
 
@@ -227,8 +230,13 @@ final class FunctionRunner {
         case .message(let message):
             switch message {
             case .publish(let topic, let payload, let qos, let retain):
-                if let refusal = delegate?.runner(self, publish: topic, payload: payload, qos: qos, retain: retain) {
-                    processes[id]?.channel?.send(AgentMessage.publishError(topic: topic, message: refusal).json)
+                // A string payload goes out as its text, anything else as JSON.
+                let bytes = payload.stringValue.map { Array($0.utf8) } ?? JSONCodec.serialize(payload)
+                if let refusal = admitPublish(bytes: bytes.count)
+                    ?? delegate?.runner(self, publish: topic, bytes: bytes, qos: qos, retain: retain) {
+                    if !refusal.isEmpty {
+                        processes[id]?.channel?.send(AgentMessage.publishError(topic: topic, message: refusal).json)
+                    }
                 }
             case .shadow(let type, let request):
                 // The answer goes to the instance that asked, if it is still there.
@@ -236,6 +244,25 @@ final class FunctionRunner {
             default:
                 handle(.message(id, message))
             }
+        }
+    }
+
+    /// The function's publish rate (`PublishBudget`): nil when this publish may go; else what
+    /// to tell the function, empty when it was told less than a second ago (a flood is not
+    /// answered with a flood).
+    private func admitPublish(bytes: Int) -> String? {
+        publishBudget.retune(spec.limits)
+        switch publishBudget.take(bytes: bytes, nowMs: Clock.monotonicMs()) {
+        case .allowed:
+            return nil
+        case .tooLarge(let notice):
+            guard notice != nil else { return "" }
+            return "a publish of \(bytes) bytes is more than this function may publish in a second "
+                + "(limits.publishKBPerSecond: \(publishBudget.bytesPerSecond / 1024)); raise functions.\(name).limits.publishKBPerSecond"
+        case .refused(let notice):
+            guard let count = notice else { return "" }
+            announce(.publishRefused(refused: count, perSecond: publishBudget.messagesPerSecond, kbPerSecond: publishBudget.bytesPerSecond / 1024))
+            return publishBudget.refusal(count: count, field: "functions.\(name)")
         }
     }
 

@@ -7,7 +7,7 @@ protocol FunctionRunnerDelegate: AnyObject {
     /// Something an operator should see on the events topic.
     func runner(_ runner: FunctionRunner, event: FunctionEvent)
     /// The function asks to publish; returns an error message when refused.
-    func runner(_ runner: FunctionRunner, publish topic: String, payload: JSONValue, qos: Int, retain: Bool) -> String?
+    func runner(_ runner: FunctionRunner, publish topic: String, bytes: [UInt8], qos: Int, retain: Bool) -> String?
     /// The function asks for or updates its own named shadow (`shadow.get`, `shadow.update`);
     /// `reply` gets the message to answer it with, once the shadow is saved.
     func runner(_ runner: FunctionRunner, shadow type: String, _ request: [String: JSONValue], reply: @escaping (JSONValue) -> Void)

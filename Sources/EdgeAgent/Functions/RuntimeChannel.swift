@@ -97,8 +97,9 @@ final class RuntimeChannel {
 
     private func readAvailable() {
         let buffer = loop.readBuffer
-        // Bounded per turn, so a function that streams messages cannot starve the reactor.
-        for _ in 0..<16 where token != nil {
+        // Bounded per turn (256 KiB), so a function that streams messages cannot starve the
+        // reactor: the other functions' answers are read in the same turn.
+        for _ in 0..<4 where token != nil {
             let count: Int
             switch descriptor?.readAvailable(into: buffer) {
             case .data(let read)?: count = read

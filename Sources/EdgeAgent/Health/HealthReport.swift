@@ -22,12 +22,14 @@ public struct HealthReport {
         for runner in runners {
             let supervisor = runner.supervisor
             let latency = supervisor.latency.percentiles([0.5, 0.99]).map { (p50: $0[0], p99: $0[1]) }
-            functions[runner.name] = HealthDocument.Function(
+            var entry = HealthDocument.Function(
                 state: supervisor.state, version: runner.spec.version, lifecycle: runner.spec.lifecycle, pids: supervisor.pids,
                 restarts: supervisor.restarts, invocations: supervisor.invocations, errors: supervisor.errors,
                 timeouts: supervisor.timeouts, queueDepth: supervisor.queueDepth, queueCapacity: runner.spec.queueSize,
                 dropped: supervisor.dropped, latencyMs: latency, lastError: supervisor.lastError,
                 user: runner.spec.user ?? HealthReport.agentUser, limits: runner.spec.limits.json, usage: runner.usage())
+            entry.publishes = (runner.publishBudget.allowed, runner.publishBudget.refused)
+            functions[runner.name] = entry
         }
         return HealthDocument(thing: thing, agentVersion: Self.agentVersion, uptimeSeconds: (now - startedMs) / 1000, timestamp: now,
                               connection: connection, deployment: deployment, functions: functions, cgroups: cgroups, outbox: outbox)

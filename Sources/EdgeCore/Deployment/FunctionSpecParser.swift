@@ -118,6 +118,8 @@ enum FunctionSpecParser {
         limits.openFiles = int("openFiles", ResourceLimits.openFilesRange)
         limits.fileSizeMB = int("fileSizeMB", ResourceLimits.fileSizeRange)
         limits.cpuSeconds = int("cpuSeconds", ResourceLimits.cpuSecondsRange)
+        limits.publishPerSecond = int("publishPerSecond", ResourceLimits.publishPerSecondRange)
+        limits.publishKBPerSecond = int("publishKBPerSecond", ResourceLimits.publishKBPerSecondRange)
         return limits
     }
 

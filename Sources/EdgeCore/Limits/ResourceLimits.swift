@@ -1,5 +1,6 @@
-/// Kernel-enforced caps for a function's processes; nil means "the agent's default", and the
-/// agent's default nil means "no cap".
+/// Caps for a function: the kernel enforces the first six, the agent the publish rates; nil means
+/// "the agent's default", and the agent's default nil means "no cap" (for the publish rates, the
+/// `PublishBudget` defaults).
 public struct ResourceLimits: Sendable, Equatable {
     /// Memory of all the function's processes together, in MiB (cgroup memory controller).
     public var memoryMB: Int?
@@ -13,22 +14,29 @@ public struct ResourceLimits: Sendable, Equatable {
     public var fileSizeMB: Int?
     /// CPU seconds an on-demand instance may use in its life (RLIMIT_CPU).
     public var cpuSeconds: Int?
+    /// Messages a second the function may publish itself (`PublishBudget`).
+    public var publishPerSecond: Int?
+    /// KiB a second the function may publish itself.
+    public var publishKBPerSecond: Int?
 
     public init(memoryMB: Int? = nil, cpus: Double? = nil, pids: Int? = nil, openFiles: Int? = nil,
-                fileSizeMB: Int? = nil, cpuSeconds: Int? = nil) {
+                fileSizeMB: Int? = nil, cpuSeconds: Int? = nil, publishPerSecond: Int? = nil, publishKBPerSecond: Int? = nil) {
         self.memoryMB = memoryMB
         self.cpus = cpus
         self.pids = pids
         self.openFiles = openFiles
         self.fileSizeMB = fileSizeMB
         self.cpuSeconds = cpuSeconds
+        self.publishPerSecond = publishPerSecond
+        self.publishKBPerSecond = publishKBPerSecond
     }
 
     /// These limits, with every unset one taken from `defaults`.
     public func over(_ defaults: ResourceLimits) -> ResourceLimits {
         ResourceLimits(memoryMB: memoryMB ?? defaults.memoryMB, cpus: cpus ?? defaults.cpus, pids: pids ?? defaults.pids,
                        openFiles: openFiles ?? defaults.openFiles, fileSizeMB: fileSizeMB ?? defaults.fileSizeMB,
-                       cpuSeconds: cpuSeconds ?? defaults.cpuSeconds)
+                       cpuSeconds: cpuSeconds ?? defaults.cpuSeconds, publishPerSecond: publishPerSecond ?? defaults.publishPerSecond,
+                       publishKBPerSecond: publishKBPerSecond ?? defaults.publishKBPerSecond)
     }
 
     /// The limits only a cgroup controller can enforce, by field name and controller.
@@ -51,6 +59,8 @@ public struct ResourceLimits: Sendable, Equatable {
         if let openFiles { members["openFiles"] = .int(Int64(openFiles)) }
         if let fileSizeMB { members["fileSizeMB"] = .int(Int64(fileSizeMB)) }
         if let cpuSeconds { members["cpuSeconds"] = .int(Int64(cpuSeconds)) }
+        if let publishPerSecond { members["publishPerSecond"] = .int(Int64(publishPerSecond)) }
+        if let publishKBPerSecond { members["publishKBPerSecond"] = .int(Int64(publishKBPerSecond)) }
         return .object(members)
     }
 
@@ -61,5 +71,7 @@ public struct ResourceLimits: Sendable, Equatable {
     public static let openFilesRange: ClosedRange<Int64> = 16...1_048_576
     public static let fileSizeRange: ClosedRange<Int64> = 1...1_048_576
     public static let cpuSecondsRange: ClosedRange<Int64> = 1...86_400
-    public static let fields = ["memoryMB", "cpus", "pids", "openFiles", "fileSizeMB", "cpuSeconds"]
+    public static let publishPerSecondRange: ClosedRange<Int64> = 1...100_000
+    public static let publishKBPerSecondRange: ClosedRange<Int64> = 1...1_048_576
+    public static let fields = ["memoryMB", "cpus", "pids", "openFiles", "fileSizeMB", "cpuSeconds", "publishPerSecond", "publishKBPerSecond"]
 }

@@ -75,6 +75,13 @@ public struct ShadowOverrides: Sendable, Equatable {
         tighten("openFiles", wanted.openFiles, ceiling.openFiles) { $0.openFiles = $1 }
         tighten("fileSizeMB", wanted.fileSizeMB, ceiling.fileSizeMB) { $0.fileSizeMB = $1 }
         tighten("cpuSeconds", wanted.cpuSeconds, ceiling.cpuSeconds) { $0.cpuSeconds = $1 }
+        // Unset publish rates are the agent's defaults, not "no cap".
+        tighten("publishPerSecond", wanted.publishPerSecond, ceiling.publishPerSecond ?? PublishBudget.defaultMessagesPerSecond) {
+            $0.publishPerSecond = $1
+        }
+        tighten("publishKBPerSecond", wanted.publishKBPerSecond, ceiling.publishKBPerSecond ?? PublishBudget.defaultKBPerSecond) {
+            $0.publishKBPerSecond = $1
+        }
         return (result, problems)
     }
 

@@ -11,6 +11,8 @@ public enum FunctionEvent: Sendable, Equatable {
     case oomKilled(memoryMB: Int?, oomKills: Int64, pid: Int32)
     case pidsLimit(pids: Int?, hits: Int64, current: Int64?, pid: Int32)
     case cpuThrottled(cpus: Double?, throttledPercent: Double, windowSeconds: Double, pid: Int32)
+    /// Publishes refused for the function's publish rate since the last such event (at most one a second).
+    case publishRefused(refused: Int, perSecond: Int, kbPerSecond: Int)
 
     public var type: String {
         switch self {
@@ -24,6 +26,7 @@ public enum FunctionEvent: Sendable, Equatable {
         case .oomKilled: return "function.oom_killed"
         case .pidsLimit: return "function.pids_limit"
         case .cpuThrottled: return "function.cpu_throttled"
+        case .publishRefused: return "function.publish_refused"
         }
     }
 
@@ -52,6 +55,9 @@ public enum FunctionEvent: Sendable, Equatable {
         case .cpuThrottled(let cpus, let throttledPercent, let windowSeconds, let pid):
             return ["limit": "cpus", "cpus": cpus.map { .double($0) } ?? .null, "throttledPercent": .double(throttledPercent),
                     "windowSeconds": .double(windowSeconds), "pid": .int(Int64(pid))]
+        case .publishRefused(let refused, let perSecond, let kbPerSecond):
+            return ["limit": "publishPerSecond", "refused": .int(Int64(refused)), "publishPerSecond": .int(Int64(perSecond)),
+                    "publishKBPerSecond": .int(Int64(kbPerSecond))]
         }
     }
 }

@@ -35,6 +35,8 @@ public struct HealthDocument: Sendable, Equatable {
         public var user: String
         public var limits: JSONValue
         public var usage: JSONValue
+        /// The function's own publishes: sent, and refused for its publish rate.
+        public var publishes: (sent: Int, refused: Int) = (0, 0)
 
         public init(state: FunctionState, version: String, lifecycle: FunctionSpec.Lifecycle, pids: [Int32], restarts: Int,
                     invocations: Int, errors: Int, timeouts: Int, queueDepth: Int, queueCapacity: Int, dropped: Int,
@@ -66,6 +68,7 @@ public struct HealthDocument: Sendable, Equatable {
                 "invocations": .int(Int64(invocations)), "errors": .int(Int64(errors)), "timeouts": .int(Int64(timeouts)),
                 "queue": ["depth": .int(Int64(queueDepth)), "capacity": .int(Int64(queueCapacity)), "dropped": .int(Int64(dropped))],
                 "user": .string(user), "limits": limits, "usage": usage,
+                "publish": ["sent": .int(Int64(publishes.sent)), "refused": .int(Int64(publishes.refused))],
             ]
             if let pid = pids.first { entry["pid"] = .int(Int64(pid)) }
             if let latencyMs { entry["latencyMs"] = ["p50": .double(rounded(latencyMs.p50)), "p99": .double(rounded(latencyMs.p99))] }
