@@ -14,6 +14,11 @@ struct RolloutDriver {
     var staging: [Int] = []
     /// Answer `.stop` with `.runnerStopped` at once (a runner with no process left does).
     var stopsAtOnce = true
+    /// How `.save` is answered: nil saves, else the failure.
+    var saveFailure: String?
+    var readied: Set<RunnerID> = []
+    var stopsAnswered: Set<RunnerID> = []
+    var staged: Set<Int> = []
 
     init(admit: ((FunctionSpec) -> Result<FunctionAdmission, DocumentRejection>)? = nil) {
         rollout = Rollout(thing: "dev1", groups: ["line1"], admit: admit)
@@ -32,9 +37,13 @@ struct RolloutDriver {
                 case .start(let id): started.append(id)
                 case .stop(let id):
                     stopped.append(id)
-                    if stopsAtOnce { queue.append(.runnerStopped(id)) }
+                    if stopsAtOnce {
+                        stopsAnswered.insert(id)
+                        queue.append(.runnerStopped(id))
+                    }
                 case .publish(let status): published.append(status)
                 case .stage(let attempt, _): staging.append(attempt)
+                case .save(_, let attempt): queue.append(.saved(attempt: attempt, failure: saveFailure))
                 default: break
                 }
             }
@@ -55,6 +64,26 @@ struct RolloutDriver {
         let before = Set(made.keys)
         send(.staged(attempt: attempt, .success(dirs())))
         for id in made.keys.sorted() where !before.contains(id) { send(.runnerReady(id)) }
+    }
+
+    /// Plays the shell until no attempt is in flight: staging answered, stops answered, every new
+    /// runner ready, every health window over.
+    mutating func settle() {
+        for _ in 0..<50 where rollout.isDeploying {
+            for attempt in staging where !staged.contains(attempt) {
+                staged.insert(attempt)
+                send(.staged(attempt: attempt, .success(dirs())))
+            }
+            for id in stopped where !stopsAnswered.contains(id) {
+                stopsAnswered.insert(id)
+                send(.runnerStopped(id))
+            }
+            for id in made.keys.sorted() where !readied.contains(id) && !stopped.contains(id) {
+                readied.insert(id)
+                send(.runnerReady(id))
+            }
+            for attempt in staging { send(.timer(.healthGate(attempt: attempt))) }
+        }
     }
 
     func dirs() -> [String: String] {
@@ -93,7 +122,7 @@ func fn(_ version: String = "1.0.0", _ set: [String: JSONValue] = [:]) -> JSONVa
         #expect(driver.published.last?.reason == "all functions are ready; watching them for 5 s (policy.healthySeconds)")
         let done = driver.send(.timer(.healthGate(attempt: 1)))
         #expect(driver.lastState == .succeeded)
-        #expect(done.contains { if case .persist(let saved) = $0 { saved.documents[.thing] != nil } else { false } })
+        #expect(done.contains { if case .save(let saved, 1) = $0 { saved.documents[.thing] != nil } else { false } })
         #expect(done.contains { if case .collectGarbage = $0 { true } else { false } })
         #expect(driver.rollout.current.functions["a"]?.version == "1.0.0")
         #expect(!driver.rollout.isDeploying)
@@ -273,9 +302,11 @@ func fn(_ version: String = "1.0.0", _ set: [String: JSONValue] = [:]) -> JSONVa
 }
 
 @Suite struct RolloutSupersedeTests {
-    /// A newer revision that arrives while an attempt is in any phase waits for it, then applies.
+    /// A newer revision of the same source that arrives while an attempt is in any phase
+    /// supersedes it at once: cancelled while staging, rolled back after (version 1 comes back),
+    /// answered SUPERSEDED naming revision 3; then revision 3 applies.
     @Test(arguments: ["staging", "stopping", "starting", "observing"])
-    func aNewerRevisionWaitsForTheAttemptInFlight(_ phase: String) {
+    func aNewerRevisionSupersedesTheAttemptInFlight(_ phase: String) {
         var driver = RolloutDriver()
         driver.deploy(["a": fn()], revision: 1)
         driver.stopsAtOnce = false
@@ -285,25 +316,64 @@ func fn(_ version: String = "1.0.0", _ set: [String: JSONValue] = [:]) -> JSONVa
         if phase != "staging" { driver.send(.staged(attempt: second, .success(driver.dirs()))) }
         if phase == "starting" || phase == "observing" { driver.send(.runnerStopped(old)) }
         if phase == "observing" { driver.send(.runnerReady(driver.live("a")!)) }
-        let waiting = driver.send(.received(.document(doc(["a": fn("3.0.0")], revision: 3)), from: .thing))
-        #expect(!waiting.contains { if case .stage = $0 { true } else { false } }, "\(phase)")
-        // The attempt in flight completes; then revision 3 starts.
-        if phase == "staging" { driver.send(.staged(attempt: second, .success(driver.dirs()))) }
-        if phase == "staging" || phase == "stopping" { driver.send(.runnerStopped(old)) }
-        if phase != "observing" { driver.send(.runnerReady(driver.live("a")!)) }
-        let v2 = driver.live("a")!
-        driver.send(.timer(.healthGate(attempt: second)))
-        #expect(driver.staging.last == second + 1, "\(phase)")
-        driver.send(.staged(attempt: second + 1, .success(driver.dirs())))
-        driver.send(.runnerStopped(v2))
-        driver.send(.runnerReady(driver.live("a")!))
+        let third = driver.send(.received(.document(doc(["a": fn("3.0.0")], revision: 3)), from: .thing))
+        if phase == "staging" {
+            #expect(third.contains(.stage(attempt: second + 1, [])) == false)
+            #expect(driver.staging.last == second + 1, "revision 3 is staged at once: nothing of revision 2 ran")
+            #expect(!driver.stopped.contains(old), "the running version was never touched")
+        }
+        // Once what revision 2 started has stopped (a rollback waits for it), it is answered.
+        driver.stopsAtOnce = true
+        driver.settle()
+        let answer = driver.published.last { $0.revision == 2 }
+        #expect(answer?.state == .superseded, "\(phase): \(String(describing: answer))")
+        #expect(answer?.supersededBy?.revision == 3, "\(phase)")
+        #expect(answer?.reason?.contains("revision 3") == true, "\(phase): \(answer?.reason ?? "")")
+        #expect(!driver.published.contains { $0.revision == 2 && $0.state == .rolledBack }, "\(phase)")
+        #expect(driver.made[driver.live("a")!]?.version == "3.0.0", "\(phase)")
+        #expect(driver.published.last { $0.revision == 3 }?.state == .succeeded, "\(phase)")
+        #expect(!driver.rollout.isDeploying)
+    }
+
+    /// The issue's case: a revision whose function never becomes ready no longer blocks the next.
+    @Test func aRevisionThatNeverGetsReadyIsSupersededWithoutWaitingForItsStartTimeout() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
+        driver.send(.staged(attempt: driver.staging.last!, .success(driver.dirs())))
+        // Version 2's runner started and never says ready; revision 3 arrives.
+        driver.send(.received(.document(doc(["a": fn("3.0.0")], revision: 3)), from: .thing))
+        #expect(driver.published.last { $0.revision == 2 }?.state == .superseded)
+        driver.settle()
         #expect(driver.made[driver.live("a")!]?.version == "3.0.0")
-        #expect(driver.lastState == .succeeded)
+    }
+
+    @Test func anOlderOrEqualRevisionOrAnotherSourceDoesNotSupersedeTheAttempt() {
+        var driver = RolloutDriver()
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
+        driver.send(.received(.document(doc(["b": fn()], revision: 9)), from: .group("line1")))
+        #expect(!driver.published.contains { $0.state == .superseded })
+        driver.settle()
+        #expect(driver.published.last { $0.revision == 2 }?.state == .succeeded)
+    }
+
+    @Test func aDeploymentThatCannotBeSavedIsRolledBackNotSucceeded() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        let v1 = driver.live("a")!
+        driver.saveFailure = "No space left on device"
+        driver.deploy(["a": fn("2.0.0")], revision: 2)
+        let last = driver.published.last!
+        #expect(last.revision == 2 && last.state == .rolledBack, "\(last)")
+        #expect(last.reason?.contains("could not be saved") == true && last.reason?.contains("No space left on device") == true)
+        #expect(!driver.published.contains { $0.revision == 2 && $0.state == .succeeded })
+        #expect(driver.made[driver.live("a")!]?.version == "1.0.0" && driver.live("a") != v1)
     }
 
     @Test func onlyTheNewestWaitingDocumentOfASourceAppliesAndTheSkippedOneIsAnswered() {
         var driver = RolloutDriver()
-        driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .thing))
+        driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .group("line1")))
         driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
         driver.send(.received(.document(doc(["a": fn("3.0.0")], revision: 3)), from: .thing))
         // Revision 2 never runs, but it gets a final status naming what replaced it.
@@ -334,7 +404,8 @@ func fn(_ version: String = "1.0.0", _ set: [String: JSONValue] = [:]) -> JSONVa
             let last = driver.published.filter { $0.revision == Int64(revision) }.last
             #expect(last.map { final.contains($0.state) } == true, "revision \(revision): \(String(describing: last?.state))")
         }
-        #expect(driver.published.filter { $0.state == .superseded }.count == 8)
+        // Each revision supersedes the one staging before it: only the last runs.
+        #expect(driver.published.filter { $0.state == .superseded }.count == 9)
         #expect(driver.made[driver.live("a")!]?.version == "10.0.0")
     }
 
@@ -343,7 +414,8 @@ func fn(_ version: String = "1.0.0", _ set: [String: JSONValue] = [:]) -> JSONVa
         driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .thing))
         driver.send(.received(.document(doc(["a": fn("3.0.0")], revision: 3)), from: .thing))
         driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
-        #expect(!driver.published.contains { $0.state == .superseded })
+        // Revision 3 superseded revision 1 (staging); revision 2, older than the one in flight, waits and is then ignored.
+        #expect(driver.published.filter { $0.state == .superseded }.map(\.revision) == [1])
         driver.stageAndStart()
         driver.stageAndStart()
         #expect(driver.made[driver.live("a")!]?.version == "3.0.0")
@@ -351,7 +423,7 @@ func fn(_ version: String = "1.0.0", _ set: [String: JSONValue] = [:]) -> JSONVa
 
     @Test func anInvalidDocumentWhileAnotherWaitsSupersedesItAndIsRejectedInTurn() {
         var driver = RolloutDriver()
-        driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .thing))
+        driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .group("line1")))
         driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
         driver.send(.received(.invalid("not JSON"), from: .thing))
         let skipped = driver.published.first { $0.revision == 2 }
@@ -363,7 +435,7 @@ func fn(_ version: String = "1.0.0", _ set: [String: JSONValue] = [:]) -> JSONVa
 
     @Test func aClearWhileADocumentWaitsSupersedesIt() {
         var driver = RolloutDriver()
-        driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .thing))
+        driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .group("line1")))
         driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
         driver.send(.received(.cleared, from: .thing))
         let skipped = driver.published.first { $0.revision == 2 }

@@ -3,6 +3,7 @@ artifact digests."""
 
 import json
 import re
+import time
 
 import paho.mqtt.client as mqtt
 
@@ -189,3 +190,35 @@ def test_a_burst_of_revisions_gets_a_final_status_each_and_the_last_one_runs(age
         if status["status"] == "SUPERSEDED":
             assert status["supersededBy"]["revision"] > revision, status
     assert edge.send("sensors/+/x", {"n": 1}, "echo")["version"] == "11"
+
+
+NEVER_READY = '''
+import time
+
+time.sleep(600)  # at import: this function never says ready
+
+
+def handler(event, context):
+    return event
+'''
+
+
+def test_a_revision_that_never_gets_ready_is_superseded_by_the_next_at_once(agent, edge, echo_bin):
+    agent()
+    edge.deploy(h.document("stuck", 1, {"echo": h.native_function(echo_bin, version="1")}))
+    module = h.write_module(h.shared_path("src"), "stuck", NEVER_READY)
+    since = edge.obs.mark()
+    edge.publish_deployment(h.document("stuck", 2, {"echo": h.python_function(module, "stuck.handler", version="2",
+                                                                               subscriptions=("sensors/+/x",),
+                                                                               startTimeoutMs=600000)}))
+    edge.event("function.started", lambda e: e["function"] == "echo" and e["version"] == "2", since=since)
+    asked = time.monotonic()
+    edge.publish_deployment(h.document("stuck", 3, {"echo": h.native_function(echo_bin, version="3")}))
+    second = edge.final_status("stuck", 2, since=since, timeout=20)
+    assert second["status"] == "SUPERSEDED" and second["supersededBy"] == {"deploymentId": "stuck", "revision": 3}, second
+    third = edge.final_status("stuck", 3, since=since, timeout=20)
+    assert third["status"] == "SUCCEEDED", third
+    # Without superseding, revision 3 would wait for revision 2's 600 s start timeout.
+    took = time.monotonic() - asked
+    assert took < 10, "revision 3 succeeded %.1f s after it was published" % took
+    assert edge.send("sensors/+/x", {"n": 1}, "echo")["version"] == "3"

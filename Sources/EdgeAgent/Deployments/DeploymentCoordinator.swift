@@ -136,6 +136,8 @@ final class DeploymentCoordinator {
             timers.cancel(timer)
         case .persist(let saved):
             persist(saved)
+        case .save(let saved, let attempt):
+            persist(saved) { [weak self] failure in self?.handle(.saved(attempt: attempt, failure: failure?.description)) }
         case .collectGarbage(let keeping):
             // On the lane that stages, after what was staged before it: removing an old version's
             // files takes the disk's time, and a folder being staged is never listed half-made.
@@ -150,7 +152,7 @@ final class DeploymentCoordinator {
 
     /// Saves the applied documents on the I/O worker's storage lane, in order; a failure is said
     /// where the operator looks (an event) once it is known.
-    private func persist(_ saved: SavedDeployments) {
+    private func persist(_ saved: SavedDeployments, then answer: ((SystemError?) -> Void)? = nil) {
         let store = self.store
         savesRequested += 1
         io.save({ () -> SystemError? in
@@ -164,9 +166,11 @@ final class DeploymentCoordinator {
             guard let self else { return }
             self.savesDone += 1
             if let failure {
-                self.logger.error("cannot save the applied deployment; it will not survive a restart", ("error", failure.description))
+                self.logger.error(answer == nil ? "cannot save the applied deployment; it will not survive a restart"
+                                  : "cannot save the new deployment; it is rolled back", ("error", failure.description))
                 self.delegate?.coordinator(self, event: .persistFailed(failure.description))
             }
+            answer?(failure)
             while let next = self.statusesAfterSave.first, next.afterSave <= self.savesDone {
                 _ = self.statusesAfterSave.popFirst()
                 self.send(next.status)

@@ -1,9 +1,10 @@
 /// Moves the thing from what it runs to what its deployment documents ask for, as a pure state
 /// machine: validate, stage artifacts, hand over (stop the replaced runners, start the new ones,
-/// events held in between), watch health, then succeed, or roll back. One attempt runs at a time;
-/// documents that arrive meanwhile wait their turn, and a newer revision of a source supersedes
-/// an older one still waiting. It takes events and returns effects; EdgeAgent's
-/// DeploymentCoordinator performs them.
+/// events held in between), watch health, save, then succeed, or roll back. One attempt runs at a
+/// time; documents that arrive meanwhile wait their turn. A newer revision of the attempt's own
+/// source supersedes it at any phase (cancelled while staging, rolled back after), and one still
+/// waiting; each superseded revision is answered SUPERSEDED. It takes events and returns
+/// effects; EdgeAgent's DeploymentCoordinator performs them.
 public struct Rollout {
     public let thing: String
     public let groups: [String]
@@ -63,13 +64,26 @@ public struct Rollout {
         var isRestore: Bool
         /// Started by a change of the classic shadow, not by a deployment document.
         var fromShadow = false
+        /// Cancelled for a newer document of its source: what replaced it (nil for a clearing).
+        var superseded: (replacement: (deploymentId: String, revision: Int64)?, why: String)?
 
         enum Phase: Equatable {
             case staging
             case stopping(Set<RunnerID>)
             case starting(Set<RunnerID>)
             case observing
+            /// Ready and watched: what it applies is being saved before it is reported SUCCEEDED.
+            case saving
             case rollingBack(String, Set<RunnerID>)
+
+            static func == (a: Phase, b: Phase) -> Bool {
+                switch (a, b) {
+                case (.staging, .staging), (.observing, .observing), (.saving, .saving): return true
+                case (.stopping(let x), .stopping(let y)), (.starting(let x), .starting(let y)): return x == y
+                case (.rollingBack(let r, let x), .rollingBack(let s, let y)): return r == s && x == y
+                default: return false
+                }
+            }
         }
 
         var policy: DeploymentPolicy {
@@ -101,6 +115,7 @@ public struct Rollout {
         case .runnerDeclinedLiveConfig(let id):
             if let name = name(of: id) { live[name]?.takesLiveConfig = false }
         case .timer(.healthGate(let number)): observationEnded(number: number)
+        case .saved(let number, let failure): saved(number: number, failure: failure)
         case .stopAll: stopAll()
         }
         defer { effects.removeAll(keepingCapacity: true) }
@@ -173,9 +188,42 @@ public struct Rollout {
                 pending.remove(at: waiting)
             }
             pending.append((source, payload))
+            supersedeInFlight(by: payload, from: source)
             return
         }
         process(payload, from: source)
+    }
+
+    /// A newer document (or a clearing) of the attempt's own source arrived: the attempt gives
+    /// way at once, whatever its phase. Cancelled while staging (nothing ran yet), rolled back
+    /// after (what it replaced comes back), and answered SUPERSEDED; the newer one, waiting in
+    /// `pending`, starts next. A restore, a change of the shadow and an attempt already rolling
+    /// back finish first.
+    private mutating func supersedeInFlight(by payload: DeploymentPayload, from source: DeploymentSource) {
+        guard var current = attempt, current.superseded == nil, !current.isRestore, !current.fromShadow,
+              current.source == source, let running = current.deployment else { return }
+        let newer = Self.identity(of: payload)
+        let why: String
+        switch payload {
+        case .cleared:
+            why = "the source was cleared"
+        case .document:
+            guard let newer, newer.revision > running.revision else { return }
+            why = "revision \(newer.revision) (\(newer.deploymentId)) of the same source arrived"
+        case .invalid:
+            return
+        }
+        current.superseded = (newer, why)
+        attempt = current
+        switch current.phase {
+        case .staging:
+            finish(.superseded, reason: "\(why) while this one was staging its artifacts; it was cancelled before anything changed",
+                   keepCandidate: false)
+        case .stopping, .starting, .observing, .saving:
+            rollBack("\(why) while this one was being applied")
+        case .rollingBack:
+            break
+        }
     }
 
     /// A document's id and revision, when it has both.
@@ -497,10 +545,29 @@ public struct Rollout {
         }
     }
 
+    /// Watched long enough: a restore is done; anything else is saved first (`.save`), and is
+    /// SUCCEEDED only once saved (`saved`).
     private mutating func observationEnded(number: Int) {
-        guard let current = attempt, current.number == number, current.phase == .observing else { return }
-        finish(.succeeded, reason: current.isRestore ? "restored after an agent restart"
-               : current.fromShadow ? "the classic shadow's desired state was applied" : nil, keepCandidate: true)
+        guard var current = attempt, current.number == number, current.phase == .observing else { return }
+        if current.isRestore {
+            finish(.succeeded, reason: "restored after an agent restart", keepCandidate: true)
+            return
+        }
+        current.phase = .saving
+        attempt = current
+        effects.append(.save(SavedDeployments(documents: current.candidateRaw, seen: current.candidate.seenRevisions), attempt: number))
+    }
+
+    /// The save of what the attempt applies ended. A deployment that could not be saved would
+    /// not survive a restart (the disk holds the previous one): it is rolled back, never SUCCEEDED.
+    private mutating func saved(number: Int, failure: String?) {
+        guard let current = attempt, current.number == number, current.phase == .saving else { return }
+        if let failure {
+            rollBack("the deployment could not be saved on this device (\(failure)); free space in the state directory and deploy again")
+            return
+        }
+        finish(.succeeded, reason: current.fromShadow ? "the classic shadow's desired state was applied" : nil,
+               keepCandidate: true, saved: true)
     }
 
     /// A function failed. During an attempt that started it, this is the attempt's failure: a
@@ -510,7 +577,7 @@ public struct Rollout {
         if broken { live[name]?.broken = true }
         guard let current = attempt, current.started.contains(name), let runner = live[name] else { return }
         switch current.phase {
-        case .starting, .observing: break
+        case .starting, .observing, .saving: break
         default: return
         }
         let why = "function \(name) (\(runner.spec.version)) failed: \(reason)"
@@ -544,10 +611,15 @@ public struct Rollout {
             launch(id)
         }
         announceRoutes()
-        finish(.rolledBack, reason: "\(reason); the previous deployment was restored", keepCandidate: false)
+        if done.superseded != nil {
+            finish(.superseded, reason: "\(reason); it was rolled back (the previous deployment restored) for the newer one", keepCandidate: false)
+        } else {
+            finish(.rolledBack, reason: "\(reason); the previous deployment was restored", keepCandidate: false)
+        }
     }
 
-    private mutating func finish(_ state: DeploymentState, reason: String?, keepCandidate: Bool) {
+    /// Ends the attempt. `saved`: what it applies was saved already (`.save`), so it is not again.
+    private mutating func finish(_ state: DeploymentState, reason: String?, keepCandidate: Bool, saved: Bool = false) {
         guard let done = attempt else { return }
         effects.append(.cancel(.healthGate(attempt: done.number)))
         if keepCandidate {
@@ -566,8 +638,10 @@ public struct Rollout {
         restoredDocuments = nil
         attempt = nil
         if done.fromShadow { shadowFailure = state == .succeeded ? nil : reason }
-        effects.append(.persist(SavedDeployments(documents: appliedRaw, seen: applied.seenRevisions)))
-        publish(status(state, reason: reason, of: done))
+        if !saved { effects.append(.persist(SavedDeployments(documents: appliedRaw, seen: applied.seenRevisions))) }
+        var final = status(state, reason: reason, of: done)
+        if state == .superseded { final.supersededBy = done.superseded?.replacement }
+        publish(final)
         effects.append(.log(.finished(state, reason: reason)))
         if state == .succeeded { effects.append(.collectGarbage(keeping: [current, previous])) }
         announceRoutes()

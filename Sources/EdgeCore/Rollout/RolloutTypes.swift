@@ -46,6 +46,8 @@ public enum RolloutEvent: Sendable {
     /// An instance of the runner said it cannot take `config` messages.
     case runnerDeclinedLiveConfig(RunnerID)
     case timer(RolloutTimer)
+    /// The save asked for by `.save` for attempt `attempt` ended: nil, or why it failed.
+    case saved(attempt: Int, failure: String?)
     /// The agent stops: stop everything, abandon an attempt in flight without saving it.
     case stopAll
 }
@@ -102,6 +104,8 @@ public enum RolloutEffect: Sendable, Equatable {
     case arm(RolloutTimer, afterMs: Int)
     case cancel(RolloutTimer)
     case persist(SavedDeployments)
+    /// Save what attempt `attempt` would apply, before it is reported SUCCEEDED; answer with `.saved`.
+    case save(SavedDeployments, attempt: Int)
     /// Remove artifacts that neither of these uses.
     case collectGarbage(keeping: [EffectiveDeployment])
     case log(RolloutLog)

@@ -452,10 +452,11 @@ public struct Supervisor: Sendable {
     }
 
     /// Ends an instance: gracefully (shutdown message, SIGTERM after stopTimeoutMs, SIGKILL after
-    /// that) or at once with SIGKILL.
+    /// that; an instance not ready yet gets SIGTERM at once) or at once with SIGKILL.
     private mutating func end(_ id: InstanceID, reason: Instance.EndReason, gracefully: Bool) {
         guard let index = instances.firstIndex(where: { $0.id == id }) else { return }
         if instances[index].endReason == nil { instances[index].endReason = reason }
+        let wasStarting = instances[index].isStarting
         if case .busy(let invocation, let startedNs) = instances[index].phase {
             if case .stopRequested = reason, gracefully {
                 // Let it finish: a graceful stop waits for the event in flight.
@@ -473,7 +474,11 @@ public struct Supervisor: Sendable {
         }
         instances[index].phase = .stopping
         cancelTimers(of: id)
-        if gracefully {
+        if gracefully && wasStarting {
+            // Not ready yet: it has no event to finish and does not read its channel, so the
+            // grace would only be waited out (a deployment superseded while a model loads).
+            effects += [.signal(id, .terminate), .arm(.killGrace(id), afterMs: Self.killGraceMs)]
+        } else if gracefully {
             scheduleGracefulEnd(id)
         } else {
             effects.append(.signal(id, .kill))
