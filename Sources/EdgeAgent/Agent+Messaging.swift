@@ -58,7 +58,7 @@ extension Agent {
         let wanted = wantedSubscriptions()
         for (filter, qos) in wanted where subscribed[filter] != qos {
             do {
-                try client.subscribe(filter, qos: qos)
+                try client.subscribe(filter, qos: qos, retainAsPublished: isDeploymentTopic(filter))
                 subscribed[filter] = qos
             } catch {
                 logger.error("cannot subscribe", ("filter", filter), ("error", error.description))
@@ -79,11 +79,11 @@ extension Agent {
     func route(_ message: MQTTMessage) {
         if routeShadowRequest(message) { return }
         if message.topic == topics.deployment {
-            coordinator.received(message.payload, from: .thing)
+            receivedDeployment(message, from: .thing)
             return
         }
         if let group = Topics.group(ofDeploymentTopic: message.topic) {
-            if config.thingGroups.contains(group) { coordinator.received(message.payload, from: .group(group)) }
+            if config.thingGroups.contains(group) { receivedDeployment(message, from: .group(group)) }
             return
         }
         if let name = topics.functionInvoked(by: message.topic) {
@@ -105,6 +105,24 @@ extension Agent {
             }
             deliver(copy, to: name)
         }
+    }
+
+    private func isDeploymentTopic(_ filter: String) -> Bool {
+        filter == topics.deployment || Topics.group(ofDeploymentTopic: filter) != nil
+    }
+
+    /// Only a retained empty message removes a source's deployment. Over MQTT 5 the agent
+    /// subscribes with retain-as-published, so an empty message that was not retained (a
+    /// mistake, or anyone with publish rights on the topic) is told apart and ignored; MQTT
+    /// 3.1.1 does not say, so there every empty message clears (docs/deployments.md).
+    private func receivedDeployment(_ message: MQTTMessage, from source: DeploymentSource) {
+        if message.payload.isEmpty && !message.retain && protocolVersion == 5 {
+            let reason = "an empty message that was not retained does not remove a deployment: publish an empty retained message (mosquitto_pub -r -n) to remove it"
+            logger.warning("a deployment message was ignored", ("topic", message.topic), ("reason", reason))
+            publishEvent(.deploymentIgnored(topic: message.topic, reason: reason))
+            return
+        }
+        coordinator.received(message.payload, from: source)
     }
 
     @discardableResult

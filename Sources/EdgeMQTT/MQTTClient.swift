@@ -217,11 +217,15 @@ public final class MQTTClient {
         throw MQTTError("publish to \(topic) failed: \(MQTTClient.describe(rc))")
     }
 
-    public func subscribe(_ filter: String, qos: Int) throws(MQTTError) {
+    /// Subscribes. `retainAsPublished` (MQTT 5 only; ignored on 3.1.1): a message published with
+    /// the retain flag arrives with it even while subscribed, so a retained message can be told
+    /// from a plain one.
+    public func subscribe(_ filter: String, qos: Int, retainAsPublished: Bool = false) throws(MQTTError) {
         guard phase != .connecting && phase != .stopped else {
             throw MQTTError("subscribe to \(filter) failed: not connected", isOffline: true)
         }
-        let rc = mosquitto_subscribe_v5(raw, nil, filter, Int32(qos), 0, nil)
+        let options = retainAsPublished && useV5 ? Int32(MQTT_SUB_OPT_RETAIN_AS_PUBLISHED.rawValue) : 0
+        let rc = mosquitto_subscribe_v5(raw, nil, filter, Int32(qos), options, nil)
         updateInterest()
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
             throw MQTTError("subscribe to \(filter) failed: \(MQTTClient.describe(rc))", isOffline: MQTTClient.isConnectionTrouble(rc))

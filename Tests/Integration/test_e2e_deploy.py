@@ -222,3 +222,16 @@ def test_a_revision_that_never_gets_ready_is_superseded_by_the_next_at_once(agen
     took = time.monotonic() - asked
     assert took < 10, "revision 3 succeeded %.1f s after it was published" % took
     assert edge.send("sensors/+/x", {"n": 1}, "echo")["version"] == "3"
+
+
+def test_an_empty_message_that_was_not_retained_removes_nothing(agent, edge, echo_bin):
+    agent()
+    edge.deploy(h.document("keep", 1, {"echo": h.native_function(echo_bin)}))
+    since = edge.obs.mark()
+    edge.obs.publish(edge.topics.deployment, b"", retain=False)
+    ignored = edge.event("deployment.ignored", since=since)
+    assert ignored["topic"] == edge.topics.deployment and "retained" in ignored["reason"], ignored
+    assert edge.send("sensors/+/x", {"n": 1}, "echo")["version"] == "1", "the deployment is still applied"
+    # A retained empty message is the way to remove it.
+    edge.obs.publish(edge.topics.deployment, b"", retain=True)
+    edge.health(lambda j: "echo" not in j["functions"], since=since, what="the function removed by the retained clear")

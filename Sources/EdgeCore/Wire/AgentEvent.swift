@@ -11,6 +11,8 @@ public enum AgentEvent: Sendable, Equatable {
     case replyRefused(invocationId: String, sourceTopic: String, replyTopic: String, reason: String)
     /// The applied deployment could not be saved.
     case persistFailed(String)
+    /// A message on a deployment topic was not acted on (an empty one that was not retained).
+    case deploymentIgnored(topic: String, reason: String)
 
     public var type: String {
         switch self {
@@ -19,6 +21,7 @@ public enum AgentEvent: Sendable, Equatable {
         case .unknownFunction: return "invoke.unknown_function"
         case .replyRefused: return "invoke.reply_refused"
         case .persistFailed: return "agent.persist_failed"
+        case .deploymentIgnored: return "deployment.ignored"
         }
     }
 
@@ -38,6 +41,8 @@ public enum AgentEvent: Sendable, Equatable {
                        "replyTopic": .string(replyTopic), "reason": .string(reason)]
         case .persistFailed(let message):
             members = ["message": .string(message)]
+        case .deploymentIgnored(let topic, let reason):
+            members = ["topic": .string(topic), "reason": .string(reason)]
         }
         members["type"] = .string(type)
         members["thing"] = .string(thing)
