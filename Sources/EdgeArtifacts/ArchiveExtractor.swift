@@ -12,19 +12,38 @@ public enum ArchiveExtractor {
     /// directories that were themselves created by this extraction (openat/mkdirat relative to a root dir fd
     /// with O_NOFOLLOW on every component, so a symlink written earlier in the same archive can't redirect a later
     /// entry outside). `.tar.gz` is detected by magic bytes too (format .tar with gzip magic is accepted).
-    /// Total unpacked bytes capped by maxBytes.
+    /// Total unpacked bytes capped by maxBytes, entries by maxEntries.
     ///
-    /// The whole archive is validated before anything is written. `directory` should be empty: an entry whose
-    /// parent already exists there is refused. After a failure while writing, a partial tree may remain; the
-    /// caller should extract into a fresh directory and remove it on failure.
-    public static func extract(archiveAt path: String, format: ArchiveFormat, into directory: String, maxBytes: Int) throws(ArtifactError) {
-        let tar = try loadTarBytes(path, format: format, maxBytes: maxBytes)
+    /// The archive is streamed twice, never held in memory: once to read and check every entry
+    /// (nothing is written before the whole archive is validated), and once to write. Between
+    /// the two, the free space of the target's file system is checked against what the files
+    /// need: "not enough space in DIR: need X MB, have Y MB". `directory` should be empty: an
+    /// entry whose parent already exists there is refused. After a failure while writing, a
+    /// partial tree may remain; the caller should extract into a fresh directory and remove it on failure.
+    /// Returns the files' bytes and the entries written.
+    @discardableResult
+    public static func extract(archiveAt path: String, format: ArchiveFormat, into directory: String, maxBytes: Int,
+                               maxEntries: Int = .max) throws(ArtifactError) -> (bytes: Int, entries: Int) {
+        // Headers and padding add to the files' own size: the stream may be somewhat larger than maxBytes.
+        let (doubled, overflow) = maxBytes.multipliedReportingOverflow(by: 2)
+        let streamLimit = overflow ? Int.max : doubled.addingReportingOverflow(1 << 20).partialValue
+        var entries: [TarEntry] = []
+        do {
+            let reader = TarStreamReader(try ArchiveStream(path: path, format: format, maxOutputBytes: streamLimit))
+            while let entry = try reader.next() {
+                entries.append(entry)
+                if entries.count > maxEntries { break }
+            }
+        } catch {
+            throw error.description.hasPrefix("archive ") ? error : ArtifactError("archive \(path): \(error.description)")
+        }
         let plan: ExtractionPlan
         do {
-            plan = try ExtractionPlan(entries: TarReader.entries(in: tar), maxBytes: maxBytes)
+            plan = try ExtractionPlan(entries: entries, maxBytes: maxBytes, maxEntries: maxEntries)
         } catch {
             throw ArtifactError("archive \(path): \(error.description)")
         }
+        try FreeSpace.check(directory, bytes: plan.fileBytes, entries: plan.steps.count)
         let root: FileDescriptor
         do {
             root = try FileDescriptor.open(directory, O_RDONLY | O_DIRECTORY)
@@ -32,28 +51,19 @@ public enum ArchiveExtractor {
             throw ArtifactError("cannot open the extraction directory", error)
         }
         var writer = TreeWriter(place: TreeWriter.Place(root: directory, archive: path))
+        let reader = TarStreamReader(try ArchiveStream(path: path, format: format, maxOutputBytes: streamLimit))
+        var index = 0
         for step in plan.steps {
-            try writer.apply(step, below: root, archiveBytes: tar)
-        }
-    }
-
-    /// The uncompressed tar stream. Headers and padding add to the files' own size, so the stream may be somewhat
-    /// larger than `maxBytes`; the file sizes themselves are capped by the plan.
-    private static func loadTarBytes(_ path: String, format: ArchiveFormat, maxBytes: Int) throws(ArtifactError) -> [UInt8] {
-        let (doubled, overflow) = maxBytes.multipliedReportingOverflow(by: 2)
-        let streamLimit = overflow ? Int.max : doubled.addingReportingOverflow(1 << 20).partialValue
-        let raw = try readWholeFile(path, maxBytes: streamLimit)
-        if Gzip.isGzip(raw) {
-            do {
-                return try Gzip.decompress(raw, maxOutputBytes: streamLimit)
-            } catch {
-                throw ArtifactError("archive \(path): \(error.description)")
+            // Entries without a step (the root "./") are skipped.
+            while index < step.entry {
+                guard try reader.next() != nil else { throw ArtifactError("archive \(path) changed while it was unpacked") }
+                index += 1
             }
+            guard try reader.next() != nil else { throw ArtifactError("archive \(path) changed while it was unpacked") }
+            index += 1
+            try writer.apply(step, below: root, data: reader)
         }
-        if format == .tarGz {
-            throw ArtifactError("archive \(path) was declared as tar.gz but is not gzip-compressed; check the artifact's format")
-        }
-        return raw
+        return (plan.fileBytes, plan.steps.count)
     }
 }
 
@@ -79,16 +89,16 @@ private struct TreeWriter {
         self.place = place
     }
 
-    mutating func apply(_ step: ExtractionPlan.Step, below root: borrowing FileDescriptor, archiveBytes: [UInt8]) throws(ArtifactError) {
+    mutating func apply(_ step: ExtractionPlan.Step, below root: borrowing FileDescriptor, data: TarStreamReader) throws(ArtifactError) {
         let place = self.place
         switch step.action {
         case .directory(let mode):
             try descend(from: root, into: step.components[...], for: step) { (directory) throws(ArtifactError) in
                 try Self.setMode(directory, mode, step, place)
             }
-        case .file(let mode, let dataOffset, let size):
+        case .file(let mode, _, _):
             try descend(from: root, into: step.components.dropLast(), for: step) { (parent) throws(ArtifactError) in
-                try Self.writeFile(in: parent, step, mode: mode, data: archiveBytes, offset: dataOffset, size: size, place)
+                try Self.writeFile(in: parent, step, mode: mode, data: data, place)
             }
         case .symlink(let target):
             try descend(from: root, into: step.components.dropLast(), for: step) { (parent) throws(ArtifactError) in
@@ -140,14 +150,11 @@ private struct TreeWriter {
     }
 
     private static func writeFile(in parent: borrowing FileDescriptor, _ step: ExtractionPlan.Step, mode: mode_t,
-                                  data: [UInt8], offset: Int, size: Int, _ place: Place) throws(ArtifactError) {
+                                  data: TarStreamReader, _ place: Place) throws(ArtifactError) {
         let name = step.components[step.components.count - 1]
         let path = place.path(step.components.joined(separator: "/"))
         let file = try createFile(name, in: parent, path, step, place)
-        try data.withUnsafeBufferPointer { (bytes) throws(ArtifactError) in
-            let slice = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[offset..<(offset + size)]))
-            try writeAll(file, slice, path: path)
-        }
+        try data.copyData { (piece) throws(ArtifactError) in try writeAll(file, piece, path: path) }
         try setMode(file, mode, step, place)
         try closeWritten(file, path)
     }

@@ -12,6 +12,8 @@ struct ExtractionPlan {
     }
 
     struct Step {
+        /// The entry's position in the archive (0 for the first).
+        let entry: Int
         /// The entry's name as written in the archive, for messages.
         let name: String
         /// Confined, normalised path components; never empty.
@@ -22,14 +24,20 @@ struct ExtractionPlan {
     private enum Node { case directory, file, symlink }
 
     private(set) var steps: [Step] = []
+    /// The regular files' bytes together.
+    private(set) var fileBytes = 0
 
     /// Checks every entry: confined paths, allowed kinds, no entry under a file or symlink of this archive,
-    /// no duplicates, symlink targets that stay inside, and the total size of files against `maxBytes`.
-    init(entries: [TarEntry], maxBytes: Int) throws(ArtifactError) {
+    /// no duplicates, symlink targets that stay inside, the total size of files against `maxBytes`
+    /// and the number of entries against `maxEntries`.
+    init(entries: [TarEntry], maxBytes: Int, maxEntries: Int = .max) throws(ArtifactError) {
         var nodes: [String: Node] = [:]
         var totalBytes = 0
+        if entries.count > maxEntries {
+            throw ArtifactError("the archive holds \(entries.count) entries, more than the limit of \(maxEntries); ship fewer files (pack them into one) or raise the limit")
+        }
 
-        for entry in entries {
+        for (index, entry) in entries.enumerated() {
             let components = try ArchivePath.confined(entry.path)
             let node: Node
             let action: Action
@@ -83,9 +91,10 @@ struct ExtractionPlan {
                 }
             }
             nodes[key] = node
-            steps.append(Step(name: entry.path, components: components, action: action))
+            steps.append(Step(entry: index, name: entry.path, components: components, action: action))
         }
 
+        fileBytes = totalBytes
         // Symlinks are checked last so that every symlink of the archive is known, whatever the order.
         let symlinks = Set(nodes.compactMap { $0.value == .symlink ? $0.key : nil })
         for step in steps {

@@ -16,7 +16,10 @@ import EdgePOSIX
 struct ArtifactStager: Sendable {
     let stateDir: String
     static let maxArtifactBytes = 2 << 30
+    /// What the archives of one deployment may unpack to, together (each is checked before it
+    /// is written, and so is the disk's free space).
     static let maxUnpackedBytes = 4 << 30
+    static let maxUnpackedEntries = 20_000
     static let fetchTimeoutSeconds = 300
 
     var functionsDir: String { "\(stateDir)/functions" }
@@ -42,13 +45,14 @@ struct ArtifactStager: Sendable {
             return .failure(StagingFailure(path: "(state directory)", message: "cannot prepare \(stateDir): \(error)"))
         }
         var directories: [String: String] = [:]
+        var budget = UnpackBudget(bytes: Self.maxUnpackedBytes, entries: Self.maxUnpackedEntries)
         for spec in specs {
             let target = directory(for: spec)
             if Files.isDirectory(target) {
                 directories[spec.name] = target
                 continue
             }
-            switch build(spec, into: target, store: store) {
+            switch build(spec, into: target, store: store, budget: &budget) {
             case .success: directories[spec.name] = target
             case .failure(let failure): return .failure(failure)
             }
@@ -56,7 +60,13 @@ struct ArtifactStager: Sendable {
         return .success(directories)
     }
 
-    private func build(_ spec: FunctionSpec, into target: String, store: ContentStore) -> Result<Void, StagingFailure> {
+    /// What is left of a deployment's unpacking caps.
+    struct UnpackBudget {
+        var bytes: Int
+        var entries: Int
+    }
+
+    private func build(_ spec: FunctionSpec, into target: String, store: ContentStore, budget: inout UnpackBudget) -> Result<Void, StagingFailure> {
         let staging = "\(target).staging"
         var executableName: String?
         if case .command(let argv) = spec.entry, !argv[0].hasPrefix("/") { executableName = argv[0] }
@@ -76,8 +86,10 @@ struct ArtifactStager: Sendable {
                 case .none:
                     try place(blob.path, at: "\(staging)/\(artifact.name)", executable: artifact.name == executableName, link: linkable)
                 case .tar, .tarGz:
-                    try ArchiveExtractor.extract(archiveAt: blob.path, format: artifact.unarchive == .tar ? .tar : .tarGz,
-                                                 into: staging, maxBytes: Self.maxUnpackedBytes)
+                    let unpacked = try ArchiveExtractor.extract(archiveAt: blob.path, format: artifact.unarchive == .tar ? .tar : .tarGz,
+                                                                into: staging, maxBytes: budget.bytes, maxEntries: budget.entries)
+                    budget.bytes -= unpacked.bytes
+                    budget.entries -= unpacked.entries
                 }
             } catch {
                 var message = String(describing: error)
