@@ -80,7 +80,7 @@ let package = Package(
         // Against a real Mosquitto on a free loopback port.
         .testTarget(name: "EdgeMQTTTests", dependencies: ["EdgeCore", "EdgeMQTT", "EdgePOSIX"]),
         // The shell's own parts that need no broker or process (the service group).
-        .testTarget(name: "EdgeAgentTests", dependencies: ["EdgeAgent", "EdgeCore", "EdgePOSIX"]),
+        .testTarget(name: "EdgeAgentTests", dependencies: ["EdgeAgent", "EdgeCore", "EdgeJSON", "EdgePOSIX"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -24,25 +24,7 @@ public enum ArchiveExtractor {
     @discardableResult
     public static func extract(archiveAt path: String, format: ArchiveFormat, into directory: String, maxBytes: Int,
                                maxEntries: Int = .max) throws(ArtifactError) -> (bytes: Int, entries: Int) {
-        // Headers and padding add to the files' own size: the stream may be somewhat larger than maxBytes.
-        let (doubled, overflow) = maxBytes.multipliedReportingOverflow(by: 2)
-        let streamLimit = overflow ? Int.max : doubled.addingReportingOverflow(1 << 20).partialValue
-        var entries: [TarEntry] = []
-        do {
-            let reader = TarStreamReader(try ArchiveStream(path: path, format: format, maxOutputBytes: streamLimit))
-            while let entry = try reader.next() {
-                entries.append(entry)
-                if entries.count > maxEntries { break }
-            }
-        } catch {
-            throw error.description.hasPrefix("archive ") ? error : ArtifactError("archive \(path): \(error.description)")
-        }
-        let plan: ExtractionPlan
-        do {
-            plan = try ExtractionPlan(entries: entries, maxBytes: maxBytes, maxEntries: maxEntries)
-        } catch {
-            throw ArtifactError("archive \(path): \(error.description)")
-        }
+        let plan = try check(archiveAt: path, format: format, maxBytes: maxBytes, maxEntries: maxEntries)
         try FreeSpace.check(directory, bytes: plan.fileBytes, entries: plan.steps.count)
         let root: FileDescriptor
         do {
@@ -51,7 +33,7 @@ public enum ArchiveExtractor {
             throw ArtifactError("cannot open the extraction directory", error)
         }
         var writer = TreeWriter(place: TreeWriter.Place(root: directory, archive: path))
-        let reader = TarStreamReader(try ArchiveStream(path: path, format: format, maxOutputBytes: streamLimit))
+        let reader = TarStreamReader(try ArchiveStream(path: path, format: format, maxOutputBytes: streamLimit(maxBytes)))
         var index = 0
         for step in plan.steps {
             // Entries without a step (the root "./") are skipped.
@@ -64,6 +46,47 @@ public enum ArchiveExtractor {
             try writer.apply(step, below: root, data: reader)
         }
         return (plan.fileBytes, plan.steps.count)
+    }
+
+    /// Reads the whole archive and checks every entry without writing anything (the first pass
+    /// of `extract`); returns the files' bytes and the entries. Also what the fuzzer drives.
+    @discardableResult
+    public static func validate(archiveAt path: String, format: ArchiveFormat, maxBytes: Int,
+                                maxEntries: Int = .max) throws(ArtifactError) -> (bytes: Int, entries: Int) {
+        let plan = try check(archiveAt: path, format: format, maxBytes: maxBytes, maxEntries: maxEntries)
+        return (plan.fileBytes, plan.steps.count)
+    }
+
+    /// Tar bytes in memory, checked as `validate(archiveAt:)` checks a file.
+    @discardableResult
+    public static func validate(tar bytes: [UInt8], maxBytes: Int, maxEntries: Int = .max) throws(ArtifactError) -> (bytes: Int, entries: Int) {
+        let plan = try ExtractionPlan(entries: TarReader.entries(in: bytes), maxBytes: maxBytes, maxEntries: maxEntries)
+        return (plan.fileBytes, plan.steps.count)
+    }
+
+    /// Headers and padding add to the files' own size: the stream may be somewhat larger than maxBytes.
+    private static func streamLimit(_ maxBytes: Int) -> Int {
+        let (doubled, overflow) = maxBytes.multipliedReportingOverflow(by: 2)
+        return overflow ? Int.max : doubled.addingReportingOverflow(1 << 20).partialValue
+    }
+
+    private static func check(archiveAt path: String, format: ArchiveFormat, maxBytes: Int,
+                              maxEntries: Int) throws(ArtifactError) -> ExtractionPlan {
+        var entries: [TarEntry] = []
+        do {
+            let reader = TarStreamReader(try ArchiveStream(path: path, format: format, maxOutputBytes: streamLimit(maxBytes)))
+            while let entry = try reader.next() {
+                entries.append(entry)
+                if entries.count > maxEntries { break }
+            }
+        } catch {
+            throw error.description.hasPrefix("archive ") ? error : ArtifactError("archive \(path): \(error.description)")
+        }
+        do {
+            return try ExtractionPlan(entries: entries, maxBytes: maxBytes, maxEntries: maxEntries)
+        } catch {
+            throw ArtifactError("archive \(path): \(error.description)")
+        }
     }
 }
 

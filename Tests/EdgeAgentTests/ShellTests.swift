@@ -1,6 +1,7 @@
 import Testing
 @testable import EdgeAgent
 import EdgeCore
+import EdgeJSON
 import EdgePOSIX
 
 @Suite struct EventPumpTests {
@@ -34,9 +35,9 @@ import EdgePOSIX
     }
 }
 
-@Suite struct RuntimeChannelLineTests {
-    private func read(_ text: String) -> RuntimeChannel.Line {
-        Array(text.utf8).withUnsafeBufferPointer { RuntimeChannel.read($0) }
+@Suite struct RuntimeLineTests {
+    private func read(_ text: String) -> RuntimeLine.Line {
+        Array(text.utf8).withUnsafeBufferPointer { RuntimeLine.read($0) }
     }
 
     private func message(_ text: String) -> FunctionMessage? {
