@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debian_packages=(mosquitto mosquitto-clients libmosquitto-dev libjson-c-dev libcurl4-openssl-dev
-                 zlib1g-dev libssl-dev libsqlite3-dev pkg-config gcc make openssl python3 python3-pip python3-venv)
+                 zlib1g-dev libssl-dev libsqlite3-dev pkg-config gcc make openssl python3 python3-pip python3-venv
+                 iproute2 nftables)
 missing=()
 for package in "${debian_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

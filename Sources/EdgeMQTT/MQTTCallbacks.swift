@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CMosquitto
+import EdgePOSIX
 
 /// libmosquitto's callbacks. They run inside its calls on the loop's thread (a connect attempt's
 /// thread never triggers one), copy what they need and queue an event; the client hands the
@@ -24,6 +25,7 @@ extension MQTTClient {
         if rc == 0 {
             failures = 0
             phase = .connected
+            lastHeardMs = Clock.monotonicMs()
             report(.connected(sessionPresent: flags & 1 != 0, protocolVersion: useV5 ? 5 : 4))
         } else if rc == Int32(MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION.rawValue) || rc == Int32(CONNACK_REFUSED_PROTOCOL_VERSION.rawValue) {
             useV5 = false

@@ -53,6 +53,10 @@ public final class MQTTClient {
     var progressed = false
     /// Why libmosquitto closed the socket, from its disconnect callback.
     var closedReason: String?
+    /// When the socket was last readable: anything from the broker, a PINGRESP included.
+    var lastHeardMs: Int64 = 0
+    /// Set when the client closed a connection that went silent (`checkSilence`).
+    var silenceReason: String?
     /// The broker refused this attempt and that was reported: its close is not reported again.
     var refusalReported = false
     /// Set while a QoS 0 message is being published: its "written" callback is not an event.

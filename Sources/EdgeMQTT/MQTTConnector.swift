@@ -65,7 +65,16 @@ enum MQTTConnector {
         return nil
     }
 
+    /// How long a TCP handshake may take before the attempt is given up (and made again after
+    /// the backoff). libmosquitto's own connect has no limit: across a silent partition it waits
+    /// out the kernel's SYN retries (over two minutes), so a broker back meanwhile would not be
+    /// seen until then.
+    static let handshakeTimeoutMs: Int32 = 2000
+
     private static func connect(_ attempt: Attempt) -> ConnectResult {
+        if let problem = unanswered(attempt.host, attempt.port, timeoutMs: handshakeTimeoutMs) {
+            return ConnectResult(rc: MOSQ_ERR_ERRNO.rawValue, reason: problem)
+        }
         var properties: OpaquePointer? = nil
         defer { if properties != nil { mosquitto_property_free_all(&properties) } }
         if let expiry = attempt.sessionExpirySeconds {
@@ -74,5 +83,36 @@ enum MQTTConnector {
         let rc = mosquitto_connect_bind_v5(attempt.handle.raw, attempt.host, attempt.port, attempt.keepAliveSeconds,
                                            nil, properties)
         return ConnectResult(rc: rc, reason: rc == MOSQ_ERR_SUCCESS.rawValue ? "" : MQTTClient.describe(rc))
+    }
+
+    /// Whether the broker answers a TCP handshake within `timeoutMs`: nil when one of its
+    /// addresses does (or the name cannot be looked up: libmosquitto then says why), else why not.
+    private static func unanswered(_ host: String, _ port: Int32, timeoutMs: Int32) -> String? {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &found) == 0, let first = found else { return nil }
+        defer { freeaddrinfo(first) }
+        var problem = "no answer from \(host):\(port) within \(timeoutMs) ms (the network is down, or it drops packets to the broker)"
+        var current: UnsafeMutablePointer<addrinfo>? = first
+        while let address = current {
+            current = address.pointee.ai_next
+            let fd = socket(address.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            if Glibc.connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 { return nil }
+            guard errno == EINPROGRESS else {
+                problem = String(cString: strerror(errno))
+                continue
+            }
+            var watched = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            guard poll(&watched, 1, timeoutMs) == 1 else { continue }
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+            if error == 0 { return nil }
+            problem = String(cString: strerror(error))
+        }
+        return problem
     }
 }

@@ -6,6 +6,7 @@ offline delivers them after it starts again."""
 import calendar
 import json
 import sqlite3
+import threading
 import time
 
 import paho.mqtt.client as mqtt
@@ -212,3 +213,77 @@ def test_the_agent_is_back_within_a_second_or_so_of_the_broker(agent, broker):
     delay_ms = _log_ms(again) - back_ms
     # 1 s at most by the backoff, plus the connect and this machine's scheduling.
     assert delay_ms <= 2500, "the agent came back %d ms after the broker" % delay_ms
+
+
+class _Stream:
+    """Requests {"n": i} at 20 a second (QoS 1) from a client with a session of its own that
+    keeps what it publishes while the broker is away and sends it on reconnect (paho's queue)."""
+
+    def __init__(self, port, topic):
+        self.topic = topic
+        self.sent = 0
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=h.unique("stream-"),
+                                  protocol=mqtt.MQTTv311, clean_session=False)
+        self.client.max_queued_messages_set(0)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=1)
+        self.client.connect("127.0.0.1", port, 30)
+        self.client.loop_start()
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop_flag.is_set():
+            self.client.publish(self.topic, json.dumps({"n": self.sent}), qos=1)
+            self.sent += 1
+            self.stop_flag.wait(0.05)  # the stream's pace, not a synchronisation
+
+    def stop(self):
+        self.stop_flag.set()
+        self.thread.join(5)
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_a_steady_stream_survives_five_broker_restarts_and_a_30_s_outage(request, agent, thing, tmp_path, echo_bin):
+    broker = PersistentBroker(tmp_path / "persistent-broker")
+    request.node._edge_brokers.append(broker)
+    broker.start()
+    observer = SessionObserver(broker.port, name="session", filters=("edge/things/%s/#" % thing,)).start()
+    edge = h.Edge(observer, thing)
+    stream = None
+    try:
+        a = agent(port=broker.port)
+        # The backlog of an outage arrives at once: the queue holds it all.
+        edge.deploy(h.document("restarts", 1, {"echo": h.native_function(echo_bin, subscriptions=("restarts/in",), qos=1,
+                                                                          queueSize=2000)}))
+        stream = _Stream(broker.port, "restarts/in")
+        for restart in range(5):
+            h.poll_until(lambda r=restart: stream.sent >= 40 * (r + 1), h.WAIT, "the stream under way")
+            broker.stop()
+            broker.start()  # same port, sessions and queued messages restored
+        h.poll_until(lambda: stream.sent >= 240, h.WAIT, "the stream under way after five restarts")
+        broker.stop()
+        a.wait_log(r"lost the broker", count=6, what="the agent noticing the sixth outage")
+        outage = time.monotonic()
+        h.poll_until(lambda: time.monotonic() - outage >= 30, 40, "a 30 s outage", interval=0.5)
+        broker.start()
+        h.poll_until(lambda: stream.sent >= 240 + 30 * 20 + 60, h.WAIT, "the stream going on after the outage")
+        stream.stop()
+        topic = edge.topics.results("echo")
+        edge.obs.wait_count(topic, lambda m: m.json["status"] == "ok", stream.sent, timeout=60,
+                            what="answers to the %d requests of the stream" % stream.sent)
+        numbers = [m.json["result"]["echo"]["n"] for m in edge.obs.seen(topic) if m.json["status"] == "ok"]
+        missing = sorted(set(range(stream.sent)) - set(numbers))
+        assert not missing, "%d requests never answered: %s" % (len(missing), missing[:20])
+        first = list(dict.fromkeys(numbers))
+        assert first == sorted(first), "answers out of order: %s" % first[:60]
+        print("restarts: %d requests, %d answers, %d duplicates" % (stream.sent, len(numbers), len(numbers) - len(first)))
+    finally:
+        if stream:
+            stream.stop()
+            stream.close()
+        observer.close()
+        broker.stop()

@@ -36,7 +36,7 @@ class Agent:
 
     def __init__(self, binary, thing, broker_port, state_dir, log_path, health_interval=2, extra_args=(),
                  broker_host="127.0.0.1", groups=(), runtime_dir=RUNTIME_DIR, log_level="debug", cgroups=None,
-                 cgroup_root=None, python=None, name=None, pids_file=None, env=None):
+                 cgroup_root=None, python=None, name=None, pids_file=None, env=None, wrapper=()):
         self.thing = thing
         self.env = env
         self.name = name or thing
@@ -44,7 +44,8 @@ class Agent:
         self.log_path = Path(log_path)
         self.cgroup_root = cgroup_root
         self.pids_file = pids_file
-        self.args = [str(binary), "--thing-name", thing, "--broker-host", broker_host,
+        # `wrapper`: a command the agent runs under (`ip netns exec NS`, which execs it: same pid).
+        self.args = [str(a) for a in wrapper] + [str(binary), "--thing-name", thing, "--broker-host", broker_host,
                      "--broker-port", str(broker_port), "--state-dir", str(state_dir),
                      "--runtime-dir", str(runtime_dir)]
         if health_interval is not None:
