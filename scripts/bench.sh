@@ -8,8 +8,11 @@
 #                                  beside a broker-only baseline), deployment time (fresh and
 #                                  cached artifacts) and a fleet of 200 agents on one broker, with
 #                                  the goals against Greengrass's figures (results/suite-latest.json)
-#   bash scripts/bench.sh PART     one part of the suite: footprint, invocation, deployment or fleet
-#                                  (results/PART-latest.json)
+#                                  the outbox offline (100,000 results stored while the broker is
+#                                  away, then delivered, with live traffic's p99 meanwhile) and a
+#                                  soak of 1,000,000 invocations (memory and descriptors flat)
+#   bash scripts/bench.sh PART     one part of the suite: footprint, invocation, deployment, fleet,
+#                                  offline or soak (results/PART-latest.json)
 #   bash scripts/bench.sh caps     spawn-to-ready with and without cgroup caps, and the agent's own
 #                                  CPU and memory while it supervises capped functions (as root)
 #   bash scripts/bench.sh shadow   the Device Shadow API: update and get round trips, pipelined
@@ -41,13 +44,13 @@ cd "$(dirname "$0")/.."
 repo="$(pwd)"
 
 usage() {
-    echo "usage: bash scripts/bench.sh [footprint|invocation|deployment|fleet|caps|shadow]   (see docs/benchmarks.md)" >&2
+    echo "usage: bash scripts/bench.sh [footprint|invocation|deployment|fleet|offline|soak|caps|shadow]   (see docs/benchmarks.md)" >&2
     exit 2
 }
 [ "$#" -le 1 ] || usage
 bench="${1:-suite}"
 case "$bench" in
-    suite|footprint|invocation|deployment|fleet)
+    suite|footprint|invocation|deployment|fleet|offline|soak)
         settings="$(sed -n 's/^ *"\(BENCH_[A-Z_]*\)": (.*/\1/p' benchmarks/suite/*.py | sort -u | tr '\n' ' ')" ;;
     caps)
         settings="BENCH_FUNCTIONS BENCH_ROUNDS BENCH_PYTHON_ROUNDS BENCH_IDLE_SECONDS BENCH_LOAD_SECONDS
@@ -177,8 +180,8 @@ if [ "$bench" != shadow ]; then
     chmod 0755 "$work/echo"
 fi
 case "$bench" in
-    suite|footprint|invocation|deployment|fleet)
-        parts="footprint,invocation,deployment,fleet"
+    suite|footprint|invocation|deployment|fleet|offline|soak)
+        parts="footprint,invocation,deployment,fleet,offline,soak"
         [ "$bench" = suite ] || parts="$bench"
         echo "== running the benchmark suite: $parts (work folder $work)"
         python3 -m benchmarks.suite_bench \
