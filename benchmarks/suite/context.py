@@ -1,6 +1,7 @@
 """What every part of the suite is given: the binaries, the work folder, settings, a log, and
 brokers and agents that are stopped at the end of the run whatever happens."""
 
+import json
 import os
 import signal
 import subprocess
@@ -9,8 +10,9 @@ from pathlib import Path
 
 from harness import process_table
 
+from ..figures import shown_command
 from ..launch import bench_agent, bench_broker
-from ..settings import QUICK, read_setting
+from ..settings import QUICK, BenchError, read_setting
 
 
 class Context:
@@ -38,6 +40,17 @@ class Context:
         if isinstance(full, str):
             return os.environ.get(name) or (quick if QUICK else full)
         return read_setting(self._settings, name)
+
+    def loadgen(self, arguments, timeout):
+        """Runs `edge-loadgen ARGUMENTS` and returns its figures (its JSON), with the command that
+        reproduces them under "command"; a failure raises with its output."""
+        command = [self.loadgen_bin] + [str(a) for a in arguments]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise BenchError("edge-loadgen failed (%s): %s%s" % (" ".join(command), done.stdout, done.stderr))
+        figures = json.loads(done.stdout)
+        figures["command"] = shown_command(command)
+        return figures
 
     def broker(self, name):
         """A Mosquitto of its own on a free loopback port, accepting connections."""

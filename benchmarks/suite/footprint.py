@@ -15,14 +15,13 @@ cgroups), and its default health interval.
 """
 
 import calendar
-import json
 import os
 import subprocess
 import time
 
 from harness import children_of, memory_of, native_function, rss_kb, sha256_of, tail
 
-from ..figures import percentile, shown_command
+from ..figures import percentile
 from ..settings import BenchError
 from ..thing import Thing, things_observer
 
@@ -144,19 +143,15 @@ def run(ctx):
         result["afterRestart"] = _memory(agent)
 
         # Invocations through the functions, then quiet.
-        command = [ctx.loadgen_bin, "run", "--port", str(broker.port), "--topic", "bench/footprint/{i}/in",
-                   "--topics", str(count), "--reply", "bench/footprint/out", "--qos", "0", "--rate", "0",
-                   "--window", "32", "--requests", str(invocations)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=ctx.timeout + invocations / 100)
-        if done.returncode != 0:
-            raise BenchError("edge-loadgen failed (%s): %s%s" % (" ".join(command), done.stdout, done.stderr))
-        load = json.loads(done.stdout)
+        load = ctx.loadgen(["run", "--port", broker.port, "--topic", "bench/footprint/{i}/in", "--topics", count,
+                            "--reply", "bench/footprint/out", "--qos", 0, "--rate", 0, "--window", 32,
+                            "--requests", invocations], timeout=ctx.timeout + invocations / 100)
         agent.check_alive()
         time.sleep(settle)
         result["afterInvocations"] = _memory(agent)
         result["invocations"] = {"requested": invocations, "answered": load["received"],
                                  "errors": load["errors"], "missing": load["missing"],
-                                 "throughput": load["throughput"], "command": shown_command(command)}
+                                 "throughput": load["throughput"], "command": load["command"]}
         ctx.log("  after %d invocations: VmRSS %.1f MB, VmHWM %.1f MB"
                 % (load["received"], result["afterInvocations"]["vmRssKB"] / 1024,
                    result["afterInvocations"]["vmHwmKB"] / 1024))

@@ -5,14 +5,10 @@ and the outbox's files on disk are read after the warm-up and at the end, each a
 BENCH_SOAK_SETTLE seconds of quiet: beyond the warm-up nothing may grow (a leak of a descriptor
 or of memory per invocation shows as growth here)."""
 
-import json
-import subprocess
 import time
 
 from harness import memory_of, native_function, sha256_of
 
-from ..figures import shown_command
-from ..settings import BenchError
 from ..thing import Thing, things_observer
 
 SETTINGS = {
@@ -35,14 +31,9 @@ def _reading(agent):
 
 
 def _load(ctx, port, requests):
-    command = [ctx.loadgen_bin, "run", "--port", str(port), "--topic", "bench/soak/{i}/in", "--topics", str(FUNCTIONS),
-               "--reply", "bench/soak/out", "--qos", "1", "--rate", "0", "--window", "64", "--requests", str(requests)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=ctx.timeout + requests / 200)
-    if done.returncode != 0:
-        raise BenchError("edge-loadgen failed (%s): %s%s" % (" ".join(command), done.stdout, done.stderr))
-    load = json.loads(done.stdout)
-    load["command"] = shown_command(command)
-    return load
+    return ctx.loadgen(["run", "--port", port, "--topic", "bench/soak/{i}/in", "--topics", FUNCTIONS,
+                        "--reply", "bench/soak/out", "--qos", 1, "--rate", 0, "--window", 64, "--requests", requests],
+                       timeout=ctx.timeout + requests / 200)
 
 
 def run(ctx):

@@ -192,7 +192,8 @@ final class Outbox {
         while ledger.isOverLimits {
             let oldest: [OutboxLedger.Message]
             do {
-                oldest = try store.oldest(after: 0, limit: 64).filter { !ledger.isInFlight($0.seq) }
+                // The oldest rows may all be in flight (a replay hands over the oldest first): read past them.
+                oldest = try store.oldest(after: 0, limit: 64 + ledger.inFlightCount).filter { !ledger.isInFlight($0.seq) }
             } catch {
                 store.failed(error)
                 break

@@ -75,15 +75,6 @@ public struct Rollout {
             /// Ready and watched: what it applies is being saved before it is reported SUCCEEDED.
             case saving
             case rollingBack(String, Set<RunnerID>)
-
-            static func == (a: Phase, b: Phase) -> Bool {
-                switch (a, b) {
-                case (.staging, .staging), (.observing, .observing), (.saving, .saving): return true
-                case (.stopping(let x), .stopping(let y)), (.starting(let x), .starting(let y)): return x == y
-                case (.rollingBack(let r, let x), .rollingBack(let s, let y)): return r == s && x == y
-                default: return false
-                }
-            }
         }
 
         var policy: DeploymentPolicy {
