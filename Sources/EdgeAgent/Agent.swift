@@ -126,7 +126,7 @@ public final class Agent {
         policy.stateDirProblem = DeviceProbe.traversalProblem(config.stateDir)
         policy.pythonProblem = pythonProblem
         self.policy = policy
-        outbox = Outbox(client: client, loop: loop, store: OutboxStore(stateDir: config.stateDir, sync: config.outbox.sync),
+        outbox = Outbox(client: client, loop: loop, io: io, store: OutboxStore(stateDir: config.stateDir, sync: config.outbox.sync),
                         limits: config.outbox, logger: logger)
         loop.beforeWait = { [outbox] in outbox.endOfTurn() }
         healthIntervalSeconds = config.healthIntervalSeconds

@@ -17,6 +17,10 @@ final class Outbox {
     private let loop: EventLoop
     private let logger: Logger
     private let store: OutboxStore
+    private let io: IOWorker
+    private let checkpointer: OutboxCheckpointer?
+    private var checkpointDue: EventLoop.Token?
+    private var commitDue: EventLoop.Token?
     private var ledger: OutboxLedger
     private var pumpDue: EventLoop.Token?
     private var reportedProblem: String?
@@ -24,10 +28,19 @@ final class Outbox {
     /// Waiting messages handed over per turn of the reactor, at most.
     static let replayPerTurn = 256
 
-    init(client: MQTTClient, loop: EventLoop, store: OutboxStore, limits: OutboxLimits, logger: Logger) {
+    /// How long after a commit the write-ahead log is checkpointed, at most once per this long.
+    static let checkpointAfterMs = 1000
+    /// How long writes wait to be committed together (group commit): each commit writes whole
+    /// 4 KiB pages to the log, so committing every turn of a busy loop wrote megabytes a second
+    /// (flash wears) and fsynced the log at every automatic checkpoint.
+    static let commitEveryMs = 10
+
+    init(client: MQTTClient, loop: EventLoop, io: IOWorker, store: OutboxStore, limits: OutboxLimits, logger: Logger) {
         self.client = client
         self.loop = loop
+        self.io = io
         self.store = store
+        checkpointer = store.filePath.map { OutboxCheckpointer(path: $0) }
         self.logger = logger
         ledger = OutboxLedger(limits: limits)
         do {
@@ -116,10 +129,19 @@ final class Outbox {
         logger.error("message dropped: the MQTT client refused it", ("topic", topic), ("reason", reason))
     }
 
-    /// The end of a turn of the reactor: the turn's writes are committed in one go.
+    /// The end of a turn of the reactor: writes made in it are committed within `commitEveryMs`,
+    /// together with those of the turns that follow meanwhile.
     func endOfTurn() {
+        guard commitDue == nil, store.hasUncommitted else { return }
+        commitDue = loop.after(Outbox.commitEveryMs) { [unowned self] in
+            self.commitDue = nil
+            self.commit()
+        }
+    }
+
+    private func commit() {
         do {
-            try store.commit()
+            if try store.commit() { scheduleCheckpoint() }
         } catch {
             // A full disk: the turn's writes were rolled back; the counts follow what is stored.
             do {
@@ -136,7 +158,22 @@ final class Outbox {
     func close() {
         loop.cancel(pumpDue)
         pumpDue = nil
-        endOfTurn()
+        loop.cancel(commitDue)
+        commitDue = nil
+        commit()
+        loop.cancel(checkpointDue)
+        checkpointDue = nil
+    }
+
+    /// A checkpoint on the storage lane a second after the first commit since the last one.
+    private func scheduleCheckpoint() {
+        guard checkpointDue == nil, let checkpointer else { return }
+        checkpointDue = loop.after(Outbox.checkpointAfterMs) { [unowned self] in
+            self.io.run(.storage, { checkpointer.checkpoint() }) { [weak self] problem in
+                self?.checkpointDue = nil
+                if let problem { self?.logger.warning("outbox: a checkpoint failed; the next commit tries again", ("reason", problem)) }
+            }
+        }
     }
 
     // MARK: Replay

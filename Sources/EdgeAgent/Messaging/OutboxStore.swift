@@ -4,9 +4,9 @@ import Glibc
 import EdgeCore
 
 /// Where the outbox keeps messages until the broker has them: an SQLite database in the state
-/// folder (`outbox.db`, write-ahead log). Writes of one turn of the reactor go in one
-/// transaction, committed before the reactor waits again (`commit`), so a message accepted in a
-/// turn is on disk before the agent sleeps, and a burst costs one commit, not one per message.
+/// folder (`outbox.db`, write-ahead log). Writes go in one transaction committed 10 ms after the
+/// first (`Outbox.commitEveryMs`): a message accepted is on disk within 10 ms, and a burst costs
+/// one commit, not one per message or per turn of the reactor.
 /// When the file cannot be opened, the store lives in memory (same bounds, same order) and says
 /// why (`problem`): the agent keeps working, without surviving a restart.
 final class OutboxStore {
@@ -15,6 +15,8 @@ final class OutboxStore {
     let durable: Bool
     /// Why the store is not durable, or why the last write failed; nil when all is well.
     private(set) var problem: String?
+    /// Where the file is, for the checkpointer; nil for a store in memory.
+    var filePath: String? { durable ? database.path : nil }
     /// This start's number, one more than the last start's: results' invocation ids carry it, so
     /// an id is never reused across restarts.
     private(set) var run: Int64 = 1
@@ -138,13 +140,18 @@ final class OutboxStore {
         return rows
     }
 
-    /// Ends the turn's transaction. On failure (a full disk) it is rolled back, and the caller
-    /// takes its counts again from what the store holds.
-    func commit() throws(SQLiteDatabase.Failure) {
-        guard database.isInTransaction else { return }
+    /// Writes not committed yet.
+    var hasUncommitted: Bool { database.isInTransaction }
+
+    /// Ends the open transaction; true when there was one. On failure (a full disk) it is
+    /// rolled back, and the caller takes its counts again from what the store holds.
+    @discardableResult
+    func commit() throws(SQLiteDatabase.Failure) -> Bool {
+        guard database.isInTransaction else { return false }
         do {
             try database.execute("COMMIT")
             if durable { problem = nil }
+            return true
         } catch {
             try? database.execute("ROLLBACK")
             problem = "the outbox cannot write to \(database.path): \(error.description)"
