@@ -3,8 +3,10 @@ cannot be saved is rolled back, never reported SUCCEEDED; the agent keeps servin
 wrong in health, and carries on once there is room again (issue 12)."""
 
 import errno
+import gzip
 import os
 import subprocess
+import tarfile
 
 import harness as h
 
@@ -56,4 +58,33 @@ def test_a_deployment_that_cannot_be_saved_is_rolled_back_and_the_agent_keeps_se
         assert '"revision":3' in saved, saved[:300]
     finally:
         # Lazily: the agent (stopped by the fixture after this) may still hold files there.
+        subprocess.run(["umount", "-l", str(state)], check=False)
+
+
+def test_an_archive_larger_than_the_free_space_fails_before_anything_is_written(agent, edge, echo_bin, tmp_path):
+    h.require_root()
+    state = h.shared_location("small-disk")
+    state.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0711", "tmpfs", str(state)], check=True)
+    try:
+        agent(state_dir="small-disk")
+        edge.deploy(h.document("bomb", 1, {"echo": h.native_function(echo_bin, version="1")}))
+        # 64 MiB of zeros: a 64 KiB download that would fill the 8 MiB file system eight times over.
+        archive = tmp_path / "bomb" / "bomb.tar.gz"
+        archive.parent.mkdir()
+        with gzip.open(archive, "wb", compresslevel=9) as out:
+            info = tarfile.TarInfo("zeros.bin")
+            info.size = 64 << 20
+            out.write(info.tobuf(format=tarfile.GNU_FORMAT))
+            for _ in range(64):
+                out.write(b"\0" * (1 << 20))
+            out.write(b"\0" * 1024)
+        spec = h.native_function(echo_bin, version="2")
+        spec["artifacts"].append(h.artifact(archive, unarchive="tar.gz"))
+        status = edge.deploy(h.document("bomb", 2, {"echo": spec}), expect="FAILED")
+        assert "functions.echo.artifacts[1]" in status["reason"] and "not enough space" in status["reason"], status
+        assert "need 64.0 MB" in status["reason"], status
+        assert not list(state.glob("functions/echo/2-*")), "nothing of the failed version stays"
+        assert edge.send("sensors/+/x", {"n": 1}, "echo")["version"] == "1"
+    finally:
         subprocess.run(["umount", "-l", str(state)], check=False)
