@@ -110,9 +110,17 @@ final class OutboxStore {
         try deleteStatement.run(.int(Int64(seq)))
     }
 
+    /// Whether message `seq` is stored. When the store cannot say, it answers yes: the
+    /// acknowledgement then deletes a row that may be gone (harmless), where a wrong no would
+    /// leave a stored row behind, to be sent again after a restart.
     func contains(_ seq: UInt64) -> Bool {
         var found = false
-        try? existsStatement.query(.int(Int64(seq))) { _ in found = true }
+        do {
+            try existsStatement.query(.int(Int64(seq))) { _ in found = true }
+        } catch {
+            failed(error)
+            return true
+        }
         return found
     }
 
@@ -153,8 +161,15 @@ final class OutboxStore {
             if durable { problem = nil }
             return true
         } catch {
-            try? database.execute("ROLLBACK")
             problem = "the outbox cannot write to \(database.path): \(error.description)"
+            // SQLite may have rolled back already (a full disk); if not, this does, and if even
+            // that fails the next write says so.
+            do {
+                try database.execute("ROLLBACK")
+            } catch let rollback {
+                // "No transaction is active": SQLite rolled back itself. Anything else is said.
+                if database.isInTransaction { problem! += "; the rollback failed too: \(rollback.description)" }
+            }
             throw error
         }
     }

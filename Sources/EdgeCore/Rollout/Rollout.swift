@@ -194,16 +194,15 @@ public struct Rollout {
         guard var current = attempt, current.superseded == nil, !current.isRestore, !current.fromShadow,
               current.source == source, let running = current.deployment else { return }
         let newer = Self.identity(of: payload)
-        let why: String
         switch payload {
         case .cleared:
-            why = "the source was cleared"
+            break
         case .document:
             guard let newer, newer.revision > running.revision else { return }
-            why = "revision \(newer.revision) (\(newer.deploymentId)) of the same source arrived"
         case .invalid:
             return
         }
+        let why = Self.arrival(of: payload)
         current.superseded = (newer, why)
         attempt = current
         switch current.phase {
@@ -215,6 +214,15 @@ public struct Rollout {
         case .rollingBack:
             break
         }
+    }
+
+    /// What arrived that makes a revision give way, for its SUPERSEDED reason.
+    private static func arrival(of payload: DeploymentPayload) -> String {
+        if case .cleared = payload { return "the source was cleared" }
+        guard let newer = identity(of: payload) else {
+            return "a newer document of the same source arrived (it gets its own status)"
+        }
+        return "revision \(newer.revision) (\(newer.deploymentId)) of the same source arrived"
     }
 
     /// A document's id and revision, when it has both.
@@ -229,17 +237,8 @@ public struct Rollout {
         var status = DeploymentStatus(state: .superseded, source: source)
         status.deploymentId = skipped.deploymentId
         status.revision = skipped.revision
-        let newer = Self.identity(of: payload)
-        status.supersededBy = newer
-        let what: String
-        if case .cleared = payload {
-            what = "the source was cleared"
-        } else if let newer {
-            what = "revision \(newer.revision) (\(newer.deploymentId)) of the same source arrived"
-        } else {
-            what = "a newer document of the same source arrived (it gets its own status)"
-        }
-        status.reason = "\(what) while this one waited for the deployment in progress; this one was skipped"
+        status.supersededBy = Self.identity(of: payload)
+        status.reason = "\(Self.arrival(of: payload)) while this one waited for the deployment in progress; this one was skipped"
         status.sources = current.sources
         effects.append(.log(.superseded(source, skipped.revision)))
         publish(status)
