@@ -10,12 +10,12 @@ import EdgePOSIX
 extension Agent {
     func handle(_ event: MQTTEvent) {
         switch event {
-        case .connected(let sessionPresent, let version):
+        case .connected(let sessionPresent, let version, let endpoint):
             if everConnected { reconnects += 1 }
             everConnected = true
             connected = true
             protocolVersion = version
-            logger.info("connected to the broker", ("protocol", version == 5 ? "MQTT 5" : "MQTT 3.1.1"),
+            logger.info("connected to the broker", ("broker", endpoint.description), ("protocol", MQTTProtocolSetting.name(ofLevel: version)),
                         ("sessionPresent", String(sessionPresent)))
             // Subscribe again on every connect: the broker may have lost the session.
             subscribed.removeAll()
@@ -24,8 +24,16 @@ extension Agent {
             publishHealth()
             if let status = coordinator.lastStatus { publishStatus(status) }
             shadowReportChanged()
-        case .connectionFailed(let reason):
-            logger.warning("cannot connect to the broker; retrying", ("reason", reason))
+        case .connectionFailed(let failure):
+            lastConnectionFailure = failure.description
+            if failure.fallingBack {
+                logger.info("the broker did not take an MQTT 5 connection; trying MQTT 3.1.1", ("broker", failure.endpoint.description),
+                            ("reason", failure.failure.explanation))
+            } else if failure.failure.isNotAuthorized {
+                logger.error("the broker refused the agent's credentials; retrying", ("reason", failure.description))
+            } else {
+                logger.warning("cannot connect to the broker; retrying", ("reason", failure.description))
+            }
         case .disconnected(let reason):
             connected = false
             outbox.disconnected()
@@ -216,8 +224,9 @@ extension Agent {
 
     func healthReport() -> HealthReport {
         HealthReport(thing: config.thingName, startedMs: startedMs,
-                     connection: .init(connected: connected, broker: "\(config.brokerHost):\(config.brokerPort)", tls: config.tls != nil,
-                                       protocolVersion: protocolVersion, reconnects: reconnects),
+                     connection: .init(connected: connected, broker: client.endpoint.description, tls: config.tls != nil,
+                                       protocolVersion: protocolVersion, reconnects: reconnects,
+                                       endpoints: config.brokers.map(\.description), lastFailure: lastConnectionFailure),
                      deployment: coordinator.lastStatus, runners: Array(coordinator.liveRunners.values),
                      outbox: outbox.health,
                      cgroups: cgroupHealth)

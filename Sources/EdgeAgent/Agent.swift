@@ -43,6 +43,8 @@ public final class Agent {
     var connected = false
     var protocolVersion = 0
     var reconnects = 0
+    /// Why the last connect attempt failed, for health.
+    var lastConnectionFailure: String?
     var everConnected = false
     var subscribed: [String: Int] = [:]
     var invocationCounter = 0
@@ -88,9 +90,14 @@ public final class Agent {
         } catch {
             throw StartupError("cannot set up the agent's event sources: \(error)")
         }
-        var settings = MQTTSettings(clientId: config.thingName, host: config.brokerHost, port: config.brokerPort,
-                                    keepAliveSeconds: config.keepAliveSeconds)
+        var settings = MQTTSettings(clientId: config.thingName, endpoints: config.brokers, keepAliveSeconds: config.keepAliveSeconds)
         settings.reconnect = ReconnectBackoff(maxMs: config.reconnectMaxMs)
+        settings.protocolSetting = config.protocolSetting
+        settings.connackTimeoutMs = config.connectTimeoutMs
+        if let credentials = config.credentials {
+            settings.username = credentials.username
+            settings.password = try BrokerPassword.read(credentials, logger: logger)
+        }
         if let tls = config.tls {
             settings.tls = .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile)
         }
@@ -210,8 +217,10 @@ public final class Agent {
 
     /// Runs until SIGTERM or SIGINT, then stops the functions and disconnects cleanly.
     public func run() {
-        logger.info("edge-agent starting", ("version", HealthReport.agentVersion), ("broker", "\(config.brokerHost):\(config.brokerPort)"),
-                    ("tls", config.tls == nil ? "off" : "on"), ("stateDir", config.stateDir))
+        logger.info("edge-agent starting", ("version", HealthReport.agentVersion),
+                    ("brokers", config.brokers.map(\.description).joined(separator: ",")),
+                    ("protocol", config.protocolSetting.rawValue), ("tls", config.tls == nil ? "off" : "on"),
+                    ("user", config.credentials?.username ?? "-"), ("shadows", config.shadows.mode.rawValue), ("stateDir", config.stateDir))
         loop.watch(signals.descriptor.rawValue) { [unowned self] _ in self.handleSignals() }
         reportCgroups()
         if Users.isRoot, let user = policy.defaultUser, Users.lookup(user) == nil {

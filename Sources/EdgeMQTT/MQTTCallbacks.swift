@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CMosquitto
+import EdgeCore
 import EdgePOSIX
 
 /// libmosquitto's callbacks. They run inside its calls on the loop's thread (a connect attempt's
@@ -16,24 +17,24 @@ enum MQTTCallbacks {
         mosquitto_publish_v5_callback_set(handle, onPublish)
         mosquitto_subscribe_v5_callback_set(handle, onSubscribe)
         mosquitto_unsubscribe_v5_callback_set(handle, onUnsubscribe)
+        mosquitto_log_callback_set(handle, onLog)
     }
 }
 
 extension MQTTClient {
     fileprivate func connackReceived(rc: Int32, flags: Int32) {
         progressed = true
+        loop.cancel(connackTimer)
+        connackTimer = nil
         if rc == 0 {
-            failures = 0
+            plan.connected()
             phase = .connected
             lastHeardMs = Clock.monotonicMs()
-            report(.connected(sessionPresent: flags & 1 != 0, protocolVersion: useV5 ? 5 : 4))
-        } else if rc == Int32(MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION.rawValue) || rc == Int32(CONNACK_REFUSED_PROTOCOL_VERSION.rawValue) {
-            useV5 = false
-            refusalReported = true
-            report(.connectionFailed(reason: "the broker does not speak MQTT 5; falling back to MQTT 3.1.1"))
+            report(.connected(sessionPresent: flags & 1 != 0, protocolVersion: useV5 ? 5 : 4, endpoint: plan.endpoint))
         } else {
-            refusalReported = true
-            report(.connectionFailed(reason: "the broker refused the connection: \(String(cString: mosquitto_reason_string(rc)))"))
+            // Reported when the connection closes (the broker closes it after a refusal; the
+            // client does, if it does not).
+            refusal = .refused(code: Int(rc))
         }
     }
 
@@ -83,6 +84,15 @@ extension MQTTClient {
     fileprivate func answerReceived() {
         progressed = true
     }
+}
+
+/// Any thread (a connect attempt's too): notes a TLS failure in the handle's `TLSProblem`.
+private let onLog: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?) -> Void = {
+    handle, _, level, text in
+    guard level == MOSQ_LOG_ERR, let text, let handle else { return }
+    let line = String(cString: text)
+    guard line.hasPrefix("OpenSSL Error"), let problem = TLSProblem.of(handle) else { return }
+    problem.note(verifyError: edge_mosquitto_verify_error(handle).map { String(cString: $0) }, line: line)
 }
 
 private func client(_ userData: UnsafeMutableRawPointer?) -> MQTTClient? {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CMosquitto
+import EdgeCore
 import EdgePOSIX
 
 /// The client on its loop: connect attempts, the socket's reads and writes, keepalive, the
@@ -11,14 +12,18 @@ extension MQTTClient {
 
     func beginAttempt() {
         phase = .connecting
-        refusalReported = false
+        refusal = nil
+        abandoned = nil
         closedReason = nil
+        tlsProblem.clear()
+        useV5 = plan.protocolLevel == 5
+        let endpoint = plan.endpoint
         mosquitto_int_option(raw, MOSQ_OPT_PROTOCOL_VERSION, useV5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311)
         let attempt = MQTTConnector.Attempt(
-            handle: handle, host: settings.host, port: Int32(settings.port), keepAliveSeconds: Int32(settings.keepAliveSeconds),
+            handle: handle, host: endpoint.host, port: Int32(endpoint.port), keepAliveSeconds: Int32(settings.keepAliveSeconds),
             sessionExpirySeconds: useV5 && settings.persistentSession ? settings.sessionExpirySeconds : nil, done: attempts)
         if let failure = MQTTConnector.start(attempt) {
-            attemptFinished(ConnectResult(rc: MOSQ_ERR_ERRNO.rawValue, reason: "cannot start a thread to connect: \(failure)"))
+            attemptFinished(ConnectResult(rc: MOSQ_ERR_ERRNO.rawValue, failure: .other("cannot start a thread to connect: \(failure)")))
         }
     }
 
@@ -39,25 +44,37 @@ extension MQTTClient {
         }
         let fd = mosquitto_socket(raw)
         guard result.rc == MOSQ_ERR_SUCCESS.rawValue, fd >= 0 else {
-            report(.connectionFailed(reason: "cannot reach \(settings.host):\(settings.port): \(result.reason)"))
-            retryLater()
+            attemptFailed(result.failure ?? .unreachable("the socket is gone"))
             deliverPending()
             return
         }
         phase = .handshaking
         socketEvents = interest()
         socketWatch = loop.watch(fd, events: socketEvents) { [unowned self] revents in self.socketReady(revents) }
+        let waitMs = settings.connackTimeoutMs
+        connackTimer = loop.after(waitMs) { [unowned self] in
+            self.connackTimer = nil
+            guard self.phase == .handshaking else { return }
+            self.abandon(because: .noAnswer(waitedMs: waitMs))
+        }
         scheduleKeepalive()
         deliverPending()
     }
 
-    /// The next attempt after a backoff (ReconnectBackoff: exponential, capped, jittered so a
-    /// fleet does not reconnect in lockstep).
-    func retryLater() {
+    /// Reports a failed attempt and arranges the next: at once on the same endpoint when the
+    /// plan falls back to MQTT 3.1.1, else on the next endpoint after the backoff.
+    func attemptFailed(_ failure: ConnectionFailure) {
+        let level = plan.protocolLevel, endpoint = plan.endpoint
+        let step = plan.failed(failure, unit: Double.random(in: 0...1))
+        report(.connectionFailed(ConnectionAttemptFailure(endpoint: endpoint, protocolLevel: level, failure: failure,
+                                                          fallingBack: step.fallingBack)))
+        attemptAfter(step.delayMs)
+    }
+
+    /// The next attempt, after `delayMs`.
+    func attemptAfter(_ delayMs: Int) {
         phase = .waiting
-        failures += 1
-        let delay = settings.reconnect.delayMs(afterFailures: failures, unit: Double.random(in: 0...1))
-        retryTimer = loop.after(delay) { [unowned self] in
+        retryTimer = loop.after(delayMs) { [unowned self] in
             self.retryTimer = nil
             self.beginAttempt()
         }
@@ -102,6 +119,11 @@ extension MQTTClient {
             progressed = false
             let rc = mosquitto_loop_read(raw, 1)
             if endedIfClosed(rc) { return }
+            if let refusal, phase == .handshaking {
+                // Refused, and the broker keeps the connection open: close it.
+                abandon(because: refusal)
+                return
+            }
             deliverPending()
             guard socketWatch != nil, progressed else { return }
         }
@@ -143,14 +165,28 @@ extension MQTTClient {
         let silentMs = Clock.monotonicMs() - lastHeardMs
         guard silentMs > Int64(settings.keepAliveSeconds) * 1500, mosquitto_socket(raw) >= 0 else { return false }
         silenceReason = "nothing from the broker for \(silentMs / 1000) s (one and a half keepalives of \(settings.keepAliveSeconds) s): the link is dead"
+        closeSocket()
+        return true
+    }
+
+    /// Gives up an attempt that is not getting anywhere (no CONNACK in time, a refusal the broker
+    /// did not close after): closes its socket, and the close reports `failure`.
+    func abandon(because failure: ConnectionFailure) {
+        guard mosquitto_socket(raw) >= 0 else { return }
+        abandoned = failure
+        closeSocket()
+    }
+
+    /// Shuts the socket down and lets libmosquitto find it closed, which ends the connection
+    /// through `endedIfClosed` like any other close.
+    func closeSocket() {
         shutdown(mosquitto_socket(raw), Int32(SHUT_RDWR))
         let rc = mosquitto_loop_read(raw, 1)
         if !endedIfClosed(rc) {
             // libmosquitto did not see the end yet: the next read will.
-            scheduleKeepalive()
+            if keepaliveTimer == nil { scheduleKeepalive() }
         }
         deliverPending()
-        return true
     }
 
     func interest() -> Int16 {
@@ -178,17 +214,29 @@ extension MQTTClient {
         socketWatch = nil
         loop.cancel(keepaliveTimer)
         keepaliveTimer = nil
+        loop.cancel(connackTimer)
+        connackTimer = nil
         let reason = silenceReason ?? closedReason ?? MQTTClient.describe(rc)
         closedReason = nil
         silenceReason = nil
         if phase == .connected {
             report(.disconnected(reason: reason))
-        } else if !refusalReported {
-            report(.connectionFailed(reason: "the connection to \(settings.host):\(settings.port) closed before the broker accepted it (\(reason)): with TLS, check the CA, the client certificate and the broker's require_certificate"))
+            attemptAfter(plan.lost(unit: Double.random(in: 0...1)))
+        } else {
+            attemptFailed(refusal ?? abandoned ?? handshakeFailure(rc, reason: reason))
         }
-        retryLater()
         deliverPending()
         return true
+    }
+
+    /// Why a connection closed before the broker's CONNACK: the TLS handshake (with the
+    /// verification error when there is one), or the broker closing it.
+    func handshakeFailure(_ rc: Int32, reason: String) -> ConnectionFailure {
+        if settings.tls != nil {
+            if let problem = tlsProblem.take() { return .tls(problem) }
+            if rc == MOSQ_ERR_TLS.rawValue || rc == MOSQ_ERR_TLS_HANDSHAKE.rawValue { return .tls(MQTTClient.describe(rc)) }
+        }
+        return .closedBeforeAnswer(reason)
     }
 
     /// For `stop`: a DISCONNECT behind whatever is queued, written within two seconds.

@@ -36,9 +36,15 @@ public final class MQTTClient {
     }
 
     var phase = Phase.idle
+    /// Which endpoint and protocol the next attempt uses, and the wait after a failure.
+    var plan: ConnectionPlan
+    /// Whether the current (or last) attempt speaks MQTT 5.
     var useV5 = true
-    /// Failed attempts since the last accepted connection: the backoff grows with them.
-    var failures = 0
+    /// Set while a CONNECT waits for its CONNACK: the attempt is given up when it fires.
+    var connackTimer: EventLoop.Token?
+    /// Why a TLS handshake failed, from libmosquitto's log callback (which may run on a connect
+    /// attempt's thread too, hence the lock).
+    let tlsProblem = TLSProblem()
     var attemptsWatch: EventLoop.Token?
     var socketWatch: EventLoop.Token?
     var socketEvents: Int16 = 0
@@ -57,8 +63,10 @@ public final class MQTTClient {
     var lastHeardMs: Int64 = 0
     /// Set when the client closed a connection that went silent (`checkSilence`).
     var silenceReason: String?
-    /// The broker refused this attempt and that was reported: its close is not reported again.
-    var refusalReported = false
+    /// The broker's CONNACK refused this attempt: the close that follows reports it.
+    var refusal: ConnectionFailure?
+    /// Why the client gave up this attempt (no CONNACK in time): the close reports it.
+    var abandoned: ConnectionFailure?
     /// Set while a QoS 0 message is being published: its "written" callback is not an event.
     var muteWriteNotices = false
 
@@ -87,11 +95,13 @@ public final class MQTTClient {
             throw MQTTError("cannot create an MQTT client: \(String(cString: strerror(errno)))")
         }
         handle = MosquittoHandle(created)
+        plan = ConnectionPlan(endpoints: settings.endpoints, setting: settings.protocolSetting, backoff: settings.reconnect)
         mosquitto_user_data_set(created, Unmanaged.passUnretained(self).toOpaque())
         mosquitto_int_option(created, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5)
         // Small request/response messages must not wait for Nagle's algorithm and delayed ACKs.
         mosquitto_int_option(created, MOSQ_OPT_TCP_NODELAY, 1)
         MQTTCallbacks.install(on: created)
+        TLSProblem.register(tlsProblem, for: created)
         if let tls = settings.tls {
             for (what, path) in [("CA", tls.caFile), ("certificate", tls.certFile), ("key", tls.keyFile)] {
                 guard let path else { continue }
@@ -107,6 +117,10 @@ public final class MQTTClient {
             }
             mosquitto_tls_opts_set(created, 1, "tlsv1.2", nil)
         }
+        if settings.username != nil || settings.password != nil {
+            let rc = mosquitto_username_pw_set(created, settings.username, settings.password)
+            guard rc == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("cannot set the broker credentials: \(MQTTClient.describe(rc))") }
+        }
         if let will = settings.will {
             let rc = will.payload.withUnsafeBytes {
                 mosquitto_will_set_v5(created, will.topic, Int32($0.count), $0.baseAddress, Int32(will.qos), will.retain, nil)
@@ -116,13 +130,18 @@ public final class MQTTClient {
     }
 
     deinit {
+        TLSProblem.forget(raw)
         for token in [attemptsWatch, socketWatch].compactMap({ $0 }) { loop.unwatch(token) }
         loop.cancel(keepaliveTimer)
         loop.cancel(retryTimer)
+        loop.cancel(connackTimer)
     }
 
     /// True between the broker's CONNACK and the end of that connection.
     public var isConnected: Bool { phase == .connected }
+
+    /// The endpoint of the current connection or attempt (or the next one, between attempts).
+    public var endpoint: BrokerEndpoint { plan.endpoint }
 
     /// Connects, and stays connected until `stop`; `handler` gets every event on the loop's thread.
     public func start(_ handler: @escaping (MQTTEvent) -> Void) {
@@ -156,8 +175,10 @@ public final class MQTTClient {
         socketWatch = nil
         loop.cancel(keepaliveTimer)
         loop.cancel(retryTimer)
+        loop.cancel(connackTimer)
         keepaliveTimer = nil
         retryTimer = nil
+        connackTimer = nil
         heldForConnect.removeAll()
         pending.removeAll()
     }

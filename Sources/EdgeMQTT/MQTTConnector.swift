@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CMosquitto
+import EdgeCore
 import EdgePOSIX
 
 /// The libmosquitto handle, destroyed when its last owner lets go: the client, or a connect
@@ -22,7 +23,8 @@ final class MosquittoHandle: @unchecked Sendable {
 /// How a connect attempt ended, described on its own thread (errno is per thread).
 struct ConnectResult: Sendable {
     var rc: Int32
-    var reason: String
+    /// Why it failed; nil when it did not.
+    var failure: ConnectionFailure?
 }
 
 /// One blocking connect on a thread of its own: the DNS lookup and the TCP connect block
@@ -72,8 +74,8 @@ enum MQTTConnector {
     static let handshakeTimeoutMs: Int32 = 2000
 
     private static func connect(_ attempt: Attempt) -> ConnectResult {
-        if let problem = unanswered(attempt.host, attempt.port, timeoutMs: handshakeTimeoutMs) {
-            return ConnectResult(rc: MOSQ_ERR_ERRNO.rawValue, reason: problem)
+        if let failure = unanswered(attempt.host, attempt.port, timeoutMs: handshakeTimeoutMs) {
+            return ConnectResult(rc: MOSQ_ERR_ERRNO.rawValue, failure: failure)
         }
         var properties: OpaquePointer? = nil
         defer { if properties != nil { mosquitto_property_free_all(&properties) } }
@@ -82,16 +84,31 @@ enum MQTTConnector {
         }
         let rc = mosquitto_connect_bind_v5(attempt.handle.raw, attempt.host, attempt.port, attempt.keepAliveSeconds,
                                            nil, properties)
-        return ConnectResult(rc: rc, reason: rc == MOSQ_ERR_SUCCESS.rawValue ? "" : MQTTClient.describe(rc))
+        return ConnectResult(rc: rc, failure: failure(rc))
+    }
+
+    /// What a failed connect call means; errno (and getaddrinfo's code, which libmosquitto puts
+    /// there) is this thread's.
+    private static func failure(_ rc: Int32) -> ConnectionFailure? {
+        switch rc {
+        case MOSQ_ERR_SUCCESS.rawValue: return nil
+        case MOSQ_ERR_EAI.rawValue: return .nameLookup(String(cString: gai_strerror(errno)))
+        case MOSQ_ERR_TLS.rawValue, MOSQ_ERR_TLS_HANDSHAKE.rawValue: return .tls(MQTTClient.describe(rc))
+        case MOSQ_ERR_ERRNO.rawValue: return .unreachable(MQTTClient.describe(rc))
+        default: return .other(MQTTClient.describe(rc))
+        }
     }
 
     /// Whether the broker answers a TCP handshake within `timeoutMs`: nil when one of its
-    /// addresses does (or the name cannot be looked up: libmosquitto then says why), else why not.
-    private static func unanswered(_ host: String, _ port: Int32, timeoutMs: Int32) -> String? {
+    /// addresses does, else why not (the name that cannot be looked up, the refusal, the silence).
+    private static func unanswered(_ host: String, _ port: Int32, timeoutMs: Int32) -> ConnectionFailure? {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var found: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &found) == 0, let first = found else { return nil }
+        let lookup = getaddrinfo(host, String(port), &hints, &found)
+        guard lookup == 0, let first = found else {
+            return .nameLookup("\(host): \(String(cString: gai_strerror(lookup)))")
+        }
         defer { freeaddrinfo(first) }
         var problem = "no answer from \(host):\(port) within \(timeoutMs) ms (the network is down, or it drops packets to the broker)"
         var current: UnsafeMutablePointer<addrinfo>? = first
@@ -113,6 +130,6 @@ enum MQTTConnector {
             if error == 0 { return nil }
             problem = String(cString: strerror(error))
         }
-        return problem
+        return .unreachable(problem)
     }
 }

@@ -29,8 +29,16 @@ public struct MQTTSettings: Sendable {
     }
 
     public var clientId: String
-    public var host: String
-    public var port: Int
+    /// The broker's addresses, tried in turn (`ConnectionPlan`): one, or the nodes of a cluster.
+    public var endpoints: [BrokerEndpoint]
+    /// MQTT 5, 3.1.1, or 5 with a fall-back (`auto`).
+    public var protocolSetting = MQTTProtocolSetting.auto
+    /// Credentials for the CONNECT; the password is never logged.
+    public var username: String?
+    public var password: String?
+    /// How long the broker may take to answer a CONNECT (CONNACK) before the attempt is given up:
+    /// some brokers ignore a CONNECT in a version they do not speak instead of refusing it.
+    public var connackTimeoutMs = 10_000
     public var keepAliveSeconds: Int
     public var tls: TLS?
     public var will: Will?
@@ -42,9 +50,15 @@ public struct MQTTSettings: Sendable {
 
     public init(clientId: String, host: String, port: Int, keepAliveSeconds: Int = 30, tls: TLS? = nil,
                 will: Will? = nil, persistentSession: Bool = true) {
+        self.init(clientId: clientId, endpoints: [BrokerEndpoint(host: host, port: port)], keepAliveSeconds: keepAliveSeconds,
+                  tls: tls, will: will, persistentSession: persistentSession)
+    }
+
+    public init(clientId: String, endpoints: [BrokerEndpoint], keepAliveSeconds: Int = 30, tls: TLS? = nil,
+                will: Will? = nil, persistentSession: Bool = true) {
+        precondition(!endpoints.isEmpty, "MQTTSettings needs at least one endpoint")
         self.clientId = clientId
-        self.host = host
-        self.port = port
+        self.endpoints = endpoints
         self.keepAliveSeconds = keepAliveSeconds
         self.tls = tls
         self.will = will
@@ -66,9 +80,10 @@ public struct MQTTMessage: Sendable {
 /// What the client reports to its owner's handler, on the loop's thread.
 public enum MQTTEvent: Sendable {
     /// The broker accepted the connection (CONNACK).
-    case connected(sessionPresent: Bool, protocolVersion: Int)
-    /// An attempt failed (unreachable, refused, TLS); the client tries again after a backoff.
-    case connectionFailed(reason: String)
+    case connected(sessionPresent: Bool, protocolVersion: Int, endpoint: BrokerEndpoint)
+    /// An attempt failed (unreachable, refused, not authorised, TLS, no answer); the client tries
+    /// again, after a backoff unless it is falling back to MQTT 3.1.1 on the same endpoint.
+    case connectionFailed(ConnectionAttemptFailure)
     /// An accepted connection ended; the client reconnects after a backoff.
     case disconnected(reason: String)
     case message(MQTTMessage)

@@ -36,9 +36,18 @@ func configFile(in arguments: [String]) throws -> JSONValue? {
     }
 }
 
+/// The variables the configuration reads (the broker's credentials), from the environment.
+func configEnvironment() -> [String: String] {
+    var found: [String: String] = [:]
+    for name in ["EDGE_BROKER_USERNAME", "EDGE_BROKER_PASSWORD"] {
+        if let value = getenv(name) { found[name] = String(cString: value) }
+    }
+    return found
+}
+
 do {
     let file = try configFile(in: arguments)
-    let config = try ConfigurationLoader.load(file: file, arguments: arguments)
+    let config = try ConfigurationLoader.load(file: file, arguments: arguments, environment: configEnvironment())
     let agent = try Agent(config: config)
     agent.run()
 } catch let error as ConfigurationError {

@@ -39,7 +39,9 @@ final class Connection {
         switch event {
         case .connected:
             connected = true
-        case .connectionFailed(let reason), .disconnected(let reason):
+        case .connectionFailed(let failure):
+            problem = failure.description
+        case .disconnected(let reason):
             problem = reason
         case .message(let message):
             if let onMessage {

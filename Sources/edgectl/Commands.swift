@@ -65,8 +65,7 @@ struct Deploy: ParsableCommand {
                 && terminal.contains(status["status"]?.stringValue ?? "")
         }
         guard let answer, case .success(let status) = JSONCodec.parse(answer.payload) else {
-            print("no final status from \(watched!) within \(broker.timeout) s: is its agent running and connected? (edgectl health --thing \(watched!))")
-            throw ExitCode(3)
+            throw noAnswer("no final status from \(watched!) within \(broker.timeout) s: is its agent running and connected? (edgectl health --thing \(watched!))")
         }
         printStatus(status)
         if status["status"]?.stringValue != "SUCCEEDED" { throw ExitCode(1) }
@@ -140,7 +139,7 @@ func retained(_ topic: String, broker: BrokerOptions, what: String) throws -> JS
     try session.client.subscribe(topic, qos: 1)
     // A retained document arrives at once on subscribe; a live one will do as well.
     guard let message = session.waitFor(topic, timeoutSeconds: min(broker.timeout, 5), { _ in true }) else {
-        throw Failure("no \(what) on \(topic): has that thing's agent ever connected to this broker?")
+        throw noAnswer("no \(what) on \(topic): has that thing's agent ever connected to this broker?")
     }
     guard case .success(let value) = JSONCodec.parse(message.payload) else { throw Failure("the \(what) on \(topic) is not JSON") }
     return value
@@ -168,7 +167,7 @@ struct Invoke: ParsableCommand {
         }
         try session.publish(Topics(thing: thing).invoke(function: function), payload, retain: false)
         guard let answer = session.waitFor(replyTopic, timeoutSeconds: broker.timeout, { _ in true }) else {
-            throw Failure("no answer from \(function) on \(thing) within \(broker.timeout) s")
+            throw noAnswer("no answer from \(function) on \(thing) within \(broker.timeout) s")
         }
         print(String(decoding: answer.payload, as: UTF8.self))
         if case .success(let result) = JSONCodec.parse(answer.payload), result["status"]?.stringValue != "ok" { throw ExitCode(1) }

@@ -15,18 +15,43 @@ final class Session {
     private var backlog: [MQTTMessage] = []
     private var connected = false
     private var lastProblem = "no answer"
+    /// The failed attempt that ends the wait for a connection.
+    private var failure: String?
 
     init(_ options: BrokerOptions) throws {
         var settings = MQTTSettings(clientId: "edgectl-\(getpid())", host: options.host,
                                     port: options.port ?? (options.tlsCA == nil ? 1883 : 8883), persistentSession: false)
         if let ca = options.tlsCA { settings.tls = .init(caFile: ca, certFile: options.tlsCert, keyFile: options.tlsKey) }
+        settings.protocolSetting = MQTTProtocolSetting(rawValue: options.mqttProtocol) ?? .auto
+        settings.connackTimeoutMs = min(10, options.timeout) * 1000
+        (settings.username, settings.password) = try Session.credentials(options)
         client = try MQTTClient(settings: settings, loop: loop)
         client.start { [unowned self] event in self.received(event) }
         let deadline = Clock.monotonicMs() + Int64(options.timeout) * 1000
-        guard loop.run(untilMs: deadline, done: { connected }) else {
+        guard loop.run(untilMs: deadline, done: { connected || failure != nil }), connected else {
             client.stop()
-            throw Failure("cannot connect to \(options.host):\(settings.port) within \(options.timeout) s: \(lastProblem)")
+            throw cannotConnect(failure ?? "cannot connect to \(client.endpoint) within \(options.timeout) s: \(lastProblem)")
         }
+    }
+
+    /// The user name and password: the options', else the environment's.
+    static func credentials(_ options: BrokerOptions) throws -> (String?, String?) {
+        let environment = { (name: String) in getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
+        var password: String?
+        if let path = options.passwordFile {
+            let bytes: [UInt8]
+            do { bytes = try Files.read(path, maxBytes: 4096) } catch { throw ValidationError("--password-file: cannot read \(path): \(error.reason)") }
+            let line = bytes.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
+            password = String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
+            guard password?.isEmpty == false else { throw ValidationError("--password-file: \(path) is empty: its first line must be the password") }
+        } else {
+            password = environment("EDGE_BROKER_PASSWORD")
+        }
+        let username = options.username ?? environment("EDGE_BROKER_USERNAME")
+        if password != nil && username == nil {
+            throw ValidationError("a password needs a user name: --username NAME (or EDGE_BROKER_USERNAME)")
+        }
+        return (username, password)
     }
 
     func close() { client.stop() }
@@ -34,7 +59,12 @@ final class Session {
     private func received(_ event: MQTTEvent) {
         switch event {
         case .connected: connected = true
-        case .connectionFailed(let reason), .disconnected(let reason): lastProblem = reason
+        case .connectionFailed(let attempt):
+            lastProblem = attempt.description
+            // One failed attempt is the answer (a refused or unreachable broker does not come
+            // back while the operator waits); a fall-back to MQTT 3.1.1 is still under way.
+            if !attempt.fallingBack { failure = attempt.description }
+        case .disconnected(let reason): lastProblem = reason
         case .message(let message): backlog.append(message)
         case .acknowledged, .refused: break
         }
@@ -62,6 +92,23 @@ final class Session {
     func publish(_ topic: String, _ payload: [UInt8], retain: Bool) throws {
         try client.publish(topic: topic, payload: payload, qos: 1, retain: retain)
     }
+}
+
+/// Says why on standard error; the exit code for "cannot connect to the broker".
+func cannotConnect(_ message: String) -> ExitCode {
+    printError("edgectl: \(message)")
+    return ExitCode(2)
+}
+
+/// Says why on standard error; the exit code for "connected, but no answer in time".
+func noAnswer(_ message: String) -> ExitCode {
+    printError("edgectl: \(message)")
+    return ExitCode(3)
+}
+
+func printError(_ line: String) {
+    var bytes = Array((line + "\n").utf8)
+    bytes.withUnsafeMutableBytes { _ = write(2, $0.baseAddress, $0.count) }
 }
 
 /// A failure reported to the operator, with exit code 1.

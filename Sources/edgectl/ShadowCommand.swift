@@ -82,7 +82,7 @@ private func request(_ operation: ShadowBook.Operation, _ document: [String: JSO
         guard case .success(let value) = JSONCodec.parse(message.payload) else { return false }
         return value["clientToken"]?.stringValue == token
     }), case .success(let value) = JSONCodec.parse(reply.payload) else {
-        throw Failure("no answer from \(target.thing)'s shadow within \(broker.timeout) s: is its agent connected?")
+        throw noAnswer("no answer from \(target.thing)'s shadow within \(broker.timeout) s: is its agent connected?")
     }
     if reply.topic.hasSuffix("/accepted") {
         printJSON(value)

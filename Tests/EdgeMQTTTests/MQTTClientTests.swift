@@ -171,10 +171,14 @@ struct MQTTClientTests {
         #expect(client.wait { client.events.contains { if case .connectionFailed = $0 { true } else { false } } })
         // The lookup ran on the connect attempt's thread: the loop's timer kept firing meanwhile.
         #expect(ticks >= Int(Clock.monotonicMs() - started) / 20 - 1, "\(ticks) ticks")
-        guard case .connectionFailed(let reason) = client.events.first else {
+        guard case .connectionFailed(let failure) = client.events.first else {
             Issue.record("first event \(String(describing: client.events.first))")
             return
         }
-        #expect(reason.contains("no-such-host.invalid") && reason.contains("resolve"), "\(reason)")
+        guard case .nameLookup = failure.failure else {
+            Issue.record("a host that does not resolve must be a name-lookup failure: \(failure)")
+            return
+        }
+        #expect(failure.description.contains("no-such-host.invalid") && failure.description.contains("look up"), "\(failure)")
     }
 }

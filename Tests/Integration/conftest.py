@@ -138,7 +138,7 @@ def agent(request, tmp_path, agent_bin, broker, thing, python_launcher):
     request.node._edge_agents = agents
 
     def start(extra_args=(), state_dir=None, thing_name=None, port=None, groups=(), health_interval=2,
-              broker_host="127.0.0.1", python=None, env=None, wrapper=()):
+              broker_host="127.0.0.1", python=None, env=None, wrapper=(), brokers=None):
         index = len(agents) + 1
         # Functions (maybe another user) reach their folders under the state directory: it goes
         # in the shared folder, by its name when a test gives one.
@@ -147,7 +147,7 @@ def agent(request, tmp_path, agent_bin, broker, thing, python_launcher):
         instance = h.Agent(agent_bin, name, port or broker.port, state, tmp_path / ("agent%d.log" % index),
                            health_interval=health_interval, groups=groups, broker_host=broker_host,
                            cgroup_root=h.cgroup_root(name), python=python or python_launcher,
-                           extra_args=extra_args, env=env, wrapper=wrapper)
+                           extra_args=extra_args, env=env, wrapper=wrapper, brokers=brokers)
         agents.append(instance)
         return instance.start()
 

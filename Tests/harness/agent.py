@@ -32,11 +32,11 @@ class Agent:
     `--cgroups` (None: not given); `cgroup_root`: the agent's subtree (`--cgroup-root`, None: not
     given); `python`: `--python`; `groups`: `--thing-group`s; `extra_args` last. `name` is what
     messages call it (default: the thing); `pids_file`: see processes.launch; `env`: variables added
-    to the agent's environment."""
+    to the agent's environment; `brokers`: "host:port" endpoints (`--broker`), instead of one."""
 
     def __init__(self, binary, thing, broker_port, state_dir, log_path, health_interval=2, extra_args=(),
                  broker_host="127.0.0.1", groups=(), runtime_dir=RUNTIME_DIR, log_level="debug", cgroups=None,
-                 cgroup_root=None, python=None, name=None, pids_file=None, env=None, wrapper=()):
+                 cgroup_root=None, python=None, name=None, pids_file=None, env=None, wrapper=(), brokers=None):
         self.thing = thing
         self.env = env
         self.name = name or thing
@@ -45,9 +45,12 @@ class Agent:
         self.cgroup_root = cgroup_root
         self.pids_file = pids_file
         # `wrapper`: a command the agent runs under (`ip netns exec NS`, which execs it: same pid).
-        self.args = [str(a) for a in wrapper] + [str(binary), "--thing-name", thing, "--broker-host", broker_host,
-                     "--broker-port", str(broker_port), "--state-dir", str(state_dir),
-                     "--runtime-dir", str(runtime_dir)]
+        if brokers:
+            where = [arg for endpoint in brokers for arg in ("--broker", endpoint)]
+        else:
+            where = ["--broker-host", broker_host, "--broker-port", str(broker_port)]
+        self.args = [str(a) for a in wrapper] + [str(binary), "--thing-name", thing] + where + [
+                     "--state-dir", str(state_dir), "--runtime-dir", str(runtime_dir)]
         if health_interval is not None:
             self.args += ["--health-interval", str(health_interval)]
         self.args += ["--log-level", log_level]

@@ -13,13 +13,14 @@ from .waits import WAIT, HarnessError, poll_until
 class Broker:
     """A real mosquitto on 127.0.0.1, restartable on the same port; its configuration and log in
     `workdir`. `tls`: dict(ca=, cert=, key=, require_certificate=bool), or None. `settings`: more
-    lines of mosquitto.conf (LOAD_SETTINGS for a benchmark). `pids_file`: see processes.launch."""
+    lines of mosquitto.conf (LOAD_SETTINGS for a benchmark). `pids_file`: see processes.launch.
+    `users`: {name: password}: only they may connect (a mosquitto_passwd file), no anonymous client."""
 
     # A benchmark's broker: no Nagle delay on its sockets (small publishes would wait for a delayed
     # ACK, up to 40 ms, and round trips would measure that), and room for the backlog of a burst.
     LOAD_SETTINGS = ("set_tcp_nodelay true", "max_queued_messages 100000")
 
-    def __init__(self, workdir, port=None, tls=None, settings=(), pids_file=None):
+    def __init__(self, workdir, port=None, tls=None, settings=(), pids_file=None, users=None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -30,11 +31,12 @@ class Broker:
         self.log_path = self.workdir / "mosquitto.log"
         self.conf_path = self.workdir / "mosquitto.conf"
         self.starts = 0
+        self.users = dict(users or {})
 
     def _config(self):
         lines = [
             "listener %d 127.0.0.1" % self.port,
-            "allow_anonymous true",
+            "allow_anonymous %s" % ("false" if self.users else "true"),
             "persistence false",
             "user root",
             "log_dest stderr",
@@ -53,7 +55,16 @@ class Broker:
                 "use_identity_as_username %s" % ("true" if self.tls.get("require_certificate") else "false"),
                 "tls_version tlsv1.2",
             ]
+        if self.users:
+            lines.append("password_file %s" % self._password_file())
         return "\n".join(lines + self.settings) + "\n"
+
+    def _password_file(self):
+        path = self.workdir / "passwords"
+        path.write_text("")
+        for name, password in self.users.items():
+            subprocess.run(["mosquitto_passwd", "-b", str(path), name, password], check=True, capture_output=True, timeout=30)
+        return path
 
     def start(self, timeout=10.0):
         """Starts mosquitto and waits until it accepts connections; returns self."""

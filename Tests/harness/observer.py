@@ -45,7 +45,8 @@ class Observer:
     TCP_NODELAY and up to 10,000 QoS 1 messages may be in flight. Subclasses that keep only what
     they need override _on_message."""
 
-    def __init__(self, port, name="observer", tls=None, filters=("#",), protocol=mqtt.MQTTv5, for_load=False):
+    def __init__(self, port, name="observer", tls=None, filters=("#",), protocol=mqtt.MQTTv5, for_load=False,
+                 username=None, password=None):
         self.port = port
         self.messages = []
         self.cond = threading.Condition()
@@ -59,6 +60,8 @@ class Observer:
                                   protocol=protocol)
         if tls:
             self.client.tls_set(ca_certs=tls["ca"], certfile=tls.get("cert"), keyfile=tls.get("key"))
+        if username is not None:
+            self.client.username_pw_set(username, password)
         if for_load:
             self.client.max_inflight_messages_set(10000)
             self.client.max_queued_messages_set(0)

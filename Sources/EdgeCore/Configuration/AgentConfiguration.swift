@@ -6,10 +6,28 @@ public struct AgentConfiguration: Sendable, Equatable {
         public var keyFile: String?
     }
 
+    /// Who the agent is to the broker; the password is never logged.
+    public struct Credentials: Sendable, Equatable {
+        public var username: String
+        /// Given in the file or by EDGE_BROKER_PASSWORD; nil when it comes from `passwordFile`.
+        public var password: String?
+        /// A file that holds the password (its first line), read at start.
+        public var passwordFile: String?
+    }
+
     public var thingName: String
     public var thingGroups: [String] = []
-    public var brokerHost = "localhost"
-    public var brokerPort = 1883
+    /// The broker's addresses, tried in turn: one broker, or the nodes of a cluster.
+    public var brokers = [BrokerEndpoint(host: "localhost", port: 1883)]
+    /// MQTT 5, 3.1.1, or 5 falling back to 3.1.1 (`broker.protocol`).
+    public var protocolSetting = MQTTProtocolSetting.auto
+    public var credentials: Credentials?
+    /// How long a broker may take to answer a CONNECT.
+    public var connectTimeoutMs = 10_000
+    /// Send a password without TLS to a broker that is not on this machine.
+    public var allowPasswordWithoutTLS = false
+    /// Who serves the thing's shadows, and on which topics.
+    public var shadows = ShadowSettings()
     public var keepAliveSeconds = 30
     /// The longest wait between connect attempts (ReconnectBackoff): how soon the agent is back
     /// once its broker is.
@@ -37,6 +55,31 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var allowUncapped = false
 
     public init(thingName: String) { self.thingName = thingName }
+
+    /// The first broker endpoint's host and port (the only one, unless `brokers` lists a cluster).
+    public var brokerHost: String { brokers[0].host }
+    public var brokerPort: Int { brokers[0].port }
+}
+
+/// Who serves the AWS IoT Device Shadow API for the thing, and under which topic root.
+public struct ShadowSettings: Sendable, Equatable {
+    public enum Mode: String, Sendable, CaseIterable {
+        /// The agent is the shadow service (any broker that allows `$aws/...`).
+        case serve
+        /// The broker's side serves it (AWS IoT Core, or another implementation): the agent is a
+        /// device client of it.
+        case cloud
+    }
+
+    public var mode = Mode.serve
+    /// The root of the shadow topics, `$aws` as AWS IoT has it; another root (for brokers that
+    /// refuse `$` topics) is not understood by unmodified AWS SDK clients.
+    public var topicRoot = "$aws"
+
+    public init(mode: Mode = .serve, topicRoot: String = "$aws") {
+        self.mode = mode
+        self.topicRoot = topicRoot
+    }
 }
 
 /// Which cgroup version the agent uses: what the machine has (`auto`), one forced, or none.

@@ -7,6 +7,14 @@ public enum ConfigurationLoader {
           --thing-group NAME       a thing group whose deployments apply (repeatable)
           --broker-host HOST       MQTT broker host (default localhost)
           --broker-port PORT       MQTT broker port (default 1883, 8883 with TLS)
+          --broker HOST[:PORT]     a broker endpoint, repeatable: the nodes of a cluster, tried in turn
+          --mqtt-protocol VERSION  auto (MQTT 5, else 3.1.1), 5 or 3.1.1 (default auto)
+          --username NAME          the broker user name
+          --password-file FILE     a file holding the broker password (or EDGE_BROKER_PASSWORD;
+                                   never on the command line)
+          --shadows MODE           serve (the agent is the shadow service, default) or cloud
+                                   (the broker's side serves it: AWS IoT Core)
+          --shadow-topic-root ROOT the shadow topics' root (default $aws)
           --tls-ca FILE            CA certificate; turns TLS on
           --tls-cert FILE          client certificate for mutual TLS
           --tls-key FILE           client private key for mutual TLS
@@ -25,11 +33,12 @@ public enum ConfigurationLoader {
           --version                print the version and exit
         """
 
-    static let fileFields = ["thingName", "thingGroups", "broker", "stateDir", "healthIntervalSeconds", "logLevel",
-                             "runtimeDir", "python", "functions", "cgroups", "outbox"]
+    static let fileFields = ["thingName", "thingGroups", "broker", "brokers", "shadows", "stateDir", "healthIntervalSeconds",
+                             "logLevel", "runtimeDir", "python", "functions", "cgroups", "outbox"]
     static let functionsFields = ["user", "allowRoot", "limits"]
     static let cgroupsFields = ["mode", "root", "allowUncapped"]
-    static let brokerFields = ["host", "port", "keepAliveSeconds", "reconnectMaxMs", "tls"]
+    static let brokerFields = ["host", "port", "keepAliveSeconds", "reconnectMaxMs", "tls", "protocol", "username", "password",
+                               "passwordFile", "connectTimeoutMs", "allowPasswordWithoutTLS"]
     static let tlsFields = ["ca", "cert", "key"]
     static let outboxFields = ["maxMessages", "maxBytes", "maxInFlight", "sync"]
 
@@ -42,11 +51,14 @@ public enum ConfigurationLoader {
         return arguments[index + 1]
     }
 
-    /// Merges the file (if any) and the flags, then checks every setting.
-    public static func load(file: JSONValue?, arguments: [String]) throws(ConfigurationError) -> AgentConfiguration {
+    /// Merges the file (if any), the flags and the environment (EDGE_BROKER_USERNAME and
+    /// EDGE_BROKER_PASSWORD, used when neither names credentials), then checks every setting.
+    public static func load(file: JSONValue?, arguments: [String],
+                            environment: [String: String] = [:]) throws(ConfigurationError) -> AgentConfiguration {
         var settings = Settings()
         if let file { try settings.read(file: file) }
         try settings.read(arguments: arguments)
+        settings.read(environment: environment)
         return try settings.resolve()
     }
 }
@@ -58,6 +70,20 @@ struct Settings {
     var groupsFromFlags: [String] = []
     var brokerHost: String?
     var brokerPort: Int?
+    var brokerHostFromFlags = false
+    /// `brokers` in the file, or `--broker` flags (which replace the file's).
+    var brokerList: [Endpoint] = []
+    var brokerListFromFlags: [Endpoint] = []
+    var mqttProtocol: String?
+    var username: String?
+    var password: String?
+    var passwordFile: String?
+    var environmentUsername: String?
+    var environmentPassword: String?
+    var connectTimeout: Int?
+    var allowPasswordWithoutTLS: Bool?
+    var shadowMode: String?
+    var shadowTopicRoot: String?
     var keepAlive: Int?
     var reconnectMax: Int?
     var tlsCA: String?
@@ -96,12 +122,15 @@ struct Settings {
             brokerPort = try int(members, "port", prefix: "broker.")
             keepAlive = try int(members, "keepAliveSeconds", prefix: "broker.")
             reconnectMax = try int(members, "reconnectMaxMs", prefix: "broker.")
+            try readConnection(members)
             if let tlsMembers = try section(members, "tls", in: "broker.", known: ConfigurationLoader.tlsFields, holding: "ca, cert, key (file paths)") {
                 tlsCA = try string(tlsMembers, "ca", prefix: "broker.tls.")
                 tlsCert = try string(tlsMembers, "cert", prefix: "broker.tls.")
                 tlsKey = try string(tlsMembers, "key", prefix: "broker.tls.")
             }
         }
+        try readBrokerList(top["brokers"])
+        try readShadows(top["shadows"])
         stateDir = try string(top, "stateDir", prefix: "")
         healthInterval = try int(top, "healthIntervalSeconds", prefix: "")
         logLevel = try string(top, "logLevel", prefix: "")
@@ -153,8 +182,20 @@ struct Settings {
             case "--config": _ = try value(flag)
             case "--thing-name": thingName = try value(flag)
             case "--thing-group": groupsFromFlags.append(try value(flag))
-            case "--broker-host": brokerHost = try value(flag)
-            case "--broker-port": brokerPort = try number(flag)
+            case "--broker-host":
+                brokerHost = try value(flag)
+                brokerHostFromFlags = true
+            case "--broker-port":
+                brokerPort = try number(flag)
+                brokerHostFromFlags = true
+            case "--broker": brokerListFromFlags.append(try Settings.endpoint(flag: try value(flag)))
+            case "--mqtt-protocol": mqttProtocol = try value(flag)
+            case "--username": username = try value(flag)
+            case "--password-file": passwordFile = try value(flag)
+            case "--password":
+                throw ConfigurationError(setting: flag, message: "a password on the command line is visible to every user of the machine: use --password-file FILE, broker.passwordFile, or EDGE_BROKER_PASSWORD")
+            case "--shadows": shadowMode = try value(flag)
+            case "--shadow-topic-root": shadowTopicRoot = try value(flag)
             case "--tls-ca": tlsCA = try value(flag)
             case "--tls-cert": tlsCert = try value(flag)
             case "--tls-key": tlsKey = try value(flag)
@@ -192,10 +233,8 @@ struct Settings {
         if Set(config.thingGroups).count != config.thingGroups.count {
             throw ConfigurationError(setting: "thingGroups", message: "names a group twice; list each group once")
         }
-        if let brokerHost { config.brokerHost = brokerHost }
         if let tlsCA {
             config.tls = .init(caFile: tlsCA, certFile: tlsCert, keyFile: tlsKey)
-            config.brokerPort = 8883
         } else if tlsCert != nil || tlsKey != nil {
             throw ConfigurationError(setting: "broker.tls.ca", message: "a client certificate needs the CA that signed the broker's: set broker.tls.ca or --tls-ca")
         }
@@ -203,12 +242,7 @@ struct Settings {
             throw ConfigurationError(setting: tlsCert == nil ? "broker.tls.cert" : "broker.tls.key",
                                      message: "mutual TLS needs both a certificate and its key: set broker.tls.cert and broker.tls.key")
         }
-        if let brokerPort {
-            guard (1...65535).contains(brokerPort) else {
-                throw ConfigurationError(setting: "broker.port", message: "\(brokerPort) is not a port; use 1 to 65535")
-            }
-            config.brokerPort = brokerPort
-        }
+        try resolveBrokers(into: &config)
         if let keepAlive {
             guard (5...3600).contains(keepAlive) else {
                 throw ConfigurationError(setting: "broker.keepAliveSeconds", message: "\(keepAlive) is out of range; use 5 to 3600")
@@ -270,7 +304,7 @@ struct Settings {
     }
 
     /// The members of the object at `key`, every one of them known; nil when `key` is absent.
-    private func section(_ members: [String: JSONValue], _ key: String, in prefix: String = "", known: [String],
+    func section(_ members: [String: JSONValue], _ key: String, in prefix: String = "", known: [String],
                          holding description: String) throws(ConfigurationError) -> [String: JSONValue]? {
         guard let value = members[key] else { return nil }
         guard let object = value.objectValue else {
@@ -280,13 +314,13 @@ struct Settings {
         return object
     }
 
-    private func checkKnown(_ members: [String: JSONValue], _ known: [String], prefix: String) throws(ConfigurationError) {
+    func checkKnown(_ members: [String: JSONValue], _ known: [String], prefix: String) throws(ConfigurationError) {
         for key in members.keys.sorted() where !known.contains(key) {
             throw ConfigurationError(setting: prefix + key, message: "unknown setting; known here: \(known.joined(separator: ", "))")
         }
     }
 
-    private func string(_ members: [String: JSONValue], _ key: String, prefix: String) throws(ConfigurationError) -> String? {
+    func string(_ members: [String: JSONValue], _ key: String, prefix: String) throws(ConfigurationError) -> String? {
         guard let value = members[key] else { return nil }
         guard let text = value.stringValue, !text.isEmpty else {
             throw ConfigurationError(setting: prefix + key, message: "must be a non-empty string, not \(value.excerpt())")
@@ -294,7 +328,7 @@ struct Settings {
         return text
     }
 
-    private func bool(_ members: [String: JSONValue], _ key: String, prefix: String) throws(ConfigurationError) -> Bool? {
+    func bool(_ members: [String: JSONValue], _ key: String, prefix: String) throws(ConfigurationError) -> Bool? {
         guard let value = members[key] else { return nil }
         guard let flag = value.boolValue else {
             throw ConfigurationError(setting: prefix + key, message: "must be true or false, not \(value.excerpt())")
@@ -302,7 +336,7 @@ struct Settings {
         return flag
     }
 
-    private func int(_ members: [String: JSONValue], _ key: String, prefix: String) throws(ConfigurationError) -> Int? {
+    func int(_ members: [String: JSONValue], _ key: String, prefix: String) throws(ConfigurationError) -> Int? {
         guard let value = members[key] else { return nil }
         guard let number = value.intValue else {
             throw ConfigurationError(setting: prefix + key, message: "must be a whole number, not \(value.excerpt())")

@@ -7,13 +7,30 @@ public struct HealthDocument: Sendable, Equatable {
         public var tls: Bool
         public var protocolVersion: Int
         public var reconnects: Int
+        /// Every endpoint the agent may use, in order; `broker` is the one it is on (or tries next).
+        public var endpoints: [String]
+        /// Why the last connect attempt failed, if one failed since the agent started.
+        public var lastFailure: String?
 
-        public init(connected: Bool, broker: String, tls: Bool, protocolVersion: Int, reconnects: Int) {
+        public init(connected: Bool, broker: String, tls: Bool, protocolVersion: Int, reconnects: Int,
+                    endpoints: [String] = [], lastFailure: String? = nil) {
             self.connected = connected
             self.broker = broker
             self.tls = tls
             self.protocolVersion = protocolVersion
             self.reconnects = reconnects
+            self.endpoints = endpoints.isEmpty ? [broker] : endpoints
+            self.lastFailure = lastFailure
+        }
+
+        var json: JSONValue {
+            var members: [String: JSONValue] = [
+                "connected": .bool(connected), "broker": .string(broker), "tls": .bool(tls),
+                "protocolVersion": .int(Int64(protocolVersion)), "reconnects": .int(Int64(reconnects)),
+                "endpoints": .array(endpoints.map { .string($0) }),
+            ]
+            if let lastFailure { members["lastFailure"] = .string(lastFailure) }
+            return .object(members)
         }
     }
 
@@ -152,8 +169,7 @@ public struct HealthDocument: Sendable, Equatable {
         return [
             "thing": .string(thing), "status": "online", "agentVersion": .string(agentVersion),
             "uptimeSeconds": .int(uptimeSeconds), "timestamp": .int(timestamp),
-            "connection": ["connected": .bool(connection.connected), "broker": .string(connection.broker), "tls": .bool(connection.tls),
-                           "protocolVersion": .int(Int64(connection.protocolVersion)), "reconnects": .int(Int64(connection.reconnects))],
+            "connection": connection.json,
             "deployment": .object(deploymentEntry),
             "functions": .object(functions.mapValues(\.json)),
             "cgroups": cgroups,
