@@ -21,6 +21,7 @@ extension Agent {
             subscribed.removeAll()
             refreshSubscriptions()
             outbox.resume()
+            cloudShadowsConnected()
             publishHealth()
             if let status = coordinator.lastStatus { publishStatus(status) }
             shadowReportChanged()
@@ -37,6 +38,7 @@ extension Agent {
         case .disconnected(let reason):
             connected = false
             outbox.disconnected()
+            cloudShadowsDisconnected()
             logger.warning("lost the broker; functions keep running, results wait in the outbox", ("reason", reason))
         case .message(let message):
             route(message)
@@ -52,7 +54,7 @@ extension Agent {
     func wantedSubscriptions() -> [String: Int] {
         var wanted: [String: Int] = [topics.deployment: 1, topics.invokeFilter: 1]
         for group in config.thingGroups { wanted[Topics.groupDeployment(group)] = 1 }
-        for filter in shadows.topics.requestFilters { wanted[filter] = 1 }
+        for filter in cloudShadows?.replyFilters ?? shadows.topics.requestFilters { wanted[filter] = 1 }
         for spec in coordinator.router.subscribedSpecs {
             for subscription in spec.subscriptions {
                 wanted[subscription.filter.text] = max(wanted[subscription.filter.text] ?? 0, subscription.qos)

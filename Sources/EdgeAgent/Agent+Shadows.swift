@@ -18,9 +18,11 @@ extension Agent {
         coordinator.shadowChanged(overrides, rearm: [])
     }
 
-    /// A message on a shadow request topic; false when it was not one.
+    /// A message on a shadow request topic (or, in `cloud` mode, a reply of the shadow service);
+    /// false when it was not one.
     func routeShadowRequest(_ message: MQTTMessage) -> Bool {
-        shadows.received(topic: message.topic, payload: message.payload) { [unowned self] name, outcome in
+        if cloudShadows != nil { return routeCloudShadowReply(message) }
+        return shadows.received(topic: message.topic, payload: message.payload) { [unowned self] name, outcome in
             if name == nil, outcome.changed != nil { self.classicShadowChanged(outcome.accepted) }
         }
     }
@@ -78,6 +80,9 @@ extension Agent {
             shadowReportAgain = true
             return
         }
+        // In cloud mode the report goes to the service, checked against its version: only once
+        // connected and the service's copy fetched (the fetch reports again when it lands).
+        if cloudShadows != nil, !connected { return }
         let document = shadows.book.document(nil)
         var truth = reportedState()
         // The classic shadow holds 8 KB of desired and reported together: when the functions'
@@ -91,6 +96,12 @@ extension Agent {
         let stored = document?.reported?.filter { Agent.reportedKeys.contains($0.key) }
         guard let patch = ShadowRules.patch(from: stored, to: truth) else { return }
         shadowReportInFlight = true
+        if cloudShadows != nil {
+            var fields: [String: JSONValue] = ["state": ["reported": .object(patch)]]
+            if let kept = shadows.book.kept(nil), kept.exists { fields["version"] = .int(kept.version) }
+            sendToShadowService { $0.update(nil, fields: fields, origin: .agent, nowMs: Clock.monotonicMs()) }
+            return
+        }
         shadows.perform(.update, on: nil, .success(ShadowRequest(reported: .object(patch)))) { [unowned self] outcome in
             self.shadowReportInFlight = false
             // Said once per distinct problem: reports are retried on every change, which can be many a second.
@@ -153,6 +164,26 @@ extension Agent {
         var fields = members
         fields["type"] = nil
         fields["id"] = nil
+        if cloudShadows != nil {
+            cloudShadowRequests += 1
+            let number = cloudShadowRequests
+            cloudShadowReplies[number] = { answer in
+                if answer.accepted {
+                    reply(["type": "shadow.accepted", "id": id, "document": answer.payload])
+                } else {
+                    var detail: [String: JSONValue] = ["code": .int(Int64(answer.errorCode ?? 500)),
+                                                       "message": answer.payload["message"] ?? .string("refused by the shadow service")]
+                    if let text = answer.payload["detail"] { detail["detail"] = text }
+                    reply(["type": "shadow.rejected", "id": id, "error": .object(detail)])
+                }
+            }
+            let now = Clock.monotonicMs()
+            sendToShadowService { client in
+                operation == .update ? client.update(runner.name, fields: fields, origin: .function(number), nowMs: now)
+                    : client.fetch(runner.name, origin: .function(number), nowMs: now)
+            }
+            return
+        }
         let request = operation == .update ? ShadowRequest.update(.object(fields)) : ShadowRequest.other(.object(fields))
         shadows.perform(operation, on: runner.name, request) { outcome in
             if let error = outcome.error {

@@ -22,8 +22,15 @@ public final class Agent {
     /// Every message the agent publishes goes through it.
     let outbox: Outbox
     let coordinator: DeploymentCoordinator
-    /// The thing's shadows, served over the AWS IoT Device Shadow MQTT API.
+    /// The thing's shadows, served over the AWS IoT Device Shadow MQTT API (`serve`), or the
+    /// shadow service's copies of them (`cloud`).
     let shadows: ShadowServer
+    /// In `cloud` mode, the agent's side of the shadow service's API.
+    var cloudShadows: CloudShadowClient?
+    /// Functions' shadow requests waiting for the service, by request number.
+    var cloudShadowReplies: [Int: (CloudShadowClient.Answer) -> Void] = [:]
+    var cloudShadowRequests = 0
+    var cloudShadowExpiry: EventLoop.Token?
     /// The health interval in effect: the configuration's, or the classic shadow's.
     var healthIntervalSeconds: Int
     var shadowReportDue: EventLoop.Token?
@@ -64,7 +71,7 @@ public final class Agent {
     /// Prepares everything that can fail on a bad configuration, so that the agent stops at start with a clear message.
     public init(config: AgentConfiguration) throws(StartupError) {
         self.config = config
-        topics = Topics(thing: config.thingName)
+        topics = Topics(thing: config.thingName, shadowRoot: config.shadows.topicRoot)
         logger = Logger(level: config.logLevel).with("thing", config.thingName)
         let logDir = "\(config.stateDir)/logs"
         do {
@@ -137,10 +144,12 @@ public final class Agent {
                         limits: config.outbox, logger: logger)
         loop.beforeWait = { [outbox] in outbox.endOfTurn() }
         healthIntervalSeconds = config.healthIntervalSeconds
-        shadows = ShadowServer(thing: config.thingName, stateDir: config.stateDir, io: io, logger: logger) { [outbox] topic, payload in
+        shadows = ShadowServer(thing: config.thingName, topicRoot: config.shadows.topicRoot, stateDir: config.stateDir, io: io, logger: logger) { [outbox] topic, payload in
             outbox.publish(topic, payload, qos: 1)
         }
-        coordinator = DeploymentCoordinator(thing: config.thingName, groups: config.thingGroups, stateDir: config.stateDir,
+        if config.shadows.mode == .cloud { cloudShadows = CloudShadowClient(topics: shadows.topics) }
+        coordinator = DeploymentCoordinator(thing: config.thingName, groups: config.thingGroups, shadowRoot: config.shadows.topicRoot,
+                                            stateDir: config.stateDir,
                                             loop: loop, io: io, logger: logger) { [policy] spec in
             FunctionAdmission.check(spec, policy: policy, lookupUser: Users.lookup)
         }

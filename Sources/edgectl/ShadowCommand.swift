@@ -15,6 +15,8 @@ struct Shadow: ParsableCommand {
     struct Target: ParsableArguments {
         @Option(help: "The thing.") var thing: String
         @Option(help: "A named shadow (default: the classic shadow).") var name: String?
+        @Option(name: .customLong("shadow-topic-root"), help: "The shadow topics' root, as the agent's shadows.topicRoot (default $aws).")
+        var topicRoot = "$aws"
 
         func validate() throws {
             if let name, let problem = ShadowTopics.nameProblem(name) { throw ValidationError("--name: \(problem)") }
@@ -71,7 +73,7 @@ private func request(_ operation: ShadowBook.Operation, _ document: [String: JSO
                      _ broker: BrokerOptions) throws {
     let session = try Session(broker)
     defer { session.close() }
-    let prefix = "\(ShadowTopics(thing: target.thing).prefix(target.name))/\(operation.rawValue)"
+    let prefix = "\(ShadowTopics(thing: target.thing, root: target.topicRoot).prefix(target.name))/\(operation.rawValue)"
     try session.client.subscribe("\(prefix)/+", qos: 1)
     let token = "edgectl-\(getpid())-\(Clock.monotonicNs())"
     var members = document

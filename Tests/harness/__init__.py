@@ -22,6 +22,7 @@ One concern a module:
     deployments    deployment documents with real digests, native_function, python_function
     edge           Edge: what a test drives (observer, topics, deploy, health, events)
     shadow_client  ShadowClient: an independent AWS IoT Device Shadow client
+    shadow_service ShadowService: the cloud side of the shadow API, for `shadows: cloud`
     tls            make_tls_material
 
 Nothing here sleeps to let something happen: every wait is for the event itself, with a deadline,
@@ -45,6 +46,7 @@ from .procfs import (CLOCK_TICKS, PAGE_KB, children_of, cmdline_of, cpu_seconds,
                      memory_of, open_fd_count, proc_stat, process_alive, process_table, rss_kb, session_members,
                      uids_of)
 from .shadow_client import ShadowClient
+from .shadow_service import ShadowService
 from .shared_files import (begin_shared_test, copy_executable, end_shared_test, make_shared_base,
                            remove_shared_base, shared_location, shared_path, world_writable_dir, write_module)
 from .tls import make_tls_material
@@ -57,7 +59,7 @@ __all__ = [
     "artifact", "b64", "begin_shared_test", "Broker", "cgroup_cpu_seconds", "cgroup_dirs", "cgroup_mounts",
     "cgroup_of", "cgroup_root", "cgroup_tree_procs", "CgroupMount", "children_of", "cmdline_of",
     "copy_executable", "cpu_seconds", "cpu_ticks", "cpu_times", "document", "Edge", "end_shared_test",
-    "example_deployment", "free_port", "function_python", "HarnessError", "holds", "kill_group_quietly",
+    "example_deployment", "ShadowService", "free_port", "function_python", "HarnessError", "holds", "kill_group_quietly",
     "kill_quietly", "kv_kb", "launch", "make_shared_base", "make_tls_material", "memory_of", "Message",
     "native_function", "Observer", "open_fd_count", "poll_until", "proc_stat", "process_alive",
     "process_table", "python_function", "remove_cgroup_tree", "remove_cgroups", "remove_shared_base",

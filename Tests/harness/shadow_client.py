@@ -10,8 +10,8 @@ from .waits import WAIT
 OPERATIONS = ("get", "update", "delete")
 
 
-def prefix(thing, name=None):
-    base = "$aws/things/%s/shadow" % thing
+def prefix(thing, name=None, root="$aws"):
+    base = "%s/things/%s/shadow" % (root, thing)
     return base if name is None else "%s/name/%s" % (base, name)
 
 
@@ -20,10 +20,12 @@ class ShadowClient:
     request topics, whose payloads may be anything), and sends requests that wait for their
     reply by clientToken."""
 
-    def __init__(self, port, thing, name="shadow-client"):
+    def __init__(self, port, thing, name="shadow-client", root="$aws", **observer_options):
+        """`root`: the shadow topics' root; `observer_options`: Observer's (username, password, protocol)."""
         self.thing = thing
-        base = prefix(thing)
-        self.obs = Observer(port, name=name, filters=(base + "/+/+", base + "/name/+/+/+"))
+        self.root = root
+        base = prefix(thing, root=root)
+        self.obs = Observer(port, name=name, filters=(base + "/+/+", base + "/name/+/+/+"), **observer_options)
         self.counter = 0
         self.lock = threading.Lock()
 
@@ -41,7 +43,7 @@ class ShadowClient:
 
     def send(self, operation, payload, name=None, qos=1):
         """Publishes raw bytes (or a document) to a request topic."""
-        topic = "%s/%s" % (prefix(self.thing, name), operation)
+        topic = "%s/%s" % (prefix(self.thing, name, self.root), operation)
         self.obs.publish(topic, payload if isinstance(payload, (bytes, str)) else json.dumps(payload), qos=qos)
 
     def request(self, operation, document=None, name=None, raw=None, timeout=WAIT):
@@ -56,14 +58,14 @@ class ShadowClient:
         else:
             payload = raw
         self.send(operation, payload, name=name)
-        base = "%s/%s/" % (prefix(self.thing, name), operation)
+        base = "%s/%s/" % (prefix(self.thing, name, self.root), operation)
 
         def mine(message):
             if message.topic not in (base + "accepted", base + "rejected"):
                 return False
             return token is None or message.json.get("clientToken") == token
 
-        message = self.obs.wait_for("%s/%s/+" % (prefix(self.thing, name), operation), mine, timeout=timeout, since=since,
+        message = self.obs.wait_for("%s/%s/+" % (prefix(self.thing, name, self.root), operation), mine, timeout=timeout, since=since,
                                     what="the reply to %s %s (clientToken %s)" % (operation, name or "(classic)", token))
         return message.topic.rsplit("/", 1)[1], message.json
 
@@ -81,7 +83,7 @@ class ShadowClient:
         return self.accepted("get", name=name)
 
     def wait_for(self, suffix, predicate=None, name=None, timeout=WAIT, since=0, what=None):
-        topic = "%s/%s" % (prefix(self.thing, name), suffix)
+        topic = "%s/%s" % (prefix(self.thing, name, self.root), suffix)
         return self.obs.wait_for(topic, predicate, timeout=timeout, since=since, what=what or topic).json
 
     def wait_state(self, predicate, name=None, timeout=WAIT, what="a shadow state"):

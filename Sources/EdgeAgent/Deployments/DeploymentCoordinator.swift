@@ -42,10 +42,10 @@ final class DeploymentCoordinator {
     private var savesDone = 0
     private var statusesAfterSave = RingQueue<(status: DeploymentStatus, afterSave: Int)>()
 
-    init(thing: String, groups: [String], stateDir: String, loop: EventLoop, io: IOWorker, logger: Logger,
+    init(thing: String, groups: [String], shadowRoot: String = "$aws", stateDir: String, loop: EventLoop, io: IOWorker, logger: Logger,
          admit: ((FunctionSpec) -> Result<FunctionAdmission, DocumentRejection>)?) {
         self.io = io
-        rollout = Rollout(thing: thing, groups: groups, admit: admit)
+        rollout = Rollout(thing: thing, groups: groups, shadowRoot: shadowRoot, admit: admit)
         store = DeploymentStore(path: "\(stateDir)/deployments.json")
         stager = ArtifactStager(stateDir: stateDir)
         self.loop = loop

@@ -25,9 +25,9 @@ final class ShadowServer {
         var done: (ShadowBook.Outcome) -> Void
     }
 
-    init(thing: String, stateDir: String, io: IOWorker, logger: Logger,
+    init(thing: String, topicRoot: String, stateDir: String, io: IOWorker, logger: Logger,
          publish: @escaping (_ topic: String, _ payload: JSONValue) -> Void) {
-        topics = ShadowTopics(thing: thing)
+        topics = ShadowTopics(thing: thing, root: topicRoot)
         book = ShadowBook(thing: thing)
         store = ShadowStore(stateDir: stateDir)
         self.io = io
@@ -41,6 +41,24 @@ final class ShadowServer {
         for problem in loaded.problems { logger.error("a saved shadow cannot be read", ("problem", problem)) }
         book = ShadowBook(thing: book.thing, shadows: loaded.shadows)
         if !loaded.shadows.isEmpty { logger.info("shadows restored", ("count", String(loaded.shadows.count))) }
+    }
+
+    /// Takes the shadow service's copy of a shadow (`cloud` mode) and saves it, so the desired
+    /// state holds offline and across restarts.
+    func adopt(_ name: String?, _ document: ShadowDocument) {
+        guard book.kept(name) != document else { return }
+        book.adopt(name, document)
+        let store = self.store
+        io.save({ () -> SystemError? in
+            do throws(SystemError) {
+                try store.save(name, document)
+                return nil
+            } catch {
+                return error
+            }
+        }, then: { [logger] failure in
+            if let failure { logger.warning("cannot save the shadow service's copy of a shadow", ("error", failure.description)) }
+        })
     }
 
     /// A message on one of the request topics; false when `topic` is not one. `done` gets which

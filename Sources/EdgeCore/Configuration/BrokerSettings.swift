@@ -167,10 +167,9 @@ extension Settings {
             config.shadows.mode = mode
         }
         if let root = shadowTopicRoot {
-            let levels = root.split(separator: "/", omittingEmptySubsequences: false)
-            guard root.utf8.count <= 64, !levels.contains(where: \.isEmpty),
-                  !root.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") || $0 == 0 }) else {
-                throw ConfigurationError(setting: "shadows.topicRoot", message: "'\(root)' must be up to 64 bytes of topic levels without wildcards or empty levels, for example $aws or edge-shadows")
+            guard !root.isEmpty, root.utf8.count <= 64, root != "edge",
+                  !root.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") || $0 == UInt8(ascii: "/") || $0 == 0 }) else {
+                throw ConfigurationError(setting: "shadows.topicRoot", message: "'\(root)' must be one topic level of up to 64 bytes, without wildcards and other than edge, for example $aws or shadows")
             }
             config.shadows.topicRoot = root
         }

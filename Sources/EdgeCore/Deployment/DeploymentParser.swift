@@ -4,8 +4,9 @@ public enum DeploymentParser {
     static let topFields = ["deploymentId", "revision", "functions", "policy"]
     static let policyFields = ["onFailure", "healthySeconds"]
 
-    /// Validates `document`, expanding `{thing}` in topics for `thing`.
-    public static func parse(_ document: JSONValue, thing: String) -> Result<Deployment, DocumentRejection> {
+    /// Validates `document`, expanding `{thing}` in topics for `thing`; `shadowRoot` is the root
+    /// of the thing's shadow topics, which no function may subscribe into.
+    public static func parse(_ document: JSONValue, thing: String, shadowRoot: String = "$aws") -> Result<Deployment, DocumentRejection> {
         let reader = FieldReader()
         guard let top = reader.object(document, at: "(document)") else {
             return .failure(DocumentRejection(reader.issues))
@@ -20,7 +21,7 @@ public enum DeploymentParser {
             if members.count > maxFunctions {
                 reader.fail("functions", nil, "has \(members.count) functions; at most \(maxFunctions) are allowed")
             }
-            let topics = Topics(thing: thing)
+            let topics = Topics(thing: thing, shadowRoot: shadowRoot)
             for name in members.keys.sorted() {
                 let path = "functions.\(name)"
                 if let problem = NameRule.functionName(name) {

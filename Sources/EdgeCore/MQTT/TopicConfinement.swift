@@ -15,13 +15,18 @@ public enum TopicConfinement {
         if topic == "edge" || topic.hasPrefix("edge/") {
             return "the edge/ namespace carries the agents' deployments, statuses, health and events; reply to a topic of your own (edgectl uses edgectl/replies/PID)"
         }
+        let levels = topic.split(separator: "/", maxSplits: 4, omittingEmptySubsequences: false)
+        if levels.count >= 4, levels[1] == "things", levels[3] == "shadow" {
+            return "ROOT/things/THING/shadow/... carries device shadows (under shadows.topicRoot where $ topics are refused); reply to a topic of your own"
+        }
         return nil
     }
 
     /// The topics a function must never receive as events: the agent's own control messages.
     public static func controlFilters(_ topics: Topics) -> [TopicFilter] {
         [topics.deployment, topics.deploymentStatus, topics.health, topics.events, topics.invokeFilter,
-         "edge/groups/+/deployment", "$aws/things/\(topics.thing)/shadow/#"].compactMap(TopicFilter.init)
+         "edge/groups/+/deployment", "$aws/things/\(topics.thing)/shadow/#",
+         "\(topics.shadowRoot)/things/\(topics.thing)/shadow/#"].compactMap(TopicFilter.init)
     }
 
     /// Why a function may not subscribe to `filter`, or nil: a filter that takes in the agent's

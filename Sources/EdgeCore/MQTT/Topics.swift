@@ -8,10 +8,13 @@ public struct Topics: Sendable {
     public let health: String
     public let events: String
     public let invokeFilter: String
+    /// The root of the thing's shadow topics (`shadows.topicRoot`).
+    public let shadowRoot: String
     private let functionsPrefix: String
 
-    public init(thing: String) {
+    public init(thing: String, shadowRoot: String = "$aws") {
         self.thing = thing
+        self.shadowRoot = shadowRoot
         root = "edge/things/\(thing)"
         deployment = "\(root)/deployment"
         deploymentStatus = "\(root)/deployment/status"

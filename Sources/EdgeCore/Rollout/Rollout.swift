@@ -7,6 +7,8 @@
 /// effects; EdgeAgent's DeploymentCoordinator performs them.
 public struct Rollout {
     public let thing: String
+    /// The root of the thing's shadow topics, which no function may subscribe into.
+    public let shadowRoot: String
     public let groups: [String]
     /// Checks a function against this device (user, limits, caps); nil admits everything as written.
     public let admit: ((FunctionSpec) -> Result<FunctionAdmission, DocumentRejection>)?
@@ -82,8 +84,10 @@ public struct Rollout {
         }
     }
 
-    public init(thing: String, groups: [String], admit: ((FunctionSpec) -> Result<FunctionAdmission, DocumentRejection>)? = nil) {
+    public init(thing: String, groups: [String], shadowRoot: String = "$aws",
+                admit: ((FunctionSpec) -> Result<FunctionAdmission, DocumentRejection>)? = nil) {
         self.thing = thing
+        self.shadowRoot = shadowRoot
         self.groups = groups
         self.admit = admit
     }
@@ -131,7 +135,7 @@ public struct Rollout {
         var set = DeploymentSet(documents: [:], seenRevisions: snapshot.seen)
         var unrunnable: Set<DeploymentSource> = []
         for (source, raw) in snapshot.documents.sorted(by: { $0.key.description < $1.key.description }) {
-            guard case .success(let deployment) = DeploymentParser.parse(raw, thing: thing) else {
+            guard case .success(let deployment) = DeploymentParser.parse(raw, thing: thing, shadowRoot: shadowRoot) else {
                 effects.append(.log(.savedDocumentInvalid(source)))
                 continue
             }
@@ -258,7 +262,7 @@ public struct Rollout {
             reject(source: source, document: nil, issues: [ValidationIssue(path: "(document)", value: nil, message: message)])
             return
         case .document(let document):
-            switch DeploymentParser.parse(document, thing: thing) {
+            switch DeploymentParser.parse(document, thing: thing, shadowRoot: shadowRoot) {
             case .failure(let rejection):
                 reject(source: source, document: document, issues: rejection.issues)
                 return

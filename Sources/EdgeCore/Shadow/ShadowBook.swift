@@ -36,6 +36,14 @@ public struct ShadowBook: Sendable {
         }
     }
 
+    /// Takes `document` as the shadow's, as it is elsewhere (the service's copy, in `cloud` mode).
+    public mutating func adopt(_ name: String?, _ document: ShadowDocument) {
+        shadows[name] = document
+    }
+
+    /// The shadow as kept, a tombstone included.
+    public func kept(_ name: String?) -> ShadowDocument? { shadows[name] }
+
     public func document(_ name: String?) -> ShadowDocument? {
         shadows[name].flatMap { $0.exists ? $0 : nil }
     }
