@@ -19,6 +19,7 @@ extension Agent {
                         ("sessionPresent", String(sessionPresent)))
             // Subscribe again on every connect: the broker may have lost the session.
             subscribed.removeAll()
+            refusedSubscriptions.removeAll()
             refreshSubscriptions()
             outbox.resume()
             cloudShadowsConnected()
@@ -45,6 +46,17 @@ extension Agent {
         case .acknowledged(let messageId):
             outbox.acknowledged(messageId)
             session.acknowledged(messageId)
+        case .rejectedByBroker(let messageId, let reason):
+            outbox.rejectedByBroker(messageId, reason: reason)
+            session.acknowledged(messageId)
+        case .subscriptionRefused(let filter, let reason):
+            subscriptionRefused(filter, reason: reason)
+        case .subscribed(let filter):
+            if refusedSubscriptions.remove(filter) != nil {
+                logger.info("the broker took a subscription it had refused", ("filter", filter))
+            } else {
+                logger.debug("subscribed", ("filter", filter))
+            }
         case .refused(let topic, let reason):
             outbox.refusedByClient(topic: topic, reason: reason)
         }
@@ -83,6 +95,24 @@ extension Agent {
             }
         }
     }
+
+    /// A subscription the broker refused is asked for again a few seconds later (NATS refuses
+    /// one when JetStream is busy; an ACL may be fixed meanwhile), said once until it takes.
+    func subscriptionRefused(_ filter: String, reason: String) {
+        subscribed[filter] = nil
+        if refusedSubscriptions.insert(filter).inserted {
+            logger.warning("the broker refused a subscription; asking again every few seconds", ("filter", filter), ("reason", reason))
+        }
+        guard subscriptionRetry == nil else { return }
+        subscriptionRetry = loop.after(Agent.subscriptionRetryMs) { [unowned self] in
+            self.subscriptionRetry = nil
+            let missing = self.wantedSubscriptions().keys.filter { self.subscribed[$0] == nil }.sorted()
+            self.logger.debug("subscribing again to what the broker refused", ("filters", missing.joined(separator: ",")))
+            self.refreshSubscriptions()
+        }
+    }
+
+    static let subscriptionRetryMs = 3000
 
     // MARK: Routing
 

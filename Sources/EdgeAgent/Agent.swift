@@ -54,6 +54,9 @@ public final class Agent {
     var lastConnectionFailure: String?
     var everConnected = false
     var subscribed: [String: Int] = [:]
+    /// Subscriptions the broker refused since they last took, and the timer that asks again.
+    var refusedSubscriptions: Set<String> = []
+    var subscriptionRetry: EventLoop.Token?
     var invocationCounter = 0
     var healthTimer: EventLoop.Token?
     var healthDue: EventLoop.Token?

@@ -27,7 +27,7 @@ extension MQTTClient {
         loop.cancel(connackTimer)
         connackTimer = nil
         if rc == 0 {
-            plan.connected()
+            plan.connected(nowMs: Clock.monotonicMs())
             phase = .connected
             lastHeardMs = Clock.monotonicMs()
             report(.connected(sessionPresent: flags & 1 != 0, protocolVersion: useV5 ? 5 : 4, endpoint: plan.endpoint))
@@ -76,13 +76,28 @@ extension MQTTClient {
                                     responseTopic: responseTopic, correlationData: correlation)))
     }
 
-    fileprivate func publishAcknowledged(messageId: Int32) {
+    fileprivate func publishAcknowledged(messageId: Int32, reasonCode: Int32) {
         progressed = true
-        if !muteWriteNotices { report(.acknowledged(messageId: messageId)) }
+        guard !muteWriteNotices else { return }
+        if reasonCode >= 0x80 {
+            report(.rejectedByBroker(messageId: messageId, reason: ConnackCode.words(Int(reasonCode))))
+        } else {
+            report(.acknowledged(messageId: messageId))
+        }
     }
 
     fileprivate func answerReceived() {
         progressed = true
+    }
+
+    fileprivate func subscriptionAnswered(messageId: Int32, granted: [Int32]) {
+        progressed = true
+        guard let filter = subscriptionsAwaited.removeValue(forKey: messageId) else { return }
+        if let code = granted.first(where: { $0 >= 0x80 }) {
+            report(.subscriptionRefused(filter: filter, reason: ConnackCode.words(Int(code))))
+        } else {
+            report(.subscribed(filter: filter))
+        }
     }
 }
 
@@ -113,11 +128,13 @@ private let onMessage: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?,
 }
 
 private let onPublish: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, Int32, OpaquePointer?) -> Void = {
-    _, userData, messageId, _, _ in client(userData)?.publishAcknowledged(messageId: messageId)
+    _, userData, messageId, reasonCode, _ in client(userData)?.publishAcknowledged(messageId: messageId, reasonCode: reasonCode)
 }
 
 private let onSubscribe: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, Int32, UnsafePointer<Int32>?, OpaquePointer?) -> Void = {
-    _, userData, _, _, _, _ in client(userData)?.answerReceived()
+    _, userData, messageId, count, granted, _ in
+    let codes = granted.map { Array(UnsafeBufferPointer(start: $0, count: Int(max(count, 0)))) } ?? []
+    client(userData)?.subscriptionAnswered(messageId: messageId, granted: codes)
 }
 
 private let onUnsubscribe: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, OpaquePointer?) -> Void = {

@@ -219,9 +219,10 @@ extension MQTTClient {
         let reason = silenceReason ?? closedReason ?? MQTTClient.describe(rc)
         closedReason = nil
         silenceReason = nil
+        subscriptionsAwaited.removeAll()
         if phase == .connected {
             report(.disconnected(reason: reason))
-            attemptAfter(plan.lost(unit: Double.random(in: 0...1)))
+            attemptAfter(plan.lost(unit: Double.random(in: 0...1), nowMs: Clock.monotonicMs()))
         } else {
             attemptFailed(refusal ?? abandoned ?? handshakeFailure(rc, reason: reason))
         }

@@ -67,6 +67,8 @@ public final class MQTTClient {
     var refusal: ConnectionFailure?
     /// Why the client gave up this attempt (no CONNACK in time): the close reports it.
     var abandoned: ConnectionFailure?
+    /// Subscriptions sent and not yet answered, by message id: a SUBACK that refuses one names it.
+    var subscriptionsAwaited: [Int32: String] = [:]
     /// Set while a QoS 0 message is being published: its "written" callback is not an event.
     var muteWriteNotices = false
 
@@ -250,7 +252,9 @@ public final class MQTTClient {
             throw MQTTError("subscribe to \(filter) failed: not connected", isOffline: true)
         }
         let options = retainAsPublished && useV5 ? Int32(MQTT_SUB_OPT_RETAIN_AS_PUBLISHED.rawValue) : 0
-        let rc = mosquitto_subscribe_v5(raw, nil, filter, Int32(qos), options, nil)
+        var messageId: Int32 = 0
+        let rc = mosquitto_subscribe_v5(raw, &messageId, filter, Int32(qos), options, nil)
+        if rc == MOSQ_ERR_SUCCESS.rawValue { subscriptionsAwaited[messageId] = filter }
         updateInterest()
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
             throw MQTTError("subscribe to \(filter) failed: \(MQTTClient.describe(rc))", isOffline: MQTTClient.isConnectionTrouble(rc))

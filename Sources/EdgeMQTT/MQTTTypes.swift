@@ -90,6 +90,15 @@ public enum MQTTEvent: Sendable {
     /// The broker acknowledged the QoS 1 message with this id (PUBACK); for QoS 0, the message
     /// was written after the socket had been full.
     case acknowledged(messageId: Int32)
+    /// The broker answered the QoS 1 message with this id with a failure (an MQTT 5 PUBACK
+    /// reason code of 0x80 or more: not authorised, topic forbidden, quota exceeded): it was not
+    /// taken, and sending it again would not help.
+    case rejectedByBroker(messageId: Int32, reason: String)
+    /// The broker's SUBACK refused a subscription (0x80 and up: not authorised, or a broker that
+    /// could not set it up, as NATS under JetStream load): no message on it will come.
+    case subscriptionRefused(filter: String, reason: String)
+    /// The broker's SUBACK granted a subscription.
+    case subscribed(filter: String)
     /// A QoS 1 message published while a connect attempt had the handle (and so `.kept`) was
     /// refused when handed to libmosquitto after it: the last connection's limits (maximum QoS,
     /// packet size) rule it out.

@@ -49,7 +49,7 @@ final class Connection {
             } else if message.payload == probe {
                 probeSeen = true
             }
-        case .acknowledged, .refused:
+        case .acknowledged, .refused, .rejectedByBroker, .subscriptionRefused, .subscribed:
             break
         }
     }

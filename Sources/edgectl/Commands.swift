@@ -58,7 +58,7 @@ struct Deploy: ParsableCommand {
         print("published \(deployment.deploymentId) revision \(deployment.revision) to \(topic)")
         guard !noWait, let statusTopic else { return }
         let terminal = ["SUCCEEDED", "FAILED", "ROLLED_BACK", "REJECTED", "SUPERSEDED"]
-        let answer = session.waitFor(statusTopic, timeoutSeconds: broker.timeout) { message in
+        let answer = try session.waitFor(statusTopic, timeoutSeconds: broker.timeout) { message in
             guard case .success(let status) = JSONCodec.parse(message.payload) else { return false }
             return status["deploymentId"]?.stringValue == deployment.deploymentId
                 && status["revision"]?.intValue == deployment.revision
@@ -138,7 +138,7 @@ func retained(_ topic: String, broker: BrokerOptions, what: String) throws -> JS
     defer { session.close() }
     try session.client.subscribe(topic, qos: 1)
     // A retained document arrives at once on subscribe; a live one will do as well.
-    guard let message = session.waitFor(topic, timeoutSeconds: min(broker.timeout, 5), { _ in true }) else {
+    guard let message = try session.waitFor(topic, timeoutSeconds: min(broker.timeout, 5), { _ in true }) else {
         throw noAnswer("no \(what) on \(topic): has that thing's agent ever connected to this broker?")
     }
     guard case .success(let value) = JSONCodec.parse(message.payload) else { throw Failure("the \(what) on \(topic) is not JSON") }
@@ -166,7 +166,7 @@ struct Invoke: ParsableCommand {
             payload = JSONCodec.serialize(.object(members))
         }
         try session.publish(Topics(thing: thing).invoke(function: function), payload, retain: false)
-        guard let answer = session.waitFor(replyTopic, timeoutSeconds: broker.timeout, { _ in true }) else {
+        guard let answer = try session.waitFor(replyTopic, timeoutSeconds: broker.timeout, { _ in true }) else {
             throw noAnswer("no answer from \(function) on \(thing) within \(broker.timeout) s")
         }
         print(String(decoding: answer.payload, as: UTF8.self))

@@ -17,6 +17,8 @@ final class Session {
     private var lastProblem = "no answer"
     /// The failed attempt that ends the wait for a connection.
     private var failure: String?
+    /// A subscription the broker refused: what the command waits for will not come.
+    private var refusedSubscription: String?
 
     init(_ options: BrokerOptions) throws {
         var settings = MQTTSettings(clientId: "edgectl-\(getpid())", host: options.host,
@@ -66,26 +68,28 @@ final class Session {
             if !attempt.fallingBack { failure = attempt.description }
         case .disconnected(let reason): lastProblem = reason
         case .message(let message): backlog.append(message)
-        case .acknowledged, .refused: break
+        case .subscriptionRefused(let filter, let reason): refusedSubscription = "the broker refused the subscription to \(filter): \(reason)"
+        case .acknowledged, .refused, .rejectedByBroker, .subscribed: break
         }
     }
 
     /// The first message on `topic` that `accept` takes, or nil at the deadline.
-    func waitFor(_ topic: String, timeoutSeconds: Int, _ accept: (MQTTMessage) -> Bool) -> MQTTMessage? {
-        waitFor(anyOf: [topic], timeoutSeconds: timeoutSeconds, accept)
+    func waitFor(_ topic: String, timeoutSeconds: Int, _ accept: (MQTTMessage) -> Bool) throws -> MQTTMessage? {
+        try waitFor(anyOf: [topic], timeoutSeconds: timeoutSeconds, accept)
     }
 
     /// The first message on one of `topics` that `accept` takes, or nil at the deadline; those
     /// it does not take stay for a later wait.
-    func waitFor(anyOf topics: [String], timeoutSeconds: Int, _ accept: (MQTTMessage) -> Bool) -> MQTTMessage? {
+    func waitFor(anyOf topics: [String], timeoutSeconds: Int, _ accept: (MQTTMessage) -> Bool) throws -> MQTTMessage? {
         let deadline = Clock.monotonicMs() + Int64(timeoutSeconds) * 1000
         var found: MQTTMessage?
         loop.run(untilMs: deadline) {
             if found == nil, let index = backlog.firstIndex(where: { topics.contains($0.topic) && accept($0) }) {
                 found = backlog.remove(at: index)
             }
-            return found != nil
+            return found != nil || refusedSubscription != nil
         }
+        if found == nil, let refusedSubscription { throw Failure(refusedSubscription) }
         return found
     }
 

@@ -80,7 +80,7 @@ private func request(_ operation: ShadowBook.Operation, _ document: [String: JSO
     members["clientToken"] = .string(token)
     try session.publish(prefix, JSONCodec.serialize(.object(members)), retain: false)
     let replies = ["\(prefix)/accepted", "\(prefix)/rejected"]
-    guard let reply = session.waitFor(anyOf: replies, timeoutSeconds: broker.timeout, { message in
+    guard let reply = try session.waitFor(anyOf: replies, timeoutSeconds: broker.timeout, { message in
         guard case .success(let value) = JSONCodec.parse(message.payload) else { return false }
         return value["clientToken"]?.stringValue == token
     }), case .success(let value) = JSONCodec.parse(reply.payload) else {

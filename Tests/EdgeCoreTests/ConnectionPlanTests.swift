@@ -21,14 +21,15 @@ private let backoff = ReconnectBackoff(minMs: 100, maxMs: 1000)
     @Test func whatConnectedIsRememberedPerEndpoint() {
         var plan = ConnectionPlan(endpoints: [a, b], setting: .auto, backoff: backoff)
         _ = plan.failed(.closedBeforeAnswer("eof"), unit: 0)
-        plan.connected()
+        plan.connected(nowMs: 0)
         #expect(plan.protocolLevel == 4)
-        _ = plan.lost(unit: 0)
+        _ = plan.lost(unit: 0, nowMs: 1)
         #expect(plan.endpoint == a && plan.protocolLevel == 4, "a reconnect to the same endpoint goes straight to 3.1.1")
-        // Another failure moves to b, which has not been tried: MQTT 5 first there.
+        // Another failure moves to b, not tried yet: what a spoke first (a cluster runs one broker).
         _ = plan.failed(.unreachable("refused"), unit: 0)
-        #expect(plan.endpoint == b && plan.protocolLevel == 5)
-        plan.connected()
+        #expect(plan.endpoint == b && plan.protocolLevel == 4)
+        // b turns out to speak MQTT 5 after all? Only a refusal of 3.1.1 would say; it connected.
+        plan.connected(nowMs: 0)
         _ = plan.failed(.unreachable("refused"), unit: 0)
         #expect(plan.endpoint == a && plan.protocolLevel == 4)
     }
@@ -62,15 +63,24 @@ private let backoff = ReconnectBackoff(minMs: 100, maxMs: 1000)
         #expect(visited == [b, c, a, b])
         #expect(delays == [100, 200, 400, 800], "\(delays)")
         #expect(plan.failed(.unreachable("x"), unit: 1).delayMs == 1000)
-        plan.connected()
-        #expect(plan.failures == 0)
-        #expect(plan.failed(.unreachable("x"), unit: 0).delayMs == 50, "the backoff starts over after a connection")
+        plan.connected(nowMs: 0)
+        #expect(plan.lost(unit: 0, nowMs: ConnectionPlan.stableMs) == 50, "the backoff starts over after a stable connection")
+    }
+
+    @Test func aConnectionDroppedAtOnceDoesNotStartTheBackoffOver() {
+        var plan = ConnectionPlan(endpoints: [a], setting: .v311, backoff: backoff)
+        var delays: [Int] = []
+        for turn in 0..<5 {
+            plan.connected(nowMs: Int64(turn) * 1000)
+            delays.append(plan.lost(unit: 1, nowMs: Int64(turn) * 1000 + 50))
+        }
+        #expect(delays == [100, 200, 400, 800, 1000], "a broker that drops the agent at once is not hammered: \(delays)")
     }
 
     @Test func aLostConnectionIsRetriedOnTheSameEndpointFirst() {
         var plan = ConnectionPlan(endpoints: [a, b], setting: .v311, backoff: backoff)
-        plan.connected()
-        #expect(plan.lost(unit: 1) == 100)
+        plan.connected(nowMs: 0)
+        #expect(plan.lost(unit: 1, nowMs: 60_000) == 100)
         #expect(plan.endpoint == a)
         _ = plan.failed(.unreachable("connection refused"), unit: 1)
         #expect(plan.endpoint == b)

@@ -6,9 +6,11 @@ answers, and several endpoints, the agent moving to the next when one dies and s
 which it is on."""
 
 import os
+import signal
 import subprocess
 import time
 
+import paho.mqtt.client as mqtt
 import pytest
 
 import harness as h
@@ -142,3 +144,39 @@ def test_a_broker_that_ignores_the_connect_is_given_up_after_the_connect_timeout
         running.check_alive()
     finally:
         silent.close()
+
+
+def test_a_subscription_the_broker_refuses_is_asked_for_again_until_it_takes(agent, make_observer, tmp_path, thing, echo_bin):
+    """A SUBACK that refuses (NATS: a permission here; also when JetStream is busy, as after a node
+    of a cluster dies) is no longer taken for a subscription: the agent says so and asks again,
+    and once the broker allows it the function gets its events. Before, the agent counted a
+    refused subscription as made and its function never heard a thing."""
+    from harness.brokers import NatsCluster
+    nats = NatsCluster(tmp_path / "nats", nodes=1, username="edge", password=PASSWORD,
+                       permissions={"subscribe": {"deny": ["secret.>"]}}).start()
+    try:
+        edge = h.Edge(make_observer(nats.port, protocol=mqtt.MQTTv311, username="edge", password=PASSWORD), thing)
+        running = agent(port=nats.port, env={"EDGE_BROKER_USERNAME": "edge", "EDGE_BROKER_PASSWORD": PASSWORD})
+        edge.deploy(h.document("echo-v1", 1, {"echo": h.native_function(echo_bin, subscriptions=["secret/+/x"])}))
+        running.wait_log(r"warning the broker refused a subscription; asking again.*filter=secret/\+/x",
+                         what="the refused subscription in the agent's log")
+        running.wait_log(r"debug subscribing again to what the broker refused.*secret/\+/x", count=2,
+                         what="the agent asking for the subscription again, twice")
+        # NATS 2.9.10 crashes reloading users while MQTT sessions exist: the node restarts with
+        # the permission instead (the agent's persistent session is kept in JetStream).
+        nats.permissions = None
+        nats.node(0).stop()
+        nats.node(0).start()
+        h.poll_until(lambda: _answered(edge, "secret/+/x"), h.WAIT,
+                     "an event on secret/+/x answered once the broker allows the subscription")
+    finally:
+        nats.stop()
+
+
+def _answered(edge, template):
+    """Whether one event sent now is answered within a second (for polling until a subscription
+    takes; the observer may itself be reconnecting, and then cannot publish yet)."""
+    try:
+        return edge.send(template, {"n": 1}, "echo", timeout=1.0)["status"] == "ok"
+    except (h.HarnessError, RuntimeError):
+        return False

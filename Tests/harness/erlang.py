@@ -49,6 +49,7 @@ class Epmd:
     def start(self, timeout=10.0):
         """Starts epmd on a free port (another, should one be taken meanwhile) and waits until it
         accepts connections; returns self."""
+        self.stop()
         deadline = time.monotonic() + timeout
         while True:
             self.port = free_port()

@@ -3,14 +3,14 @@
 import json
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 
-from .erlang import end_process
 from .ports import free_port
 from .processes import launch
 from .readiness import round_trip, wait_accepted
-from .waits import WAIT, HarnessError, poll_until, tail
+from .waits import HarnessError, poll_until, tail
 
 # What every node logs once it knows the JetStream meta leader (the leader says "Self is new ...").
 META_LEADER = re.compile(r"JetStream cluster (new )?metadata leader")
@@ -45,13 +45,21 @@ class NatsNode:
             # Replicas as many as nodes (up to 3): left to itself, a node creating the MQTT streams
             # counts the servers it knows then, and may make them R2 in a cluster of 3, which then
             # loses its quorum with one node down.
-            "mqtt": {"listen": "127.0.0.1:%d" % self.port, "stream_replicas": min(3, len(c.nodes)), **c.mqtt_extra},
+            # Consumers too: with NATS's default, an MQTT session's consumers may have no replica
+            # beyond one node, and a client that moves on when that node dies is handed back its
+            # session (SUBACKs at once) whose subscriptions deliver nothing (seen in 1 of 3 runs of
+            # test_a_nats_node_killed_under_the_agent..., none in 5 with this).
+            "mqtt": {"listen": "127.0.0.1:%d" % self.port, "stream_replicas": min(3, len(c.nodes)),
+                     "consumer_replicas": min(3, len(c.nodes)), **c.mqtt_options},
         }
         if len(c.nodes) > 1:
             conf["cluster"] = {"name": c.name, "listen": "127.0.0.1:%d" % self.route_port,
                                "routes": ["nats-route://127.0.0.1:%d" % n.route_port for n in c.nodes if n is not self]}
         if c.username is not None:
-            conf["authorization"] = {"users": [{"user": c.username, "password": c.password}]}
+            user = {"user": c.username, "password": c.password}
+            if c.permissions:
+                user["permissions"] = c.permissions
+            conf["authorization"] = {"users": [user]}
         return json.dumps(conf, indent=1) + "\n"  # nats-server reads JSON as its configuration format
 
     def launch(self):
@@ -65,14 +73,18 @@ class NatsNode:
                            "=== start %d of %s, MQTT on port %d" % (self.starts, self.name, self.port),
                            self.cluster.pids_file)
 
-    def start(self, timeout=30.0):
+    def start(self, timeout=45.0):
         """Starts this node and waits until it answers an MQTT CONNECT with CONNACK 0 (which it
         does only once it is back in the cluster with JetStream) and the cluster serves MQTT
         again (NatsCluster.wait_serving); returns self."""
         began = time.monotonic()
         self.launch()
-        self.wait_accepting(timeout)
-        self.cluster.wait_serving(max(1.0, timeout - (time.monotonic() - began)))
+        try:
+            self.wait_accepting(timeout)
+            self.cluster.wait_serving(max(1.0, timeout - (time.monotonic() - began)))
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def wait_accepting(self, timeout):
@@ -80,8 +92,14 @@ class NatsNode:
                       lambda: self.proc.poll() is None, "nats-server %s" % self.name, self.log_text)
 
     def stop(self, timeout=10.0):
-        """SIGTERM: a clean shutdown (it leaves the cluster)."""
-        end_process(self.proc, timeout)
+        """SIGTERM: a clean shutdown (it leaves the cluster); SIGKILL at `timeout`."""
+        if not self.running:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
     def kill(self):
         """SIGKILL: a crash."""
@@ -106,32 +124,44 @@ class NatsNode:
 
 class NatsCluster:
     """`nodes` nats-server (Debian's 2.9.10) on 127.0.0.1, each with JetStream (its store in
-    `workdir`/n<i>) and the MQTT listener; more than one form a cluster with routes between
-    them. `ports` are the MQTT ports, one per node; `port` is node 0's. With `username`, the
-    server's `authorization { users }` applies to MQTT too: a CONNECT must carry that user and
-    password.
+    `workdir`/n<i>) and the MQTT listener; more than one form a cluster (routes between all) with
+    the MQTT streams replicated on min(3, nodes). `ports` are the MQTT ports, one per node; `port`
+    is node 0's; node(i) starts, stops (SIGTERM) or kills (SIGKILL) one node. With `username`,
+    the server's `authorization { users }` applies to MQTT too. `mqtt_options`: more settings of
+    the mqtt block (consumer_replicas, ...). `pids_file`: see processes.launch.
 
-    Measured (2.9.10, 3 nodes): start to ready (every node's MQTT round trips done) 2-4 s; a node
-    answers MQTT CONNECT only once the cluster has a JetStream meta leader; stop well under 1 s.
-    MQTT 3.1.1 only: an MQTT 5 CONNECT gets CONNACK 0x01 (unacceptable protocol version) and the
-    connection is closed. QoS 0 and 1 (QoS 2 subscriptions are granted QoS 1, a QoS 2 PUBLISH
-    closes the connection). Retained messages are kept in JetStream, replicated, and reach later
-    subscribers on any node, with wildcards too. Last will works.
-    With a username: no credentials or a wrong password get CONNACK 5 (not authorised).
-    `pids_file`: see processes.launch."""
+    Measured (2.9.10, 3 nodes, loopback): start to ready 3.3-6.5 s (one node: 0.1 s); stop 0.05 s.
+    MQTT 3.1.1 only: an MQTT 5 CONNECT gets CONNACK 0x01 (unacceptable protocol version), then
+    the connection is closed. QoS 0 and 1: a QoS 2 subscription is granted QoS 1; a QoS 2
+    PUBLISH closes the connection. Every subscription makes a JetStream consumer: its SUBACK
+    takes 0.3-1.6 s in a cluster. Retained messages are kept in JetStream and reach later
+    subscribers on any node, wildcard filters included. Last will works. Topics starting with $
+    are ordinary: publishing to $aws/... succeeds, and a subscriber to # receives them too.
+    With a username: no credentials or a wrong password get CONNACK 5.
+    After a node is killed (or stopped), the others serve MQTT again within 1-30 s (typically
+    10-25): until JetStream has moved the dead node's leaders and stops placing new consumers
+    on it, CONNECTs time out or SUBSCRIBEs are refused (SUBACK 0x80) after 4 s, intermittently;
+    wait_serving waits for that. A restarted node serves again within 3-12 s."""
 
-    def __init__(self, workdir, nodes=3, username=None, password=None, pids_file=None):
+    def __init__(self, workdir, nodes=3, username=None, password=None, mqtt_options=None, pids_file=None,
+                 permissions=None):
         assert nodes >= 1
+        # The user's NATS permissions ({"subscribe": {"deny": ["secret.>"]}}, subjects with . for /).
+        self.permissions = permissions
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.username = username
         self.password = password
         self.pids_file = pids_file
         self.name = "edge-harness"
-        self.mqtt_extra = {}
-        self.nodes = []
-        self.nodes.extend(NatsNode(self, i) for i in range(nodes))
+        self.mqtt_options = dict(mqtt_options or {})
+        self.nodes = [NatsNode(self, i) for i in range(nodes)]
         self.start_seconds = None
+
+    @property
+    def log_path(self):
+        """The folder of the nodes' logs (n<i>/nats.log), as a Broker's log_path names its log."""
+        return self.workdir
 
     @property
     def ports(self):
@@ -166,12 +196,13 @@ class NatsCluster:
         self.start_seconds = time.monotonic() - began
         return self
 
-    def wait_serving(self, timeout=WAIT):
+    def wait_serving(self, timeout=45.0):
         """Waits until the running nodes serve MQTT: a QoS 1 message published on each running
         node's successor reaches a subscriber on it, and a retained message published on the last
-        running node reaches a later subscriber on the first. Retried as a whole until `timeout`:
-        after a node dies JetStream moves its leaders, and meanwhile CONNECTs and SUBSCRIBEs on
-        the others may time out (4 s) or be refused (SUBACK 0x80). Returns self."""
+        running node reaches a later subscriber on the first. Retried as a whole until `timeout`
+        (more than the harness's WAIT: after a node dies JetStream moves its leaders, and for up
+        to 30 s CONNECTs and SUBSCRIBEs on the others may time out (4 s) or be refused, SUBACK
+        0x80). Returns self."""
         deadline = time.monotonic() + timeout
         while True:
             live = [n for n in self.nodes if n.running]
@@ -190,6 +221,18 @@ class NatsCluster:
                                    "its logs:\n%s" % (timeout, failure, "\n".join(
                                        "=== %s\n%s" % (n.name, tail(n.log_text(), 20)) for n in self.nodes)))
             time.sleep(0.2)  # a bounded retry of the whole check, with the deadline above
+
+    def reload(self, what="the new configuration"):
+        """Rewrites every running node's configuration (after a change to `permissions`, say) and
+        has it reloaded (SIGHUP), waiting for each to log that it did."""
+        for n in self.nodes:
+            if not n.running:
+                continue
+            reloads = n.log_text().count("Reloaded server configuration")
+            n.conf_path.write_text(n._config())
+            n.proc.send_signal(signal.SIGHUP)
+            poll_until(lambda n=n: n.log_text().count("Reloaded server configuration") > reloads, 10.0,
+                       "nats node %s to reload %s" % (n.name, what))
 
     def stop(self, timeout=10.0):
         for n in self.nodes:

@@ -1,5 +1,8 @@
 """A real RabbitMQ with its MQTT plugin on a free loopback port, all its state in a work directory."""
 
+import os
+import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -10,6 +13,7 @@ from .readiness import round_trip, wait_accepted
 from .waits import HarnessError
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # Debian's; /usr/sbin's would su to rabbitmq
+CTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
 
 
 class RabbitMQ:
@@ -20,19 +24,25 @@ class RabbitMQ:
     as default_user, with all permissions on vhost /); with `allow_anonymous` a CONNECT without
     credentials is logged in as that user, else it is refused with CONNACK 4.
 
-    Measured (3.10.8, one node): start to ready 10-12 s, 3-6 s of which the MQTT plugin waits
-    for a Raft leader election of a cluster of one (not configurable); stop 2.5 s.
-    MQTT 3.1.1 (and 3.1) only: an MQTT 5 CONNECT is logged as an unparseable frame and the
-    connection closed without a CONNACK (a paho v5 client reconnects in a loop).
-    A wrong password, or no credentials without allow_anonymous: CONNACK 4.
-    QoS 0 and 1 (a QoS 2 subscription is granted QoS 1); last will works.
+    Measured (3.10.8, one node): start to ready 13-15 s at a first boot, 20 s with two more
+    brokers starting alongside, 7 s at a restart; 3-6 s of it the MQTT plugin waits for a Raft
+    leader election of its cluster of one (not configurable). Stop 1.1 s.
+    MQTT 3.1.1 and 3.1 only: an MQTT 5 CONNECT is logged as an unparseable frame and the
+    connection is closed without a CONNACK (a paho v5 client reconnects in a loop).
+    A wrong password, or no credentials without allow_anonymous: CONNACK 4. The username is the
+    plain user name.
+    QoS 0 and 1: a QoS 2 subscription is granted QoS 1, a QoS 2 PUBLISH is acknowledged and
+    delivered at QoS 1. Last will works.
     Retained messages are kept (DETS, in the Mnesia dir) but are delivered only to a subscription
     whose filter is exactly the message's topic: a subscriber to a/# or a/+/c gets none.
-    Topics starting with $ are ordinary topics: publishing to them succeeds, and a subscriber to
-    # receives them too (unlike the specification's rule that # does not match $ topics).
+    Topics starting with $ are ordinary topics: publishing to $aws/... succeeds, and a subscriber
+    to # receives them too (the specification says # does not match $ topics).
     `pids_file`: see processes.launch."""
 
     def __init__(self, workdir, username="edge", password="edge-password", allow_anonymous=False, pids_file=None):
+        for value in (username, password):
+            if not re.fullmatch(r"[\w.@-]+", value):  # written as they are in rabbitmq.conf
+                raise ValueError("RabbitMQ's user and password here: letters, digits and . _ @ - only, not %r" % value)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.username = username
@@ -95,9 +105,9 @@ class RabbitMQ:
         self.plugins_path.write_text("[rabbitmq_mqtt].\n")
         self.starts += 1
         self.epmd.start()
-        self.proc = launch([SERVER], self.log_path, "=== start %d of %s on port %d" % (self.starts, self.node, self.port),
-                           self.pids_file, env=self._env())
         try:
+            self.proc = launch([SERVER], self.log_path, "=== start %d of %s on port %d"
+                               % (self.starts, self.node, self.port), self.pids_file, env=self._env())
             wait_accepted(self.port, self.username, self.password, timeout - (time.monotonic() - began),
                           lambda: self.proc.poll() is None, "rabbitmq", self.log_text)
             round_trip(self.port, self.port, self.username, self.password)
@@ -106,6 +116,17 @@ class RabbitMQ:
             raise
         self.start_seconds = time.monotonic() - began
         return self
+
+    def ctl(self, *args, timeout=60.0):
+        """Runs rabbitmqctl against this node (its cookie, its epmd); returns its output, raises
+        with it when it fails."""
+        env = {k: v for k, v in self._env().items() if k != "RABBITMQ_DIST_PORT"}
+        result = subprocess.run([str(CTL), "-n", self.node] + [str(a) for a in args], capture_output=True, text=True,
+                                timeout=timeout, env={**os.environ, **env})
+        if result.returncode != 0:
+            raise HarnessError("rabbitmqctl %s failed (%d): %s%s" % (" ".join(args), result.returncode, result.stdout,
+                                                                     result.stderr))
+        return result.stdout
 
     def stop(self, timeout=15.0):
         end_process(self.proc, timeout)

@@ -32,7 +32,7 @@ def connect_answer(port, version=4, username=None, password=None, timeout=2.0):
         return REFUSED
     with sock:
         try:
-            sock.sendall(bytes([0x10, len(body)]) + body)
+            sock.sendall(b"\x10" + _remaining_length(len(body)) + body)
             data = b""
             while len(data) < 4:
                 chunk = sock.recv(4 - len(data))
@@ -46,6 +46,16 @@ def connect_answer(port, version=4, username=None, password=None, timeout=2.0):
     if data[0] != 0x20:
         raise HarnessError("127.0.0.1:%d answered a CONNECT with %r, not a CONNACK" % (port, data))
     return data[3]
+
+
+def _remaining_length(n):
+    """MQTT's variable-length integer."""
+    out = b""
+    while True:
+        n, digit = n >> 7, n & 0x7F
+        out += bytes([digit | (0x80 if n else 0)])
+        if not n:
+            return out
 
 
 def wait_accepted(port, username, password, timeout, alive, what, log_text):

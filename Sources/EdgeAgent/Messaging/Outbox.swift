@@ -25,6 +25,8 @@ final class Outbox {
     private var pumpDue: EventLoop.Token?
     private var reportedProblem: String?
     private(set) var refused = 0
+    /// The reasons the broker gave for refusing messages, each logged once.
+    private var brokerRefusals: Set<String> = []
     /// Waiting messages handed over per turn of the reactor, at most.
     static let replayPerTurn = 256
 
@@ -121,6 +123,18 @@ final class Outbox {
     func acknowledged(_ messageId: Int32) {
         if let seq = ledger.acknowledged(messageId) { attempt { try store.delete(seq) } }
         if ledger.waitingCount > 0 && ledger.replayHasRoom { schedulePump() }
+    }
+
+    /// A message the broker answered with a failure (MQTT 5 PUBACK 0x80 and up): it is done
+    /// with (sending it again would meet the same answer), counted in `refused`, and said once
+    /// per distinct reason.
+    func rejectedByBroker(_ messageId: Int32, reason: String) {
+        acknowledged(messageId)
+        refused += 1
+        if brokerRefusals.insert(reason).inserted {
+            logger.error("the broker refused a message the agent published (said once per reason; health counts them in outbox.refused)",
+                         ("reason", reason))
+        }
     }
 
     /// A message the client refused for good, at once or after it had kept it (`MQTTEvent.refused`): counted, logged, dropped.

@@ -90,6 +90,7 @@ public enum ConnackCode {
         0x84: "unsupported protocol version", 0x85: "client identifier not valid", 0x86: "bad user name or password",
         0x87: "not authorized", 0x88: "server unavailable", 0x89: "server busy", 0x8A: "banned",
         0x8C: "bad authentication method", 0x95: "packet too large", 0x97: "quota exceeded",
+        0x90: "topic name invalid, or publishing to it forbidden", 0x91: "packet identifier in use",
         0x99: "payload format invalid", 0x9A: "retain not supported", 0x9B: "QoS not supported",
         0x9C: "use another server", 0x9D: "server moved", 0x9F: "connection rate exceeded",
     ]

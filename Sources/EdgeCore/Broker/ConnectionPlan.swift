@@ -22,6 +22,14 @@ public struct ConnectionPlan: Sendable {
     private var learned: [Int: Int] = [:]
     /// Endpoints whose MQTT 5 CONNECT failed as if they did not speak it (auto only).
     private var fellBack: Set<Int> = []
+    /// What the endpoint that connected last spoke.
+    private var lastLearned: Int?
+    /// When the current connection was accepted.
+    private var connectedAtMs: Int64?
+    /// How long a connection must last for the backoff to start over when it ends: a broker that
+    /// accepts and then drops the agent at once (a refused subscription on RabbitMQ, a duplicate
+    /// client id) is retried at the backoff's pace, not ten times a second.
+    public static let stableMs: Int64 = 10_000
 
     public init(endpoints: [BrokerEndpoint], setting: MQTTProtocolSetting, backoff: ReconnectBackoff = ReconnectBackoff()) {
         precondition(!endpoints.isEmpty, "ConnectionPlan needs at least one endpoint")
@@ -37,15 +45,19 @@ public struct ConnectionPlan: Sendable {
         switch setting {
         case .v5: return 5
         case .v311: return 4
-        case .auto: return learned[index] ?? (fellBack.contains(index) ? 4 : 5)
+        case .auto:
+            // An endpoint not tried yet starts with what the last one spoke: a cluster's nodes
+            // run one broker.
+            return learned[index] ?? (fellBack.contains(index) ? 4 : lastLearned ?? 5)
         }
     }
 
     /// The attempt connected (the broker's CONNACK accepted it).
-    public mutating func connected() {
+    public mutating func connected(nowMs: Int64) {
         learned[index] = protocolLevel
+        lastLearned = protocolLevel
         fellBack.remove(index)
-        failures = 0
+        connectedAtMs = nowMs
     }
 
     /// What comes after a failed attempt.
@@ -57,6 +69,7 @@ public struct ConnectionPlan: Sendable {
 
     /// The attempt failed; `unit` is a random draw in 0...1 for the jitter.
     public mutating func failed(_ failure: ConnectionFailure, unit: Double) -> Step {
+        connectedAtMs = nil
         if setting == .auto, protocolLevel == 5, failure.suggestsOlderProtocol {
             learned[index] = nil
             fellBack.insert(index)
@@ -71,8 +84,12 @@ public struct ConnectionPlan: Sendable {
         return Step(delayMs: backoff.delayMs(afterFailures: failures, unit: unit), fallingBack: false)
     }
 
-    /// An accepted connection ended: the wait before trying the same endpoint again.
-    public mutating func lost(unit: Double) -> Int {
+    /// An accepted connection ended: the wait before trying the same endpoint again. After a
+    /// connection that lasted `stableMs` the backoff starts over; after a shorter one it goes on
+    /// growing.
+    public mutating func lost(unit: Double, nowMs: Int64) -> Int {
+        if let since = connectedAtMs, nowMs - since >= Self.stableMs { failures = 0 }
+        connectedAtMs = nil
         failures += 1
         return backoff.delayMs(afterFailures: failures, unit: unit)
     }
