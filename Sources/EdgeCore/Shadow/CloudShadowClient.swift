@@ -51,10 +51,10 @@ public struct CloudShadowClient: Sendable {
 
     public init(topics: ShadowTopics) { self.topics = topics }
 
-    /// The replies the agent subscribes to, classic and named.
+    /// The replies the agent subscribes to, classic and named: two levels below the shadow
+    /// (`get/accepted`, `update/delta`, …), so not the requests, which are one level less deep.
     public var replyFilters: [String] {
-        let suffixes = ["get/accepted", "get/rejected", "update/accepted", "update/rejected", "update/delta", "delete/accepted"]
-        return suffixes.flatMap { ["\(topics.classicPrefix)/\($0)", "\(topics.classicPrefix)/name/+/\($0)"] }
+        ["\(topics.classicPrefix)/+/+", "\(topics.classicPrefix)/name/+/+/+"]
     }
 
     public var hasPending: Bool { !pending.isEmpty }

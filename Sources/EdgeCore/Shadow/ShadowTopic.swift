@@ -21,9 +21,11 @@ public struct ShadowTopics: Sendable {
         name.map { "\(classicPrefix)/name/\($0)" } ?? classicPrefix
     }
 
-    /// The request filters the agent subscribes to: each operation, classic and named.
+    /// The request filters the agent subscribes to, classic and named: one level below the
+    /// shadow (`get`, `update`, `delete`), so not the replies, which are a level deeper. Two
+    /// filters, not six: on NATS every subscription is a JetStream consumer, and a fleet's add up.
     public var requestFilters: [String] {
-        ShadowBook.Operation.allCases.flatMap { ["\(classicPrefix)/\($0.rawValue)", "\(classicPrefix)/name/+/\($0.rawValue)"] }
+        ["\(classicPrefix)/+", "\(classicPrefix)/name/+/+"]
     }
 
     /// A request topic read back: the shadow (nil for classic), the operation, and a problem
