@@ -13,7 +13,7 @@ def bench_broker(folder, pids_file, timeout):
 
 
 def bench_agent(binary, name, thing, port, workdir, runtime_dir, python, cgroups="off", cgroup_root=None,
-                health_interval=None, groups=(), extra_args=()):
+                health_interval=None, groups=(), extra_args=(), brokers=None):
     """An agent (not started) of the thing `thing`: state in <workdir>/state-NAME, log in
     <workdir>/agent-NAME.log; `--cgroups` `cgroups` and, unless that is "off", `--cgroup-root`
     `cgroup_root`; `health_interval` None: the agent's default (30 s)."""
@@ -21,4 +21,4 @@ def bench_agent(binary, name, thing, port, workdir, runtime_dir, python, cgroups
     return Agent(binary, thing, port, workdir / ("state-" + name), workdir / ("agent-" + name + ".log"),
                  health_interval=health_interval, log_level="info", cgroups=cgroups,
                  cgroup_root=cgroup_root if cgroups != "off" else None, python=python or None, groups=groups,
-                 extra_args=extra_args, runtime_dir=runtime_dir, name=name, pids_file=workdir / "pids")
+                 extra_args=extra_args, runtime_dir=runtime_dir, name=name, pids_file=workdir / "pids", brokers=brokers)

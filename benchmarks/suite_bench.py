@@ -23,7 +23,7 @@ from .figures import machine, machine_line
 from .settings import BenchError
 from .suite.context import Context
 
-PARTS = ("footprint", "invocation", "deployment", "fleet", "offline", "soak")
+PARTS = ("footprint", "invocation", "deployment", "fleet", "cluster", "offline", "soak")
 SETTINGS = {"BENCH_TIMEOUT": (60, 60, "deadline in seconds of each wait")}
 MODULES = {name: importlib.import_module(".suite." + name, __package__) for name in PARTS}
 for module in MODULES.values():

@@ -44,13 +44,13 @@ cd "$(dirname "$0")/.."
 repo="$(pwd)"
 
 usage() {
-    echo "usage: bash scripts/bench.sh [footprint|invocation|deployment|fleet|offline|soak|caps|shadow]   (see docs/benchmarks.md)" >&2
+    echo "usage: bash scripts/bench.sh [footprint|invocation|deployment|fleet|cluster|offline|soak|caps|shadow]   (see docs/benchmarks.md)" >&2
     exit 2
 }
 [ "$#" -le 1 ] || usage
 bench="${1:-suite}"
 case "$bench" in
-    suite|footprint|invocation|deployment|fleet|offline|soak)
+    suite|footprint|invocation|deployment|fleet|cluster|offline|soak)
         settings="$(sed -n 's/^ *"\(BENCH_[A-Z_]*\)": (.*/\1/p' benchmarks/suite/*.py | sort -u | tr '\n' ' ')" ;;
     caps)
         settings="BENCH_FUNCTIONS BENCH_ROUNDS BENCH_PYTHON_ROUNDS BENCH_IDLE_SECONDS BENCH_LOAD_SECONDS
@@ -180,8 +180,8 @@ if [ "$bench" != shadow ]; then
     chmod 0755 "$work/echo"
 fi
 case "$bench" in
-    suite|footprint|invocation|deployment|fleet|offline|soak)
-        parts="footprint,invocation,deployment,fleet,offline,soak"
+    suite|footprint|invocation|deployment|fleet|cluster|offline|soak)
+        parts="footprint,invocation,deployment,fleet,cluster,offline,soak"
         [ "$bench" = suite ] || parts="$bench"
         echo "== running the benchmark suite: $parts (work folder $work)"
         python3 -m benchmarks.suite_bench \

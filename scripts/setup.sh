@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.."
 
 debian_packages=(mosquitto mosquitto-clients libmosquitto-dev libjson-c-dev libcurl4-openssl-dev
                  zlib1g-dev libssl-dev libsqlite3-dev pkg-config gcc make openssl python3 python3-pip python3-venv
-                 iproute2 nftables)
+                 iproute2 nftables
+                 # The other brokers of the test matrix and the cluster benchmark (docs/brokers.md):
+                 # the tests start each on free loopback ports, never as a system service.
+                 nats-server rabbitmq-server ejabberd)
 missing=()
 for package in "${debian_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -19,7 +22,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
     sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
     "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # No package may start its service (RabbitMQ, ejabberd, Mosquitto would take their ports and
+    # an epmd system-wide): a policy-rc.d that denies every start, for the install only, unless
+    # the machine has one of its own.
+    own_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        own_policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$own_policy" >/dev/null
+        "${sudo_cmd[@]}" chmod 0755 "$own_policy"
+    fi
+    status=0
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" || status=$?
+    [ -z "$own_policy" ] || "${sudo_cmd[@]}" rm -f "$own_policy"
+    [ "$status" -eq 0 ] || exit "$status"
 fi
 # The broker is started by the scripts and tests on ports of their own, not as a system service.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then

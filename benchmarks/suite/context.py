@@ -52,17 +52,24 @@ class Context:
         figures["command"] = shown_command(command)
         return figures
 
+    def cluster(self, name, nodes=3):
+        """A NATS cluster of its own (harness.brokers.NatsCluster), JetStream and MQTT on each node."""
+        from harness.brokers import NatsCluster
+        cluster = NatsCluster(self.workdir / name / "nats", nodes=nodes, pids_file=self.pids_file).start(self.timeout)
+        self._brokers.append(cluster)
+        return cluster
+
     def broker(self, name):
         """A Mosquitto of its own on a free loopback port, accepting connections."""
         broker = bench_broker(self.workdir / name / "broker", self.pids_file, self.timeout)
         self._brokers.append(broker)
         return broker
 
-    def agent(self, name, thing, port, groups=(), health_interval=None, extra_args=(), start=True):
+    def agent(self, name, thing, port, groups=(), health_interval=None, extra_args=(), start=True, brokers=None):
         """A release agent with `--cgroups off` (the suite measures the agent, not the caps: see
         the caps benchmark for those), its state and log under the work folder."""
         agent = bench_agent(self.agent_bin, name, thing, port, self.workdir, self.runtime_dir, self.python,
-                            health_interval=health_interval, groups=groups, extra_args=extra_args)
+                            health_interval=health_interval, groups=groups, extra_args=extra_args, brokers=brokers)
         self._agents.append(agent)
         if start:
             agent.start()

@@ -67,9 +67,9 @@ class FleetBus(Observer):
     of CPU in a deployment window of about 1 s, without them 0.11 s (the agents took about 1 s,
     Mosquitto 0.07 s), on a machine where every process competes for the same two cores."""
 
-    def __init__(self, port):
+    def __init__(self, port, protocol=None):
         super().__init__(port, name="bench-fleet", filters=("edge/things/+/health", "edge/things/+/deployment/status"),
-                         for_load=True)
+                         for_load=True, **({"protocol": protocol} if protocol is not None else {}))
         self.online = {}  # thing -> monotonic time its first health `online`, connected, arrived
         self.finals = {}  # thing -> (monotonic time received, status document) of the watched deployment
         self.watched = None  # (deploymentId, revision)
