@@ -13,6 +13,7 @@ extension Agent {
         case .connected(let sessionPresent, let version, let endpoint):
             if everConnected { reconnects += 1 }
             everConnected = true
+            failureLog.removeAll()
             connected = true
             protocolVersion = version
             logger.info("connected to the broker", ("broker", endpoint.description), ("protocol", MQTTProtocolSetting.name(ofLevel: version)),
@@ -31,10 +32,8 @@ extension Agent {
             if failure.fallingBack {
                 logger.info("the broker did not take an MQTT 5 connection; trying MQTT 3.1.1", ("broker", failure.endpoint.description),
                             ("reason", failure.failure.explanation))
-            } else if failure.failure.isNotAuthorized {
-                logger.error("the broker refused the agent's credentials; retrying", ("reason", failure.description))
             } else {
-                logger.warning("cannot connect to the broker; retrying", ("reason", failure.description))
+                logConnectionFailure(failure)
             }
         case .disconnected(let reason):
             connected = false
@@ -95,6 +94,30 @@ extension Agent {
             }
         }
     }
+
+    /// A failed attempt, said at its level the first time and again once a minute (with how many
+    /// came between); the same failure meanwhile only at debug level: a broker away for a day is
+    /// a line a minute in the log, not one a second.
+    func logConnectionFailure(_ failure: ConnectionAttemptFailure) {
+        let now = Clock.monotonicMs()
+        let key = failure.description
+        let seen = failureLog[key]
+        if let seen, now - seen.saidMs < Agent.repeatedFailureLogMs {
+            failureLog[key] = (seen.saidMs, seen.since + 1)
+            logger.debug("cannot connect to the broker; retrying", ("reason", key))
+            return
+        }
+        if failureLog.count >= 16 { failureLog.removeAll() }
+        failureLog[key] = (now, 0)
+        let repeated: (String, String) = ("repeated", String(seen?.since ?? 0))
+        if failure.failure.isNotAuthorized {
+            logger.error("the broker refused the agent's credentials; retrying", ("reason", key), repeated)
+        } else {
+            logger.warning("cannot connect to the broker; retrying", ("reason", key), repeated)
+        }
+    }
+
+    static let repeatedFailureLogMs: Int64 = 60_000
 
     /// A subscription the broker refused is asked for again a few seconds later (NATS refuses
     /// one when JetStream is busy; an ACL may be fixed meanwhile), said once until it takes.

@@ -52,6 +52,9 @@ public final class Agent {
     var reconnects = 0
     /// Why the last connect attempt failed, for health.
     var lastConnectionFailure: String?
+    /// Each distinct failure since the last connection: when it was last said at its level, and
+    /// how many times it came since.
+    var failureLog: [String: (saidMs: Int64, since: Int)] = [:]
     var everConnected = false
     var subscribed: [String: Int] = [:]
     /// Subscriptions the broker refused since they last took, and the timer that asks again.

@@ -44,7 +44,10 @@ extension MQTTClient {
         }
         let fd = mosquitto_socket(raw)
         guard result.rc == MOSQ_ERR_SUCCESS.rawValue, fd >= 0 else {
-            attemptFailed(result.failure ?? .unreachable("the socket is gone"))
+            var failure = result.failure ?? .unreachable("the socket is gone")
+            // A handshake that failed on the attempt's thread: its log line says why.
+            if case .tls = failure, let problem = tlsProblem.take() { failure = .tls(problem) }
+            attemptFailed(failure)
             deliverPending()
             return
         }

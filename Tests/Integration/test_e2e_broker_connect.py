@@ -94,6 +94,10 @@ def test_tls_failures_name_the_verification_error_and_other_failures_do_not_ment
     plain.wait_log(r"cannot connect to 127\.0\.0\.1:%d \(MQTT 5\): unreachable \(Connection refused\)" % closed,
                    what="the unreachable broker in the agent's log")
     assert "certificate" not in plain.log_text() and "TLS" not in plain.log_text().split("edge-agent starting")[-1].split("\n", 1)[1]
+    # The same failure again within a minute: at debug level only, not a warning a second.
+    plain.wait_log(r"debug cannot connect to the broker; retrying.*Connection refused", count=2,
+                   what="the repeated failure at debug level")
+    assert plain.log_text().count("warning cannot connect to the broker") == 1, h.tail(plain.log_text())
     result, took = _edgectl(agent_bin, "status", "--thing", thing, "--port", closed)
     assert result.returncode == 2 and "Connection refused" in result.stderr and "certificate" not in result.stderr, result
     assert took < 10, "refused: at once, not after --timeout (took %.1f s)" % took

@@ -84,8 +84,11 @@ def _exercise(setup, agent, make_observer, thing, echo_bin):
         assert accepted["state"] == {"desired": {"matrix": {"on": True}}}, accepted
         delta = shadow.wait_for("update/delta", since=since, what="the delta on %s" % setup.name)
         assert delta["state"] == {"matrix": {"on": True}}, delta
-        documents = shadow.wait_for("update/documents", since=since, what="/update/documents on %s" % setup.name)
-        assert documents["current"]["state"]["desired"]["matrix"] == {"on": True}, documents
+        # The agent's own reports make documents too: the one for this update is waited for.
+        documents = shadow.wait_for("update/documents",
+                                    lambda m: m.json["current"]["state"].get("desired", {}).get("matrix") == {"on": True},
+                                    since=since, what="/update/documents of the update on %s" % setup.name)
+        assert documents["current"]["version"] == accepted["version"], (documents, accepted)
         shadow.wait_state(lambda d: "agent" in d.reported, what="the agent's own report in its shadow on %s" % setup.name)
     finally:
         shadow.close()

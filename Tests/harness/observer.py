@@ -91,8 +91,9 @@ class Observer:
             self.messages.append(Message(raw, len(self.messages)))
             self.cond.notify_all()
 
-    def start(self, timeout=10.0):
-        """Connects and waits until the subscriptions are acknowledged; returns self."""
+    def start(self, timeout=30.0):
+        """Connects and waits until the subscriptions are acknowledged (asked for again while the
+        broker refuses them, until `timeout`); returns self."""
         if self.protocol == mqtt.MQTTv5:
             self.client.connect("127.0.0.1", self.port, keepalive=30, clean_start=True)
         else:
@@ -100,11 +101,20 @@ class Observer:
         self.client.loop_start()
         if not self.connected.wait(timeout):
             raise HarnessError("the MQTT observer could not connect to 127.0.0.1:%d within %.0f s" % (self.port, timeout))
-        if self.filters and not self.subscribed.wait(timeout):
-            raise HarnessError("the MQTT observer's subscription to %s was not acknowledged" % self.filters)
-        if self.refused:
-            raise HarnessError("the broker refused the MQTT observer's subscriptions to %s: %s"
-                               % (self.filters, self.refused))
+        deadline = time.monotonic() + timeout
+        while self.filters:
+            if not self.subscribed.wait(max(0.0, deadline - time.monotonic())):
+                raise HarnessError("the MQTT observer's subscription to %s was not acknowledged" % self.filters)
+            if not self.refused:
+                break
+            # A broker may refuse for a while (NATS when JetStream is busy, SUBACK 0x80): asked
+            # again, as the agent does, until the deadline.
+            if time.monotonic() >= deadline:
+                raise HarnessError("the broker refused the MQTT observer's subscriptions to %s until the deadline: %s"
+                                   % (self.filters, self.refused))
+            self.refused = None
+            self.subscribed.clear()
+            self.client.subscribe([(f, 1) for f in self.filters])
         return self
 
     def close(self):
