@@ -42,10 +42,9 @@ final class Session {
         var password: String?
         if let path = options.passwordFile {
             let bytes: [UInt8]
-            do { bytes = try Files.read(path, maxBytes: 4096) } catch { throw ValidationError("--password-file: cannot read \(path): \(error.reason)") }
-            let line = bytes.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
-            password = String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
-            guard password?.isEmpty == false else { throw ValidationError("--password-file: \(path) is empty: its first line must be the password") }
+            do { bytes = try Files.read(path, maxBytes: PasswordFile.maxBytes) } catch { throw ValidationError("--password-file: cannot read \(path): \(error.reason)") }
+            password = PasswordFile.password(from: bytes)
+            guard password != nil else { throw ValidationError("--password-file: \(path) is empty: its first line must be the password") }
         } else {
             password = environment("EDGE_BROKER_PASSWORD")
         }

@@ -91,3 +91,11 @@ private func problem(file: JSONValue? = nil, _ arguments: [String] = [], environ
         #expect(problem(file: ["shadows": ["mode": "serve", "root": "x"]])?.setting == "shadows.root")
     }
 }
+
+@Suite struct PasswordFileTests {
+    @Test(arguments: [("s3cret\n", "s3cret"), ("s3cret", "s3cret"), ("s3cret\r\nrest\n", "s3cret"), ("p w\n", "p w"),
+                      ("\nsecond\n", nil), ("", nil)] as [(String, String?)])
+    func theFirstLineIsThePassword(_ text: String, _ expected: String?) {
+        #expect(PasswordFile.password(from: Array(text.utf8)) == expected)
+    }
+}

@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 
 from .ports import free_port
-from .processes import launch
+from .processes import LoggedProcess, launch
 from .waits import WAIT, HarnessError, poll_until
 
 
-class Broker:
+class Broker(LoggedProcess):
     """A real mosquitto on 127.0.0.1, restartable on the same port; its configuration and log in
     `workdir`. `tls`: dict(ca=, cert=, key=, require_certificate=bool), or None. `settings`: more
     lines of mosquitto.conf (LOAD_SETTINGS for a benchmark). `pids_file`: see processes.launch.
@@ -19,6 +19,8 @@ class Broker:
     # A benchmark's broker: no Nagle delay on its sockets (small publishes would wait for a delayed
     # ACK, up to 40 ms, and round trips would measure that), and room for the backlog of a burst.
     LOAD_SETTINGS = ("set_tcp_nodelay true", "max_queued_messages 100000")
+
+    missing_log = "(no broker log)"
 
     def __init__(self, workdir, port=None, tls=None, settings=(), pids_file=None, users=None):
         self.workdir = Path(workdir)
@@ -100,19 +102,6 @@ class Broker:
             self.proc.kill()
             self.proc.wait(timeout)
 
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    @property
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_text(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no broker log)"
 
     def wait_log(self, text, count=1, timeout=WAIT, what=None):
         return poll_until(lambda: self.log_text().count(text) >= count, timeout,

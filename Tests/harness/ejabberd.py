@@ -5,7 +5,7 @@ from pathlib import Path
 
 from .erlang import end_process
 from .ports import free_port
-from .processes import launch
+from .processes import LoggedProcess, launch
 from .readiness import round_trip, wait_accepted
 from .waits import HarnessError
 
@@ -18,7 +18,7 @@ REGISTER = ('io:format("harness: register ~s@~s: ~p~n", [os:getenv("HARNESS_USER
             'unicode:characters_to_binary(os:getenv("HARNESS_PASSWORD")))]).')
 
 
-class Ejabberd:
+class Ejabberd(LoggedProcess):
     """ejabberd (Debian's 23.01) with mod_mqtt on 127.0.0.1:`port` and no other listener,
     restartable on the same port. It runs as a plain VM in the foreground (`erl -s ejabberd`, as
     `ejabberdctl foreground` would, but without its su to the ejabberd user and /etc/ejabberd),
@@ -39,6 +39,8 @@ class Ejabberd:
     filter is granted but receives nothing. Under MQTT 5, a QoS 1 PUBLISH that no subscription
     matches is acknowledged with reason 0x10 No matching subscribers (a success code).
     `pids_file`: see processes.launch."""
+
+    missing_log = "(no ejabberd log)"
 
     def __init__(self, workdir, username="edge", password="edge-password", domain="localhost", pids_file=None):
         self.workdir = Path(workdir)
@@ -115,16 +117,3 @@ class Ejabberd:
     def stop(self, timeout=15.0):
         end_process(self.proc, timeout)
 
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    @property
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_text(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no ejabberd log)"

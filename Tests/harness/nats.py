@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .ports import free_port
-from .processes import launch
+from .processes import LoggedProcess, launch
 from .readiness import round_trip, wait_accepted
 from .waits import HarnessError, poll_until, tail
 
@@ -16,7 +16,7 @@ from .waits import HarnessError, poll_until, tail
 META_LEADER = re.compile(r"JetStream cluster (new )?metadata leader")
 
 
-class NatsNode:
+class NatsNode(LoggedProcess):
     """One nats-server of a NatsCluster: its MQTT `port`, client port and route port are fixed for
     its life, so that it restarts as the same member; its configuration, JetStream store and log
     are in its own directory."""
@@ -108,18 +108,8 @@ class NatsNode:
             self.proc.wait(10.0)
 
     @property
-    def pid(self):
-        return self.proc.pid
-
-    @property
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_text(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log of nats node %s)" % self.name
+    def missing_log(self):
+        return "(no log of nats node %s)" % self.name
 
 
 class NatsCluster:

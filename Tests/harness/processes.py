@@ -23,6 +23,29 @@ def launch(args, log_path, header, pids_file=None, env=None):
     return proc
 
 
+class LoggedProcess:
+    """What a process the harness runs with its log says of itself (a broker, a cluster node):
+    `proc` (a Popen, or None before the first start), `log_path`, and `missing_log`, the text
+    log_text() gives before there is a log."""
+
+    proc = None
+    missing_log = "(no log yet)"
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return self.missing_log
+
+
 def kill_quietly(pid, sig=signal.SIGKILL):
     try:
         os.kill(pid, sig)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .erlang import Epmd, end_process, node_name
 from .ports import free_port
-from .processes import launch
+from .processes import LoggedProcess, launch
 from .readiness import round_trip, wait_accepted
 from .waits import HarnessError
 
@@ -16,7 +16,7 @@ SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # Debian's; /usr/sbin's 
 CTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
 
 
-class RabbitMQ:
+class RabbitMQ(LoggedProcess):
     """rabbitmq-server (Debian's 3.10) with rabbitmq_mqtt on 127.0.0.1:`port`, AMQP and management
     off, restartable on the same port and node. Its node (rabbit-<random>@localhost), epmd (its
     own, on a free port), distribution port, configuration, Mnesia, Erlang cookie (HOME) and log
@@ -38,6 +38,8 @@ class RabbitMQ:
     Topics starting with $ are ordinary topics: publishing to $aws/... succeeds, and a subscriber
     to # receives them too (the specification says # does not match $ topics).
     `pids_file`: see processes.launch."""
+
+    missing_log = "(no rabbitmq log)"
 
     def __init__(self, workdir, username="edge", password="edge-password", allow_anonymous=False, pids_file=None):
         for value in (username, password):
@@ -132,17 +134,4 @@ class RabbitMQ:
         end_process(self.proc, timeout)
         self.epmd.stop()
 
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    @property
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_text(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no rabbitmq log)"
 

@@ -7,19 +7,15 @@ import EdgePOSIX
 /// The broker password: given in the configuration or the environment, or read from the file
 /// `broker.passwordFile` names (its first line). Never logged.
 enum BrokerPassword {
-    static let maxBytes = 4096
-
     static func read(_ credentials: AgentConfiguration.Credentials, logger: Logger) throws(StartupError) -> String? {
         guard let path = credentials.passwordFile else { return credentials.password }
         let bytes: [UInt8]
         do {
-            bytes = try Files.read(path, maxBytes: maxBytes)
+            bytes = try Files.read(path, maxBytes: PasswordFile.maxBytes)
         } catch {
             throw StartupError("broker.passwordFile: cannot read \(path) (\(error.reason.lowercased())): the file must exist and be readable by the agent's user")
         }
-        let line = bytes.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
-        let password = String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
-        guard !password.isEmpty else {
+        guard let password = PasswordFile.password(from: bytes) else {
             throw StartupError("broker.passwordFile: \(path) is empty: its first line must be the password")
         }
         var info = stat()
