@@ -28,6 +28,7 @@ struct BrokerOptions: ParsableArguments {
 
     func validate() throws {
         if MQTTProtocolSetting(rawValue: mqttProtocol) == nil { throw ValidationError("--mqtt-protocol must be auto, 5 or 3.1.1") }
+        if timeout < 1 { throw ValidationError("--timeout must be at least 1 second") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if tlsCert != nil && tlsCA == nil { throw ValidationError("mutual TLS needs --tls-ca as well") }
     }

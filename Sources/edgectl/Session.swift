@@ -25,7 +25,7 @@ final class Session {
                                     port: options.port ?? (options.tlsCA == nil ? 1883 : 8883), persistentSession: false)
         if let ca = options.tlsCA { settings.tls = .init(caFile: ca, certFile: options.tlsCert, keyFile: options.tlsKey) }
         settings.protocolSetting = MQTTProtocolSetting(rawValue: options.mqttProtocol) ?? .auto
-        settings.connackTimeoutMs = min(10, options.timeout) * 1000
+        settings.connackTimeoutMs = max(1, min(10, options.timeout)) * 1000
         (settings.username, settings.password) = try Session.credentials(options)
         client = try MQTTClient(settings: settings, loop: loop)
         client.start { [unowned self] event in self.received(event) }
