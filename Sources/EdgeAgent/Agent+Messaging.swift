@@ -18,8 +18,12 @@ extension Agent {
             protocolVersion = version
             logger.info("connected to the broker", ("broker", endpoint.description), ("protocol", MQTTProtocolSetting.name(ofLevel: version)),
                         ("sessionPresent", String(sessionPresent)))
-            // Subscribe again on every connect: the broker may have lost the session.
-            subscribed.removeAll()
+            // A session the broker kept has its subscriptions (MQTT's rule): only what changed
+            // meanwhile, or was never confirmed, is asked for. Asking again for the rest would
+            // cost a broker like NATS a JetStream consumer update each, on every reconnect of
+            // every device, and right after a node is lost those updates time out and can leave
+            // the session deaf. A new session gets every subscription.
+            if !sessionPresent { subscribed.removeAll() }
             refusedSubscriptions.removeAll()
             refreshSubscriptions()
             outbox.resume()
@@ -37,6 +41,9 @@ extension Agent {
             }
         case .disconnected(let reason):
             connected = false
+            // A SUBSCRIBE the broker never answered may not have reached it.
+            for filter in unconfirmedSubscriptions { subscribed[filter] = nil }
+            unconfirmedSubscriptions.removeAll()
             outbox.disconnected()
             cloudShadowsDisconnected()
             logger.warning("lost the broker; functions keep running, results wait in the outbox", ("reason", reason))
@@ -51,6 +58,7 @@ extension Agent {
         case .subscriptionRefused(let filter, let reason):
             subscriptionRefused(filter, reason: reason)
         case .subscribed(let filter):
+            unconfirmedSubscriptions.remove(filter)
             if refusedSubscriptions.remove(filter) != nil {
                 logger.info("the broker took a subscription it had refused", ("filter", filter))
             } else {
@@ -81,6 +89,7 @@ extension Agent {
             do {
                 try client.subscribe(filter, qos: qos, retainAsPublished: isDeploymentTopic(filter))
                 subscribed[filter] = qos
+                unconfirmedSubscriptions.insert(filter)
             } catch {
                 logger.error("cannot subscribe", ("filter", filter), ("error", error.description))
             }
@@ -123,6 +132,7 @@ extension Agent {
     /// one when JetStream is busy; an ACL may be fixed meanwhile), said once until it takes.
     func subscriptionRefused(_ filter: String, reason: String) {
         subscribed[filter] = nil
+        unconfirmedSubscriptions.remove(filter)
         if refusedSubscriptions.insert(filter).inserted {
             logger.warning("the broker refused a subscription; asking again every few seconds", ("filter", filter), ("reason", reason))
         }

@@ -57,6 +57,8 @@ public final class Agent {
     var failureLog: [String: (saidMs: Int64, since: Int)] = [:]
     var everConnected = false
     var subscribed: [String: Int] = [:]
+    /// Subscriptions sent whose SUBACK has not come yet.
+    var unconfirmedSubscriptions: Set<String> = []
     /// Subscriptions the broker refused since they last took, and the timer that asks again.
     var refusedSubscriptions: Set<String> = []
     var subscriptionRetry: EventLoop.Token?
