@@ -23,12 +23,12 @@ import EdgePOSIX
             let store = OutboxStore(stateDir: dir, sync: .normal)
             #expect(store.durable && store.problem == nil)
             #expect(store.run == 1)
-            try store.insert(seq: 1, Self.message("a", "one"), coalesce: false, nowMs: 5)
-            try store.insert(seq: 2, Self.message("b", "two", qos: 0), coalesce: false, nowMs: 5)
-            try store.insert(seq: 3, Self.message("h", "health"), coalesce: true, nowMs: 5)
-            try store.delete(1)
-            try store.commit()
-            try store.insert(seq: 4, Self.message("a", "never committed"), coalesce: false, nowMs: 5)
+            store.insert(seq: 1, Self.message("a", "one"), coalesce: false, nowMs: 5)
+            store.insert(seq: 2, Self.message("b", "two", qos: 0), coalesce: false, nowMs: 5)
+            store.insert(seq: 3, Self.message("h", "health"), coalesce: true, nowMs: 5)
+            store.delete(1)
+            #expect(store.commit())
+            store.insert(seq: 4, Self.message("a", "never committed"), coalesce: false, nowMs: 5)
             // No commit: as if the agent were killed here.
         }
         let again = OutboxStore(stateDir: dir, sync: .normal)
@@ -49,8 +49,49 @@ import EdgePOSIX
         let store = OutboxStore(stateDir: "/proc/no-such-folder", sync: .normal)
         #expect(!store.durable)
         #expect(store.problem?.contains("/proc/no-such-folder/outbox.db") == true)
-        try store.insert(seq: 1, Self.message("a", "kept in memory"), coalesce: false, nowMs: 0)
-        try store.commit()
+        store.insert(seq: 1, Self.message("a", "kept in memory"), coalesce: false, nowMs: 0)
+        store.commit()
         #expect(try store.fetch(after: 0, limit: 5).count == 1)
+    }
+
+    private static func pageCount(_ store: OutboxStore) throws -> Int64 {
+        var pages: Int64 = 0
+        try store.database.prepare("PRAGMA page_count").query { pages = $0.int(0) }
+        return pages
+    }
+
+    /// A full disk (SQLite held to the pages it has) loses nothing: the failed transaction's
+    /// writes and the ones after it are read from memory, and written once there is room.
+    @Test func writesTheDiskRefusesAreHeldInMemoryAndWrittenOnceThereIsRoom() throws {
+        let dir = Self.folder()
+        let store = OutboxStore(stateDir: dir, sync: .normal)
+        store.insert(seq: 1, Self.message("a", "on disk"), coalesce: false, nowMs: 5)
+        store.insert(seq: 2, Self.message("a", "on disk too"), coalesce: false, nowMs: 5)
+        #expect(store.commit())
+        try store.database.execute("PRAGMA max_page_count=\(try Self.pageCount(store))")
+
+        // The transaction: a large message that needs pages, and the acknowledged first one.
+        store.insert(seq: 3, Self.message("a", String(repeating: "x", count: 65536)), coalesce: false, nowMs: 5)
+        store.delete(1)
+        #expect(!store.commit(), "the disk is full")
+        #expect(store.isHoldingUnsaved && store.problem?.contains("full") == true, "\(store.problem ?? "no problem")")
+        #expect(try store.fetch(after: 0, limit: 10).map(\.meta.seq) == [2, 3], "the acknowledged message is not sent again")
+        #expect(try store.oldest(after: 2, limit: 10).map(\.seq) == [3])
+        #expect(!store.contains(1) && store.contains(2) && store.contains(3))
+        store.insert(seq: 4, Self.message("b", "after"), coalesce: false, nowMs: 5)
+        store.delete(2)
+        #expect(try store.fetch(after: 0, limit: 1).map(\.meta.seq) == [3], "the limit counts the rows left")
+        #expect(try store.summary().topics == [.init(topic: "a", count: 1, bytes: 65536), .init(topic: "b", count: 1, bytes: 5)])
+        #expect(!store.commit(), "still full")
+
+        // Beyond what memory holds, a message is not kept.
+        let kept = store.insert(seq: 5, Self.message("c", String(repeating: "y", count: OutboxStore.unsavedLimitBytes)), coalesce: false, nowMs: 5)
+        #expect(!kept)
+
+        try store.database.execute("PRAGMA max_page_count=1000000")
+        #expect(store.commit(), "room again")
+        #expect(!store.isHoldingUnsaved && store.problem == nil)
+        let again = OutboxStore(stateDir: dir, sync: .normal)
+        #expect(try again.fetch(after: 0, limit: 10).map(\.meta.seq) == [3, 4], "what the next start finds")
     }
 }

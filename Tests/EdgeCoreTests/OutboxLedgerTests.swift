@@ -138,18 +138,4 @@ import EdgeCore
         #expect(restarted.admit(topic: "z", bytes: 1, qos: 1, online: false).seq == 42, "new messages go behind what was stored")
         #expect(restarted.admit(topic: "h", bytes: 6, qos: 1, coalesce: true, online: false).replaces == 9)
     }
-
-    @Test func aResyncAfterARolledBackCommitCountsTheLostAsDropped() {
-        var ledger = OutboxLedger(limits: Self.limits)
-        let kept = ledger.admit(topic: "a", bytes: 10, qos: 1, online: false)
-        _ = ledger.admit(topic: "a", bytes: 10, qos: 1, online: false)
-        let live = ledger.admit(topic: "b", bytes: 4, qos: 1, online: true)
-        ledger.handedOver(seq: live.seq, bytes: 4, qos: 1, messageId: 1, stored: true)
-        // Only the first waiting message reached the disk; the live one's row was rolled back.
-        ledger.resync(waiting: [.init(topic: "a", count: 1, bytes: 10)], inFlightStored: { _ in false })
-        #expect(ledger.waitingCount == 1 && ledger.storedCount == 1 && ledger.storedBytes == 10)
-        #expect(ledger.dropped == 1)
-        #expect(ledger.acknowledged(1) == nil, "nothing to delete for a row that is gone")
-        _ = kept
-    }
 }

@@ -44,9 +44,13 @@ def test_a_deployment_that_cannot_be_saved_is_rolled_back_and_the_agent_keeps_se
         assert "could not be saved" in final["reason"] and "No space left on device" in final["reason"], final
         event = edge.event("agent.persist_failed", since=since)
         assert "No space left on device" in event["message"], event
+        # Each status once: a commit the full disk refused must not bring back messages the broker
+        # already acknowledged (the outbox holds the writes in memory, deletions included).
+        statuses = [m.payload for m in edge.obs.seen(edge.topics.status, None, since)]
+        assert len(statuses) == len(set(statuses)), "a deployment status was sent again: %s" % statuses
         # With the disk full, the agent keeps answering and loses nothing: every answer goes
         # through the outbox (whose log, already allocated, may still take them; if it cannot,
-        # they are sent unstored and health says outbox.problem).
+        # they wait in memory and health says outbox.problem).
         for n in range(50):
             assert edge.send("sensors/+/x", {"n": n}, "echo")["version"] == "1", "the saved version serves"
         a.check_alive()

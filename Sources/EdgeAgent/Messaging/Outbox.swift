@@ -36,6 +36,8 @@ final class Outbox {
     /// 4 KiB pages to the log, so committing every turn of a busy loop wrote megabytes a second
     /// (flash wears) and fsynced the log at every automatic checkpoint.
     static let commitEveryMs = 10
+    /// How often a commit is tried again while the disk refuses writes.
+    static let retryCommitMs = 2000
 
     init(client: MQTTClient, loop: EventLoop, io: IOWorker, store: OutboxStore, limits: OutboxLimits, logger: Logger) {
         self.client = client
@@ -85,8 +87,8 @@ final class Outbox {
         let message = OutboundMessage(topic: topic, payload: bytes, qos: qos, retain: retain, correlation: correlation)
         let admission = ledger.admit(topic: topic, bytes: bytes.count, qos: qos, coalesce: coalesce, online: client.isConnected)
         let meta = OutboxLedger.Message(seq: admission.seq, topic: topic, bytes: bytes.count, qos: qos, coalesce: coalesce)
-        if let older = admission.replaces { attempt { try store.delete(older) } }
-        var stored = admission.store && attempt { try store.insert(seq: admission.seq, message, coalesce: coalesce, nowMs: Clock.wallMs()) }
+        if let older = admission.replaces { store.delete(older) }
+        var stored = admission.store && store.insert(seq: admission.seq, message, coalesce: coalesce, nowMs: Clock.wallMs())
         switch admission.route {
         case .wait:
             if !stored { ledger.notStored(meta) }
@@ -98,12 +100,12 @@ final class Outbox {
                 ledger.handedOver(seq: admission.seq, bytes: bytes.count, qos: qos, messageId: id, stored: stored)
                 return id
             case .offline:
-                if !stored { stored = attempt { try store.insert(seq: admission.seq, message, coalesce: coalesce, nowMs: Clock.wallMs()) } }
+                if !stored { stored = store.insert(seq: admission.seq, message, coalesce: coalesce, nowMs: Clock.wallMs()) }
                 ledger.sendFailed(meta, stored: stored)
                 trimToLimits()
                 return nil
             case .refused:
-                if stored { attempt { try store.delete(admission.seq) } }
+                if stored { store.delete(admission.seq) }
                 return nil
             }
         }
@@ -121,7 +123,7 @@ final class Outbox {
 
     /// The broker's PUBACK for `messageId`.
     func acknowledged(_ messageId: Int32) {
-        if let seq = ledger.acknowledged(messageId) { attempt { try store.delete(seq) } }
+        if let seq = ledger.acknowledged(messageId) { store.delete(seq) }
         if ledger.waitingCount > 0 && ledger.replayHasRoom { schedulePump() }
     }
 
@@ -144,27 +146,18 @@ final class Outbox {
     }
 
     /// The end of a turn of the reactor: writes made in it are committed within `commitEveryMs`,
-    /// together with those of the turns that follow meanwhile.
+    /// together with those of the turns that follow meanwhile. While the disk refuses writes
+    /// (the store holds them in memory), a commit is tried every `retryCommitMs` instead.
     func endOfTurn() {
         guard commitDue == nil, store.hasUncommitted else { return }
-        commitDue = loop.after(Outbox.commitEveryMs) { [unowned self] in
+        commitDue = loop.after(store.isHoldingUnsaved ? Outbox.retryCommitMs : Outbox.commitEveryMs) { [unowned self] in
             self.commitDue = nil
             self.commit()
         }
     }
 
     private func commit() {
-        do {
-            if try store.commit() { scheduleCheckpoint() }
-        } catch {
-            // A full disk: the turn's writes were rolled back; the counts follow what is stored.
-            do {
-                let held = try store.summary(excluding: { [ledger] in ledger.isInFlight($0) })
-                ledger.resync(waiting: held.topics, inFlightStored: { [store] in store.contains($0) })
-            } catch {
-                store.failed(error)
-            }
-        }
+        if store.commit() { scheduleCheckpoint() }
         noteProblem()
     }
 
@@ -175,6 +168,10 @@ final class Outbox {
         loop.cancel(commitDue)
         commitDue = nil
         commit()
+        if store.isHoldingUnsaved {
+            logger.error("outbox: the disk would not take the messages held in memory; they are lost with this stop",
+                         ("messages", String(store.unsavedCount)))
+        }
         loop.cancel(checkpointDue)
         checkpointDue = nil
     }
@@ -224,12 +221,12 @@ final class Outbox {
                 switch send(row.message) {
                 case .sent(let id):
                     ledger.replayed(row.meta, messageId: id)
-                    if row.meta.qos == 0 { attempt { try store.delete(row.meta.seq) } }
+                    if row.meta.qos == 0 { store.delete(row.meta.seq) }
                 case .offline:
                     return
                 case .refused:
                     ledger.dropped(row.meta)
-                    attempt { try store.delete(row.meta.seq) }
+                    store.delete(row.meta.seq)
                 }
             }
         }
@@ -252,7 +249,7 @@ final class Outbox {
             guard !oldest.isEmpty else { break }
             for message in oldest where ledger.isOverLimits {
                 ledger.dropped(message)
-                attempt { try store.delete(message.seq) }
+                store.delete(message.seq)
                 count += 1
             }
         }
@@ -284,18 +281,6 @@ final class Outbox {
         } catch {
             refusedByClient(topic: message.topic, reason: error.description)
             return .refused
-        }
-    }
-
-    /// Runs a store write; a failure is recorded (health's `outbox.problem`) and returns false.
-    @discardableResult
-    private func attempt(_ write: () throws -> Void) -> Bool {
-        do {
-            try write()
-            return true
-        } catch {
-            store.failed(error)
-            return false
         }
     }
 

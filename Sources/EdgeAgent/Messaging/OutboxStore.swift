@@ -8,9 +8,13 @@ import EdgeCore
 /// first (`Outbox.commitEveryMs`): a message accepted is on disk within 10 ms, and a burst costs
 /// one commit, not one per message or per turn of the reactor.
 /// When the file cannot be opened, the store lives in memory (same bounds, same order) and says
-/// why (`problem`): the agent keeps working, without surviving a restart.
+/// why (`problem`): the agent keeps working, without surviving a restart. When the disk stops
+/// taking writes (full), nothing accepted is lost: the writes of the failed transaction and the
+/// ones after it are held in memory (`UnsavedWrites`, up to `unsavedLimitBytes`) and read
+/// together with the file, until a commit writes them all.
 final class OutboxStore {
-    private let database: SQLiteDatabase
+    /// Internal for tests, which make the disk "full" with `PRAGMA max_page_count`.
+    let database: SQLiteDatabase
     /// False when the store fell back to memory.
     let durable: Bool
     /// Why the store is not durable, or why the last write failed; nil when all is well.
@@ -26,6 +30,13 @@ final class OutboxStore {
     private let fetchStatement: SQLiteStatement
     private let oldestStatement: SQLiteStatement
     private let existsStatement: SQLiteStatement
+    /// The open transaction's writes, kept until it commits.
+    private var pending = UnsavedWrites()
+    /// Writes the disk would not take, held until a commit succeeds.
+    private var unsaved = UnsavedWrites()
+    /// Payload bytes held in memory at most while the disk refuses writes; a message beyond
+    /// is not kept (sent unstored when connected, else dropped and counted).
+    static let unsavedLimitBytes = 4 << 20
 
     /// A stored message, as sent.
     struct Stored {
@@ -80,13 +91,13 @@ final class OutboxStore {
     }
 
     /// What the store holds, by topic, and the highest sequence number in it.
-    func summary(excluding inFlight: (UInt64) -> Bool = { _ in false }) throws(SQLiteDatabase.Failure) -> (topics: [OutboxLedger.TopicSummary], maxSeq: UInt64) {
+    func summary() throws(SQLiteDatabase.Failure) -> (topics: [OutboxLedger.TopicSummary], maxSeq: UInt64) {
         var byTopic: [String: OutboxLedger.TopicSummary] = [:]
         var maxSeq: UInt64 = 0
         try database.prepare("SELECT seq, topic, length(payload), coalesce FROM outbox ORDER BY seq").query { row in
             let seq = UInt64(row.int(0))
             maxSeq = max(maxSeq, seq)
-            guard !inFlight(seq) else { return }
+            guard !unsaved.deletes.contains(seq) else { return }
             let topic = row.text(1)
             let bytes = Int(row.int(2))
             var summary = byTopic[topic] ?? .init(topic: topic, count: 0, bytes: 0)
@@ -95,25 +106,60 @@ final class OutboxStore {
             if row.int(3) != 0 { summary.newestCoalescing = (seq, bytes) }
             byTopic[topic] = summary
         }
+        for (seq, row) in unsaved.insertsInOrder {
+            maxSeq = max(maxSeq, seq)
+            var summary = byTopic[row.message.topic] ?? .init(topic: row.message.topic, count: 0, bytes: 0)
+            summary.count += 1
+            summary.bytes += row.message.payload.count
+            if row.coalesce { summary.newestCoalescing = (seq, row.message.payload.count) }
+            byTopic[row.message.topic] = summary
+        }
         return (byTopic.values.sorted { $0.topic < $1.topic }, maxSeq)
     }
 
-    func insert(seq: UInt64, _ message: OutboundMessage, coalesce: Bool, nowMs: Int64) throws(SQLiteDatabase.Failure) {
-        try begin()
-        try insertStatement.run(.int(Int64(seq)), .text(message.topic), .blob(message.payload), .int(Int64(message.qos)),
-                                .int(message.retain ? 1 : 0), message.correlation.map { .blob($0) } ?? .null,
-                                .int(coalesce ? 1 : 0), .int(nowMs))
+    /// Keeps `message`: in the open transaction, or in memory while the disk will not take
+    /// writes (`isHoldingUnsaved`). False only when it cannot be kept at all: the disk refuses
+    /// writes and `unsavedLimitBytes` are held already.
+    @discardableResult
+    func insert(seq: UInt64, _ message: OutboundMessage, coalesce: Bool, nowMs: Int64) -> Bool {
+        let row = UnsavedWrites.Row(message: message, coalesce: coalesce, createdMs: nowMs)
+        if unsaved.isEmpty {
+            do {
+                try begin()
+                try write(seq, row)
+                pending.insert(seq, row)
+                return true
+            } catch {
+                spill(error)
+            }
+        }
+        guard unsaved.bytes + message.payload.count <= OutboxStore.unsavedLimitBytes else { return false }
+        unsaved.insert(seq, row)
+        return true
     }
 
-    func delete(_ seq: UInt64) throws(SQLiteDatabase.Failure) {
-        try begin()
-        try deleteStatement.run(.int(Int64(seq)))
+    /// Message `seq` is done with (sent, acknowledged, dropped).
+    func delete(_ seq: UInt64) {
+        if !unsaved.isEmpty {
+            unsaved.delete(seq)
+            return
+        }
+        do {
+            try begin()
+            try deleteStatement.run(.int(Int64(seq)))
+            pending.delete(seq)
+        } catch {
+            spill(error)
+            unsaved.delete(seq)
+        }
     }
 
     /// Whether message `seq` is stored. When the store cannot say, it answers yes: the
     /// acknowledgement then deletes a row that may be gone (harmless), where a wrong no would
     /// leave a stored row behind, to be sent again after a restart.
     func contains(_ seq: UInt64) -> Bool {
+        if unsaved.inserts[seq] != nil { return true }
+        if unsaved.deletes.contains(seq) { return false }
         var found = false
         do {
             try existsStatement.query(.int(Int64(seq))) { _ in found = true }
@@ -127,51 +173,108 @@ final class OutboxStore {
     /// Up to `limit` stored messages after `seq`, oldest first, with their payloads.
     func fetch(after seq: UInt64, limit: Int) throws(SQLiteDatabase.Failure) -> [Stored] {
         var rows: [Stored] = []
-        try fetchStatement.query(.int(Int64(seq)), .int(Int64(limit))) { row in
+        // Rows done with but still on disk are read past.
+        try fetchStatement.query(.int(Int64(seq)), .int(Int64(limit + unsaved.deletes.count))) { row in
+            let seq = UInt64(row.int(0))
+            guard !unsaved.deletes.contains(seq) else { return }
             let payload = row.blob(2)
             let message = OutboundMessage(topic: row.text(1), payload: payload, qos: Int(row.int(3)), retain: row.int(4) != 0,
                                           correlation: row.isNull(5) ? nil : row.blob(5))
-            rows.append(Stored(meta: .init(seq: UInt64(row.int(0)), topic: message.topic, bytes: payload.count, qos: message.qos,
+            rows.append(Stored(meta: .init(seq: seq, topic: message.topic, bytes: payload.count, qos: message.qos,
                                            coalesce: row.int(6) != 0),
                                message: message))
         }
-        return rows
+        for (held, row) in unsaved.insertsInOrder where held > seq {
+            rows.append(Stored(meta: Self.meta(held, row), message: row.message))
+        }
+        return Array(rows.sorted { $0.meta.seq < $1.meta.seq }.prefix(limit))
     }
 
     /// Up to `limit` stored messages after `seq`, oldest first, without their payloads.
     func oldest(after seq: UInt64, limit: Int) throws(SQLiteDatabase.Failure) -> [OutboxLedger.Message] {
         var rows: [OutboxLedger.Message] = []
-        try oldestStatement.query(.int(Int64(seq)), .int(Int64(limit))) { row in
-            rows.append(.init(seq: UInt64(row.int(0)), topic: row.text(1), bytes: Int(row.int(2)), qos: Int(row.int(3)),
-                              coalesce: row.int(4) != 0))
+        try oldestStatement.query(.int(Int64(seq)), .int(Int64(limit + unsaved.deletes.count))) { row in
+            let seq = UInt64(row.int(0))
+            guard !unsaved.deletes.contains(seq) else { return }
+            rows.append(.init(seq: seq, topic: row.text(1), bytes: Int(row.int(2)), qos: Int(row.int(3)), coalesce: row.int(4) != 0))
         }
-        return rows
+        for (held, row) in unsaved.insertsInOrder where held > seq { rows.append(Self.meta(held, row)) }
+        return Array(rows.sorted { $0.seq < $1.seq }.prefix(limit))
     }
 
-    /// Writes not committed yet.
-    var hasUncommitted: Bool { database.isInTransaction }
+    private static func meta(_ seq: UInt64, _ row: UnsavedWrites.Row) -> OutboxLedger.Message {
+        .init(seq: seq, topic: row.message.topic, bytes: row.message.payload.count, qos: row.message.qos, coalesce: row.coalesce)
+    }
 
-    /// Ends the open transaction; true when there was one. On failure (a full disk) it is
-    /// rolled back, and the caller takes its counts again from what the store holds.
+    /// Writes not on disk yet: an open transaction, or writes held in memory.
+    var hasUncommitted: Bool { database.isInTransaction || !unsaved.isEmpty }
+
+    /// The disk would not take the last commit: writes are held in memory (`unsaved`) until a
+    /// commit succeeds; the outbox tries again every `Outbox.retryCommitMs`.
+    var isHoldingUnsaved: Bool { !unsaved.isEmpty }
+
+    /// How many messages are held in memory, not on disk.
+    var unsavedCount: Int { unsaved.inserts.count }
+
+    /// Ends the open transaction, or writes what is held in memory; true when something was
+    /// committed. On failure (a full disk) nothing is lost: the writes stay in memory and
+    /// `problem` says why.
     @discardableResult
-    func commit() throws(SQLiteDatabase.Failure) -> Bool {
+    func commit() -> Bool {
+        if !unsaved.isEmpty { return flushUnsaved() }
         guard database.isInTransaction else { return false }
         do {
             try database.execute("COMMIT")
+            pending = UnsavedWrites()
             if durable { problem = nil }
             return true
         } catch {
-            problem = "the outbox cannot write to \(database.path): \(error.description)"
-            // SQLite may have rolled back already (a full disk); if not, this does, and if even
-            // that fails the next write says so.
-            do {
-                try database.execute("ROLLBACK")
-            } catch let rollback {
-                // "No transaction is active": SQLite rolled back itself. Anything else is said.
-                if database.isInTransaction { problem! += "; the rollback failed too: \(rollback.description)" }
-            }
-            throw error
+            spill(error)
+            return false
         }
+    }
+
+    /// One transaction with everything held in memory.
+    private func flushUnsaved() -> Bool {
+        do {
+            try begin()
+            for seq in unsaved.deletes { try deleteStatement.run(.int(Int64(seq))) }
+            for (seq, row) in unsaved.insertsInOrder { try write(seq, row) }
+            try database.execute("COMMIT")
+            unsaved = UnsavedWrites()
+            if durable { problem = nil }
+            return true
+        } catch {
+            rollBack(after: error)
+            return false
+        }
+    }
+
+    /// A write or commit failed (a full disk): the open transaction is rolled back and its
+    /// writes, with the failed one the caller adds, are held in memory.
+    private func spill(_ error: SQLiteDatabase.Failure) {
+        rollBack(after: error)
+        unsaved.append(pending)
+        pending = UnsavedWrites()
+    }
+
+    private func rollBack(after error: SQLiteDatabase.Failure) {
+        problem = "the outbox cannot write to \(database.path): \(error.description); messages wait in memory until it can"
+        // SQLite may have rolled back already (a full disk); if not, this does, and if even
+        // that fails the next write says so.
+        do {
+            try database.execute("ROLLBACK")
+        } catch let rollback {
+            // "No transaction is active": SQLite rolled back itself. Anything else is said.
+            if database.isInTransaction { problem! += "; the rollback failed too: \(rollback.description)" }
+        }
+    }
+
+    private func write(_ seq: UInt64, _ row: UnsavedWrites.Row) throws(SQLiteDatabase.Failure) {
+        let message = row.message
+        try insertStatement.run(.int(Int64(seq)), .text(message.topic), .blob(message.payload), .int(Int64(message.qos)),
+                                .int(message.retain ? 1 : 0), message.correlation.map { .blob($0) } ?? .null,
+                                .int(row.coalesce ? 1 : 0), .int(row.createdMs))
     }
 
     private func begin() throws(SQLiteDatabase.Failure) {

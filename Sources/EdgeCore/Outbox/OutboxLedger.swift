@@ -95,7 +95,7 @@ public struct OutboxLedger: Sendable {
 
     // MARK: Start
 
-    /// What the store holds for one topic, at start or after `resync`.
+    /// What the store holds for one topic, at start.
     public struct TopicSummary: Sendable, Equatable {
         public var topic: String
         public var count: Int
@@ -127,30 +127,6 @@ public struct OutboxLedger: Sendable {
             if let newest = summary.newestCoalescing { coalescing[summary.topic] = newest }
         }
         nextSeq = max(nextSeq, maxSeq + 1)
-    }
-
-    /// The store lost writes (a commit that failed on a full disk was rolled back): counts are
-    /// taken again from what it holds. `waiting` summarises the stored messages not in flight;
-    /// `inFlightStored` says which in-flight messages are still stored. Waiting messages that
-    /// are gone count as dropped.
-    public mutating func resync(waiting topics: [TopicSummary], inFlightStored: (UInt64) -> Bool) {
-        let before = waitingCount
-        storedCount = 0
-        storedBytes = 0
-        waitingCount = 0
-        waitingByTopic = [:]
-        coalescing = [:]
-        for (id, entry) in inFlight where entry.stored {
-            if inFlightStored(entry.seq) {
-                storedCount += 1
-                storedBytes += entry.bytes
-            } else {
-                inFlight[id]?.stored = false
-            }
-        }
-        restore(topics, maxSeq: 0)
-        dropped += max(0, before - waitingCount)
-        cursor = 0
     }
 
     // MARK: Publishing
