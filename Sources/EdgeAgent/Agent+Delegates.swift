@@ -80,6 +80,11 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
         shadowReportChanged()
     }
 
+    func coordinator(_ coordinator: DeploymentCoordinator, confirmSubscriptionsFor attempt: Int) {
+        subscriptionGate = attempt
+        checkSubscriptionGate()
+    }
+
     func coordinator(_ coordinator: DeploymentCoordinator, stage specs: [FunctionSpec], attempt: Int) {
         let stager = coordinator.stager
         io.run(.network, { stager.stage(specs) }) { [unowned self] result in

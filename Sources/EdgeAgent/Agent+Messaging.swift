@@ -44,6 +44,7 @@ extension Agent {
             // A SUBSCRIBE the broker never answered may not have reached it.
             for filter in unconfirmedSubscriptions { subscribed[filter] = nil }
             unconfirmedSubscriptions.removeAll()
+            checkSubscriptionGate()
             outbox.disconnected()
             cloudShadowsDisconnected()
             logger.warning("lost the broker; functions keep running, results wait in the outbox", ("reason", reason))
@@ -57,6 +58,7 @@ extension Agent {
             session.acknowledged(messageId)
         case .subscriptionRefused(let filter, let reason):
             subscriptionRefused(filter, reason: reason)
+            checkSubscriptionGate()
         case .subscribed(let filter):
             unconfirmedSubscriptions.remove(filter)
             if refusedSubscriptions.remove(filter) != nil {
@@ -64,6 +66,7 @@ extension Agent {
             } else {
                 logger.debug("subscribed", ("filter", filter))
             }
+            checkSubscriptionGate()
         case .refused(let topic, let reason):
             outbox.refusedByClient(topic: topic, reason: reason)
         }
@@ -146,6 +149,14 @@ extension Agent {
     }
 
     static let subscriptionRetryMs = 3000
+
+    /// Answers a deployment waiting for its subscriptions once none waits for the broker's answer
+    /// (offline, the next connect makes them: nothing to wait for).
+    func checkSubscriptionGate() {
+        guard let attempt = subscriptionGate, !connected || unconfirmedSubscriptions.isEmpty else { return }
+        subscriptionGate = nil
+        coordinator.subscriptionsAnswered(attempt: attempt, refused: refusedSubscriptions.sorted())
+    }
 
     // MARK: Routing
 

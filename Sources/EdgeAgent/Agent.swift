@@ -62,6 +62,8 @@ public final class Agent {
     /// Subscriptions the broker refused since they last took, and the timer that asks again.
     var refusedSubscriptions: Set<String> = []
     var subscriptionRetry: EventLoop.Token?
+    /// The deployment attempt waiting for the broker to answer the subscriptions asked for.
+    var subscriptionGate: Int?
     var invocationCounter = 0
     var healthTimer: EventLoop.Token?
     var healthDue: EventLoop.Token?

@@ -16,6 +16,8 @@ struct RolloutDriver {
     var stopsAtOnce = true
     /// How `.save` is answered: nil saves, else the failure.
     var saveFailure: String?
+    /// How `.confirmSubscriptions` is answered: nil leaves it to the test; else the refused filters.
+    var refusedSubscriptions: [String]? = []
     var readied: Set<RunnerID> = []
     var stopsAnswered: Set<RunnerID> = []
     var staged: Set<Int> = []
@@ -44,6 +46,8 @@ struct RolloutDriver {
                 case .publish(let status): published.append(status)
                 case .stage(let attempt, _): staging.append(attempt)
                 case .save(_, let attempt): queue.append(.saved(attempt: attempt, failure: saveFailure))
+                case .confirmSubscriptions(let attempt):
+                    if let refusedSubscriptions { queue.append(.subscribed(attempt: attempt, refused: refusedSubscriptions)) }
                 default: break
                 }
             }

@@ -12,6 +12,9 @@ protocol DeploymentCoordinatorDelegate: AnyObject {
     func coordinatorFunctionsChanged(_ coordinator: DeploymentCoordinator)
     /// Staging runs elsewhere; the agent calls `staged(_:attempt:)` with the result on its own thread.
     func coordinator(_ coordinator: DeploymentCoordinator, stage specs: [FunctionSpec], attempt: Int)
+    /// The agent calls `subscriptionsAnswered(attempt:refused:)` once the broker has answered
+    /// every subscription asked for (at once when none waits, or offline).
+    func coordinator(_ coordinator: DeploymentCoordinator, confirmSubscriptionsFor attempt: Int)
 }
 
 /// The shell around the `Rollout`: it reads deployment documents and the saved state, feeds the
@@ -81,6 +84,7 @@ final class DeploymentCoordinator {
         handle(.staged(attempt: number, result))
     }
 
+    func subscriptionsAnswered(attempt: Int, refused: [String]) { handle(.subscribed(attempt: attempt, refused: refused)) }
     func runnerReady(_ runner: FunctionRunner) { handle(.runnerReady(runner.id)) }
     func runnerFailed(_ runner: FunctionRunner, reason: String, broken: Bool) { handle(.runnerFailed(runner.id, reason: reason, broken: broken)) }
     func runnerDeclinedLiveConfig(_ runner: FunctionRunner) { handle(.runnerDeclinedLiveConfig(runner.id)) }
@@ -136,6 +140,8 @@ final class DeploymentCoordinator {
             timers.cancel(timer)
         case .persist(let saved):
             persist(saved)
+        case .confirmSubscriptions(let attempt):
+            delegate?.coordinator(self, confirmSubscriptionsFor: attempt)
         case .save(let saved, let attempt):
             persist(saved) { [weak self] failure in self?.handle(.saved(attempt: attempt, failure: failure?.description)) }
         case .collectGarbage(let keeping):

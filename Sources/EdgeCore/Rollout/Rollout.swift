@@ -66,6 +66,8 @@ public struct Rollout {
         var isRestore: Bool
         /// Started by a change of the classic shadow, not by a deployment document.
         var fromShadow = false
+        /// What the wait for the broker's subscriptions found wrong, for the SUCCEEDED reason.
+        var subscriptionNote: String?
         /// Cancelled for a newer document of its source: what replaced it (nil for a clearing).
         var superseded: (replacement: (deploymentId: String, revision: Int64)?, why: String)?
 
@@ -74,6 +76,8 @@ public struct Rollout {
             case stopping(Set<RunnerID>)
             case starting(Set<RunnerID>)
             case observing
+            /// Watched: the broker is confirming the subscriptions the functions need.
+            case subscribing
             /// Ready and watched: what it applies is being saved before it is reported SUCCEEDED.
             case saving
             case rollingBack(String, Set<RunnerID>)
@@ -110,6 +114,13 @@ public struct Rollout {
         case .runnerDeclinedLiveConfig(let id):
             if let name = name(of: id) { live[name]?.takesLiveConfig = false }
         case .timer(.healthGate(let number)): observationEnded(number: number)
+        case .timer(.subscriptionGate(let number)):
+            subscriptionsSettled(number: number, note: "the broker had not confirmed every subscription after \(Self.subscriptionGateMs / 1000) s; "
+                                 + "events published before it does may not reach the functions")
+        case .subscribed(let number, let refused):
+            subscriptionsSettled(number: number, note: refused.isEmpty ? nil
+                                 : "the broker refused the subscription to \(refused.sorted().joined(separator: ", ")); the agent asks again every few seconds "
+                                 + "(check the broker's ACL for this client)")
         case .saved(let number, let failure): saved(number: number, failure: failure)
         case .stopAll: stopAll()
         }
@@ -213,7 +224,7 @@ public struct Rollout {
         case .staging:
             finish(.superseded, reason: "\(why) while this one was staging its artifacts; it was cancelled before anything changed",
                    keepCandidate: false)
-        case .stopping, .starting, .observing, .saving:
+        case .stopping, .starting, .observing, .subscribing, .saving:
             rollBack("\(why) while this one was being applied")
         case .rollingBack:
             break
@@ -547,6 +558,20 @@ public struct Rollout {
             finish(.succeeded, reason: "restored after an agent restart", keepCandidate: true)
             return
         }
+        current.phase = .subscribing
+        attempt = current
+        effects.append(.arm(.subscriptionGate(attempt: number), afterMs: Self.subscriptionGateMs))
+        effects.append(.confirmSubscriptions(attempt: number))
+    }
+
+    /// How long an attempt waits for the broker to confirm its subscriptions before it goes on.
+    public static let subscriptionGateMs = 10_000
+
+    /// The broker answered the subscriptions (or did not in time: `note` says so): save.
+    private mutating func subscriptionsSettled(number: Int, note: String?) {
+        guard var current = attempt, current.number == number, current.phase == .subscribing else { return }
+        effects.append(.cancel(.subscriptionGate(attempt: number)))
+        current.subscriptionNote = note
         current.phase = .saving
         attempt = current
         effects.append(.save(SavedDeployments(documents: current.candidateRaw, seen: current.candidate.seenRevisions), attempt: number))
@@ -560,8 +585,8 @@ public struct Rollout {
             rollBack("the deployment could not be saved on this device (\(failure)); free space in the state directory and deploy again")
             return
         }
-        finish(.succeeded, reason: current.fromShadow ? "the classic shadow's desired state was applied" : nil,
-               keepCandidate: true, saved: true)
+        let reasons = [current.fromShadow ? "the classic shadow's desired state was applied" : nil, current.subscriptionNote].compactMap { $0 }
+        finish(.succeeded, reason: reasons.isEmpty ? nil : reasons.joined(separator: "; "), keepCandidate: true, saved: true)
     }
 
     /// A function failed. During an attempt that started it, this is the attempt's failure: a
@@ -571,7 +596,7 @@ public struct Rollout {
         if broken { live[name]?.broken = true }
         guard let current = attempt, current.started.contains(name), let runner = live[name] else { return }
         switch current.phase {
-        case .starting, .observing, .saving: break
+        case .starting, .observing, .subscribing, .saving: break
         default: return
         }
         let why = "function \(name) (\(runner.spec.version)) failed: \(reason)"
@@ -585,6 +610,7 @@ public struct Rollout {
     private mutating func rollBack(_ reason: String) {
         guard var current = attempt else { return }
         effects.append(.cancel(.healthGate(attempt: current.number)))
+        effects.append(.cancel(.subscriptionGate(attempt: current.number)))
         effects.append(.log(.rollingBack(reason)))
         // The phase is set before any runner is stopped: one with no process left reports at once.
         let stopping = retire(current.started, successors: current.stopped, specs: self.current)
@@ -616,6 +642,7 @@ public struct Rollout {
     private mutating func finish(_ state: DeploymentState, reason: String?, keepCandidate: Bool, saved: Bool = false) {
         guard let done = attempt else { return }
         effects.append(.cancel(.healthGate(attempt: done.number)))
+        effects.append(.cancel(.subscriptionGate(attempt: done.number)))
         if keepCandidate {
             previous = current
             applied = done.candidate
@@ -691,6 +718,7 @@ public struct Rollout {
         shuttingDown = true
         if let current = attempt {
             effects.append(.cancel(.healthGate(attempt: current.number)))
+            effects.append(.cancel(.subscriptionGate(attempt: current.number)))
             attempt = nil
             effects.append(.log(.abandoned(current.source)))
         }

@@ -46,6 +46,9 @@ public enum RolloutEvent: Sendable {
     /// An instance of the runner said it cannot take `config` messages.
     case runnerDeclinedLiveConfig(RunnerID)
     case timer(RolloutTimer)
+    /// The broker answered every subscription the routes need (`.confirmSubscriptions`), or the
+    /// agent is offline and the next connect makes them; `refused` lists the filters it refused.
+    case subscribed(attempt: Int, refused: [String])
     /// The save asked for by `.save` for attempt `attempt` ended: nil, or why it failed.
     case saved(attempt: Int, failure: String?)
     /// The agent stops: stop everything, abandon an attempt in flight without saving it.
@@ -62,6 +65,8 @@ public struct StoreFailure: Error, Sendable, Equatable {
 public enum RolloutTimer: Hashable, Sendable {
     /// The end of `policy.healthySeconds` for attempt `attempt`.
     case healthGate(attempt: Int)
+    /// How long attempt `attempt` waits for the broker to confirm its subscriptions.
+    case subscriptionGate(attempt: Int)
 }
 
 /// Where events for a function go while it is deployed.
@@ -104,6 +109,9 @@ public enum RolloutEffect: Sendable, Equatable {
     case arm(RolloutTimer, afterMs: Int)
     case cancel(RolloutTimer)
     case persist(SavedDeployments)
+    /// Answer with `.subscribed` once the broker has answered every subscription asked for (at
+    /// once when nothing waits, or offline): a function reported running gets its events.
+    case confirmSubscriptions(attempt: Int)
     /// Save what attempt `attempt` would apply, before it is reported SUCCEEDED; answer with `.saved`.
     case save(SavedDeployments, attempt: Int)
     /// Remove artifacts that neither of these uses.
