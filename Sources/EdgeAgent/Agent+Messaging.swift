@@ -26,6 +26,7 @@ extension Agent {
             if !sessionPresent { subscribed.removeAll() }
             refusedSubscriptions.removeAll()
             refreshSubscriptions()
+            checkSubscriptionGate()
             outbox.resume()
             cloudShadowsConnected()
             publishHealth()
@@ -44,6 +45,7 @@ extension Agent {
             // A SUBSCRIBE the broker never answered may not have reached it.
             for filter in unconfirmedSubscriptions { subscribed[filter] = nil }
             unconfirmedSubscriptions.removeAll()
+            perform(deliveryProbe.disconnected())
             checkSubscriptionGate()
             outbox.disconnected()
             cloudShadowsDisconnected()
@@ -150,17 +152,30 @@ extension Agent {
 
     static let subscriptionRetryMs = 3000
 
-    /// Answers a deployment waiting for its subscriptions once none waits for the broker's answer
-    /// (offline, the next connect makes them: nothing to wait for).
+    /// Once no subscription waits for the broker's answer: a deployment waiting for its
+    /// subscriptions goes on (offline too: the next connect makes them, nothing to wait for),
+    /// and the connection's delivery is checked.
     func checkSubscriptionGate() {
-        guard let attempt = subscriptionGate, !connected || unconfirmedSubscriptions.isEmpty else { return }
-        subscriptionGate = nil
-        coordinator.subscriptionsAnswered(attempt: attempt, refused: refusedSubscriptions.sorted())
+        guard !connected || unconfirmedSubscriptions.isEmpty else { return }
+        if let attempt = subscriptionGate {
+            subscriptionGate = nil
+            coordinator.subscriptionsAnswered(attempt: attempt, refused: refusedSubscriptions.sorted())
+        }
+        if connected { perform(deliveryProbe.subscriptionsAnswered(nowMs: Clock.monotonicMs())) }
     }
 
     // MARK: Routing
 
     func route(_ message: MQTTMessage) {
+        if message.topic == topics.probe {
+            let effects = deliveryProbe.received(String(decoding: message.payload, as: UTF8.self), nowMs: Clock.monotonicMs())
+            perform(effects)
+            if !effects.isEmpty {
+                logger.debug("the broker delivers to this session", ("roundTripMs", String(deliveryProbe.lastRoundTripMs ?? 0)))
+                healthChanged()
+            }
+            return
+        }
         if routeShadowRequest(message) { return }
         if message.topic == topics.deployment {
             receivedDeployment(message, from: .thing)
@@ -302,7 +317,8 @@ extension Agent {
         HealthReport(thing: config.thingName, startedMs: startedMs,
                      connection: .init(connected: connected, broker: client.endpoint.description, tls: config.tls != nil,
                                        protocolVersion: protocolVersion, reconnects: reconnects,
-                                       endpoints: config.brokers.map(\.description), lastFailure: lastConnectionFailure),
+                                       endpoints: config.brokers.map(\.description), lastFailure: lastConnectionFailure,
+                                       deafSessions: deliveryProbe.deafSessions, delivering: connected && deliveryProbe.isDelivering),
                      deployment: coordinator.lastStatus, runners: Array(coordinator.liveRunners.values),
                      outbox: outbox.health,
                      cgroups: cgroupHealth)

@@ -64,6 +64,9 @@ public final class Agent {
     var subscriptionRetry: EventLoop.Token?
     /// The deployment attempt waiting for the broker to answer the subscriptions asked for.
     var subscriptionGate: Int?
+    /// Whether the broker delivers to this session (see `DeliveryProbe`).
+    var deliveryProbe = DeliveryProbe()
+    var deliveryProbeTimer: EventLoop.Token?
     var invocationCounter = 0
     var healthTimer: EventLoop.Token?
     var healthDue: EventLoop.Token?

@@ -57,7 +57,7 @@ import Testing
                     "openFiles": 9])
         let health = HealthDocument(
             thing: "dev1", agentVersion: "0.1.0", uptimeSeconds: 812, timestamp: 1_795_547_849_004,
-            connection: .init(connected: true, broker: "broker:8883", tls: true, protocolVersion: 5, reconnects: 1),
+            connection: .init(connected: true, broker: "broker:8883", tls: true, protocolVersion: 5, reconnects: 1, delivering: true),
             deployment: status, functions: ["digits": digits],
             cgroups: ["version": "v2", "controllers": ["cpu", "memory", "pids"], "paths": ["/sys/fs/cgroup/system.slice/edge-agent.service"]],
             outbox: .init(queued: 0, dropped: 0, refused: 0))

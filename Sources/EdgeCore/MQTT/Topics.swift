@@ -8,6 +8,9 @@ public struct Topics: Sendable {
     public let health: String
     public let events: String
     public let invokeFilter: String
+    /// Where the agent checks that the broker delivers to it (`DeliveryProbe`): under its invoke
+    /// filter, with a level no function name can have.
+    public let probe: String
     /// The root of the thing's shadow topics (`shadows.topicRoot`).
     public let shadowRoot: String
     private let functionsPrefix: String
@@ -21,6 +24,7 @@ public struct Topics: Sendable {
         health = "\(root)/health"
         events = "\(root)/events"
         invokeFilter = "\(root)/functions/+/invoke"
+        probe = "\(root)/functions/~probe/invoke"
         functionsPrefix = "\(root)/functions/"
     }
 

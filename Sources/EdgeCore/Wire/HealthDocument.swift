@@ -11,9 +11,14 @@ public struct HealthDocument: Sendable, Equatable {
         public var endpoints: [String]
         /// Why the last connect attempt failed, if one failed since the agent started.
         public var lastFailure: String?
+        /// Sessions the broker confirmed the subscriptions of but delivered nothing to (found by
+        /// `DeliveryProbe`), each subscribed again.
+        public var deafSessions: Int
+        /// The broker delivered the agent's check message on this connection.
+        public var delivering: Bool
 
         public init(connected: Bool, broker: String, tls: Bool, protocolVersion: Int, reconnects: Int,
-                    endpoints: [String] = [], lastFailure: String? = nil) {
+                    endpoints: [String] = [], lastFailure: String? = nil, deafSessions: Int = 0, delivering: Bool = false) {
             self.connected = connected
             self.broker = broker
             self.tls = tls
@@ -21,13 +26,16 @@ public struct HealthDocument: Sendable, Equatable {
             self.reconnects = reconnects
             self.endpoints = endpoints.isEmpty ? [broker] : endpoints
             self.lastFailure = lastFailure
+            self.deafSessions = deafSessions
+            self.delivering = delivering
         }
 
         var json: JSONValue {
             var members: [String: JSONValue] = [
                 "connected": .bool(connected), "broker": .string(broker), "tls": .bool(tls),
                 "protocolVersion": .int(Int64(protocolVersion)), "reconnects": .int(Int64(reconnects)),
-                "endpoints": .array(endpoints.map { .string($0) }),
+                "endpoints": .array(endpoints.map { .string($0) }), "deafSessions": .int(Int64(deafSessions)),
+                "delivering": .bool(delivering),
             ]
             if let lastFailure { members["lastFailure"] = .string(lastFailure) }
             return .object(members)

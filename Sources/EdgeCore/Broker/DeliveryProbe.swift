@@ -1,0 +1,82 @@
+/// Whether the broker delivers what the agent subscribed to. A broker can hand a session back
+/// with every subscription confirmed and deliver nothing: NATS 2.9 does after a cluster node is
+/// lost (the JetStream consumers behind the subscriptions are gone), and subscribing again to the
+/// same filter changes nothing there. So after each connect, once the broker has answered the
+/// subscriptions, the agent publishes one QoS 1 message to a topic of its own that its invoke
+/// subscription covers (`Topics.probe`). When it does not come back within the wait, the session
+/// is deaf: every subscription is dropped and made again (UNSUBSCRIBE, then SUBSCRIBE, which makes
+/// the broker build them anew) and the check runs again, its wait doubled up to `maxWaitMs`.
+/// Pure: the shell publishes, arms the timer and resubscribes.
+public struct DeliveryProbe: Sendable {
+    public enum Effect: Sendable, Equatable {
+        /// Publish `nonce` (QoS 1) on the probe topic.
+        case publish(nonce: String)
+        /// Call `timedOut` after this long, replacing an armed call.
+        case arm(afterMs: Int)
+        case cancelTimer
+        /// Drop every subscription and make it again.
+        case resubscribe
+    }
+
+    /// How long the first probe of a connection may take to come back. Generous: on a cluster
+    /// electing leaders after a node loss, a QoS 1 message can take several seconds, and a false
+    /// alarm makes the broker drop what it queued for the old subscriptions.
+    public static let firstWaitMs = 15_000
+    public static let maxWaitMs = 120_000
+
+    private enum State: Sendable, Equatable {
+        /// Not connected, or the subscriptions are not answered yet.
+        case idle
+        case waiting(sentMs: Int64, waitMs: Int)
+        /// A probe of this connection came back.
+        case delivering
+    }
+
+    private var state = State.idle
+    private var connection = 0
+    private var sent = 0
+    /// Sessions found deaf (and subscribed again) since the agent started.
+    public private(set) var deafSessions = 0
+    /// How long the last probe that came back took.
+    public private(set) var lastRoundTripMs: Int64?
+
+    public init() {}
+
+    /// Whether this connection's delivery is confirmed.
+    public var isDelivering: Bool { state == .delivering }
+
+    /// Connected, and the broker answered every subscription: check delivery, once per connection.
+    public mutating func subscriptionsAnswered(nowMs: Int64) -> [Effect] {
+        guard state == .idle else { return [] }
+        return send(nowMs: nowMs, waitMs: Self.firstWaitMs)
+    }
+
+    /// A probe came back. Any probe of this connection proves delivery, a late one included.
+    public mutating func received(_ nonce: String, nowMs: Int64) -> [Effect] {
+        guard case .waiting(let sentMs, _) = state, nonce.hasPrefix("\(connection)-") else { return [] }
+        state = .delivering
+        lastRoundTripMs = nowMs - sentMs
+        return [.cancelTimer]
+    }
+
+    /// The wait ended with no probe back: the session is deaf.
+    public mutating func timedOut(nowMs: Int64) -> [Effect] {
+        guard case .waiting(_, let waitMs) = state else { return [] }
+        deafSessions += 1
+        return [.resubscribe] + send(nowMs: nowMs, waitMs: min(waitMs * 2, Self.maxWaitMs))
+    }
+
+    /// The connection ended: the next one is checked afresh.
+    public mutating func disconnected() -> [Effect] {
+        let wasWaiting = state != .idle && state != .delivering
+        state = .idle
+        connection += 1
+        return wasWaiting ? [.cancelTimer] : []
+    }
+
+    private mutating func send(nowMs: Int64, waitMs: Int) -> [Effect] {
+        sent += 1
+        state = .waiting(sentMs: nowMs, waitMs: waitMs)
+        return [.publish(nonce: "\(connection)-\(sent)"), .arm(afterMs: waitMs)]
+    }
+}

@@ -1,0 +1,41 @@
+import Testing
+@testable import EdgeCore
+
+/// The check that a session the broker confirmed delivers: one probe per connection, a deaf
+/// session subscribed again with a longer wait, nothing left armed after a disconnect.
+@Suite struct DeliveryProbeTests {
+    @Test func oneProbePerConnectionOnceTheSubscriptionsAreAnswered() {
+        var probe = DeliveryProbe()
+        #expect(probe.subscriptionsAnswered(nowMs: 100) == [.publish(nonce: "0-1"), .arm(afterMs: DeliveryProbe.firstWaitMs)])
+        #expect(probe.subscriptionsAnswered(nowMs: 150).isEmpty, "one check per connection")
+        #expect(probe.received("0-1", nowMs: 340) == [.cancelTimer])
+        #expect(probe.isDelivering && probe.lastRoundTripMs == 240 && probe.deafSessions == 0)
+        #expect(probe.subscriptionsAnswered(nowMs: 400).isEmpty, "a later SUBACK (a new function's) checks nothing again")
+        #expect(probe.timedOut(nowMs: 20_000).isEmpty, "a timer that fired late finds nothing to do")
+    }
+
+    @Test func aDeafSessionIsSubscribedAgainAndCheckedWithALongerWait() {
+        var probe = DeliveryProbe()
+        _ = probe.subscriptionsAnswered(nowMs: 0)
+        #expect(probe.timedOut(nowMs: 15_000) == [.resubscribe, .publish(nonce: "0-2"), .arm(afterMs: 30_000)])
+        #expect(probe.deafSessions == 1)
+        #expect(probe.timedOut(nowMs: 45_000) == [.resubscribe, .publish(nonce: "0-3"), .arm(afterMs: 60_000)])
+        #expect(probe.timedOut(nowMs: 105_000) == [.resubscribe, .publish(nonce: "0-4"), .arm(afterMs: 120_000)])
+        #expect(probe.timedOut(nowMs: 225_000).last == .arm(afterMs: DeliveryProbe.maxWaitMs), "the wait stops growing")
+        // A late probe of this connection proves delivery as well as the newest.
+        #expect(probe.received("0-2", nowMs: 230_000) == [.cancelTimer])
+        #expect(probe.isDelivering && probe.deafSessions == 4)
+    }
+
+    @Test func aProbeOfAnEarlierConnectionProvesNothing() {
+        var probe = DeliveryProbe()
+        _ = probe.subscriptionsAnswered(nowMs: 0)
+        #expect(probe.disconnected() == [.cancelTimer])
+        #expect(probe.subscriptionsAnswered(nowMs: 10) == [.publish(nonce: "1-2"), .arm(afterMs: DeliveryProbe.firstWaitMs)])
+        #expect(probe.received("0-1", nowMs: 20).isEmpty, "sent on the connection before")
+        #expect(!probe.isDelivering)
+        #expect(probe.received("1-2", nowMs: 30) == [.cancelTimer])
+        #expect(probe.disconnected().isEmpty, "nothing armed to cancel")
+        #expect(!probe.isDelivering)
+    }
+}
