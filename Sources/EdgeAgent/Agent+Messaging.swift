@@ -288,7 +288,8 @@ extension Agent {
         guard let reply = invocation.replyTopic else { return }
         let result = InvocationResult(thing: config.thingName, function: name, version: nil, invocationId: invocation.id,
                                       sourceTopic: invocation.topic,
-                                      outcome: .failure(.init(.unknownFunction, "no function named \(name) is deployed on \(config.thingName)")))
+                                      outcome: .failure(.init(.unknownFunction, "no function named \(name) is deployed on \(config.thingName)")),
+                                      timestamp: Clock.wallMs())
         outbox.publish(reply, bytes: result.bytes, qos: 1, correlation: invocation.correlationData)
     }
 
@@ -321,7 +322,7 @@ extension Agent {
                                        deafSessions: deliveryProbe.deafSessions, delivering: connected && deliveryProbe.isDelivering),
                      deployment: coordinator.lastStatus, runners: Array(coordinator.liveRunners.values),
                      outbox: outbox.health,
-                     cgroups: cgroupHealth)
+                     cgroups: cgroupHealth, groups: config.thingGroups)
     }
 
     /// The `cgroups` member of health: the version and controllers in use, or why caps are off.

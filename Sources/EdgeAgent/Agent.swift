@@ -122,7 +122,8 @@ public final class Agent {
             settings.tls = .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile)
         }
         settings.will = .init(topic: topics.health,
-                              payload: JSONCodec.serialize(HealthDocument.offline(thing: config.thingName, reason: "connection lost", timestamp: nil)),
+                              payload: JSONCodec.serialize(HealthDocument.offline(thing: config.thingName, reason: "connection lost", timestamp: nil,
+                                                                                 groups: config.thingGroups)),
                               qos: 1, retain: true)
         do {
             client = try MQTTClient(settings: settings, loop: loop)

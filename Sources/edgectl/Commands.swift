@@ -58,14 +58,14 @@ struct Deploy: ParsableCommand {
         print("published \(deployment.deploymentId) revision \(deployment.revision) to \(topic)")
         guard !noWait, let statusTopic else { return }
         let terminal = ["SUCCEEDED", "FAILED", "ROLLED_BACK", "REJECTED", "SUPERSEDED"]
-        let answer = try session.waitFor(statusTopic, timeoutSeconds: broker.timeout) { message in
+        let answer = try session.waitFor(statusTopic, timeoutSeconds: broker.waitSeconds) { message in
             guard case .success(let status) = JSONCodec.parse(message.payload) else { return false }
             return status["deploymentId"]?.stringValue == deployment.deploymentId
                 && status["revision"]?.intValue == deployment.revision
                 && terminal.contains(status["status"]?.stringValue ?? "")
         }
         guard let answer, case .success(let status) = JSONCodec.parse(answer.payload) else {
-            throw noAnswer("no final status from \(watched!) within \(broker.timeout) s: is its agent running and connected? (edgectl health --thing \(watched!))")
+            throw noAnswer("no final status from \(watched!) within \(broker.waitSeconds) s: is its agent running and connected? (edgectl health --thing \(watched!))")
         }
         printStatus(status)
         if status["status"]?.stringValue != "SUCCEEDED" { throw ExitCode(1) }
@@ -138,7 +138,7 @@ func retained(_ topic: String, broker: BrokerOptions, what: String) throws -> JS
     defer { session.close() }
     try session.client.subscribe(topic, qos: 1)
     // A retained document arrives at once on subscribe; a live one will do as well.
-    guard let message = try session.waitFor(topic, timeoutSeconds: min(broker.timeout, 5), { _ in true }) else {
+    guard let message = try session.waitFor(topic, timeoutSeconds: min(broker.waitSeconds, 5), { _ in true }) else {
         throw noAnswer("no \(what) on \(topic): has that thing's agent ever connected to this broker?")
     }
     guard case .success(let value) = JSONCodec.parse(message.payload) else { throw Failure("the \(what) on \(topic) is not JSON") }
@@ -166,8 +166,8 @@ struct Invoke: ParsableCommand {
             payload = JSONCodec.serialize(.object(members))
         }
         try session.publish(Topics(thing: thing).invoke(function: function), payload, retain: false)
-        guard let answer = try session.waitFor(replyTopic, timeoutSeconds: broker.timeout, { _ in true }) else {
-            throw noAnswer("no answer from \(function) on \(thing) within \(broker.timeout) s")
+        guard let answer = try session.waitFor(replyTopic, timeoutSeconds: broker.waitSeconds, { _ in true }) else {
+            throw noAnswer("no answer from \(function) on \(thing) within \(broker.waitSeconds) s")
         }
         print(String(decoding: answer.payload, as: UTF8.self))
         if case .success(let result) = JSONCodec.parse(answer.payload), result["status"]?.stringValue != "ok" { throw ExitCode(1) }

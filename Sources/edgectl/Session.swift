@@ -19,38 +19,44 @@ final class Session {
     private var failure: String?
     /// A subscription the broker refused: what the command waits for will not come.
     private var refusedSubscription: String?
+    /// Filters the broker confirmed (SUBACK).
+    private var confirmed: Set<String> = []
 
     init(_ options: BrokerOptions) throws {
-        var settings = MQTTSettings(clientId: "edgectl-\(getpid())", host: options.host,
-                                    port: options.port ?? (options.tlsCA == nil ? 1883 : 8883), persistentSession: false)
-        if let ca = options.tlsCA { settings.tls = .init(caFile: ca, certFile: options.tlsCert, keyFile: options.tlsKey) }
-        settings.protocolSetting = MQTTProtocolSetting(rawValue: options.mqttProtocol) ?? .auto
-        settings.connackTimeoutMs = max(1, min(10, options.timeout)) * 1000
-        (settings.username, settings.password) = try Session.credentials(options)
+        let connection = try options.settings
+        var settings = MQTTSettings(clientId: "edgectl-\(getpid())", host: connection.host.value, port: connection.effectivePort,
+                                    persistentSession: false)
+        if let ca = connection.tlsCA.value {
+            settings.tls = .init(caFile: ca, certFile: connection.tlsCert.value, keyFile: connection.tlsKey.value)
+        }
+        settings.protocolSetting = MQTTProtocolSetting(rawValue: connection.mqttProtocol.value) ?? .auto
+        let timeout = connection.timeout.value
+        settings.connackTimeoutMs = max(1, min(10, timeout)) * 1000
+        (settings.username, settings.password) = try Session.credentials(connection)
         client = try MQTTClient(settings: settings, loop: loop)
         client.start { [unowned self] event in self.received(event) }
-        let deadline = Clock.monotonicMs() + Int64(options.timeout) * 1000
+        let deadline = Clock.monotonicMs() + Int64(timeout) * 1000
         guard loop.run(untilMs: deadline, done: { connected || failure != nil }), connected else {
             client.stop()
-            throw cannotConnect(failure ?? "cannot connect to \(client.endpoint) within \(options.timeout) s: \(lastProblem)")
+            throw cannotConnect(failure ?? "cannot connect to \(client.endpoint) within \(timeout) s: \(lastProblem)")
         }
     }
 
-    /// The user name and password: the options', else the environment's.
-    static func credentials(_ options: BrokerOptions) throws -> (String?, String?) {
-        let environment = { (name: String) in getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
+    /// The user name and password: the settings', else `$EDGE_BROKER_PASSWORD`.
+    static func credentials(_ connection: ConnectionSettings) throws -> (String?, String?) {
         var password: String?
-        if let path = options.passwordFile {
+        if let path = connection.passwordFile.value {
+            let what = connection.passwordFile.source
             let bytes: [UInt8]
-            do { bytes = try Files.read(path, maxBytes: PasswordFile.maxBytes) } catch { throw ValidationError("--password-file: cannot read \(path): \(error.reason)") }
+            do { bytes = try Files.read(path, maxBytes: PasswordFile.maxBytes) } catch { throw ValidationError("\(what): cannot read \(path): \(error.reason)") }
             password = PasswordFile.password(from: bytes)
-            guard password != nil else { throw ValidationError("--password-file: \(path) is empty: its first line must be the password") }
+            guard password != nil else { throw ValidationError("\(what): \(path) is empty: its first line must be the password") }
         } else {
-            password = environment("EDGE_BROKER_PASSWORD")
+            password = ConnectionSettings.environment("EDGE_BROKER_PASSWORD")
         }
-        let username = options.username ?? environment("EDGE_BROKER_USERNAME")
+        let username = connection.username.value
         if password != nil && username == nil {
-            throw ValidationError("a password needs a user name: --username NAME (or EDGE_BROKER_USERNAME)")
+            throw ValidationError("a password needs a user name: --username NAME (or EDGECTL_USERNAME, or the profile's username)")
         }
         return (username, password)
     }
@@ -68,7 +74,8 @@ final class Session {
         case .disconnected(let reason): lastProblem = reason
         case .message(let message): backlog.append(message)
         case .subscriptionRefused(let filter, let reason): refusedSubscription = "the broker refused the subscription to \(filter): \(reason)"
-        case .acknowledged, .refused, .rejectedByBroker, .subscribed: break
+        case .subscribed(let filter): confirmed.insert(filter)
+        case .acknowledged, .refused, .rejectedByBroker: break
         }
     }
 
@@ -90,6 +97,42 @@ final class Session {
         }
         if found == nil, let refusedSubscription { throw Failure(refusedSubscription) }
         return found
+    }
+
+    /// Subscribes to `filter` and waits for the broker's SUBACK: the retained messages come right after it.
+    func subscribe(_ filter: String, timeoutSeconds: Int) throws {
+        try client.subscribe(filter, qos: 1)
+        let deadline = Clock.monotonicMs() + Int64(timeoutSeconds) * 1000
+        loop.run(untilMs: deadline) { confirmed.contains(filter) || refusedSubscription != nil }
+        if let refusedSubscription { throw Failure(refusedSubscription) }
+        guard confirmed.contains(filter) else { throw noAnswer("the broker did not confirm the subscription to \(filter) within \(timeoutSeconds) s") }
+    }
+
+    /// The messages on topics `filter` matches that have come, and those that come until none
+    /// did for `quietMs` (at most until `deadlineMs`), oldest first.
+    func gather(_ filter: TopicFilter, quietMs: Int64, deadlineMs: Int64) -> [MQTTMessage] {
+        var got: [MQTTMessage] = []
+        var quietUntil = Clock.monotonicMs() + quietMs
+        while true {
+            let until = min(deadlineMs, quietUntil)
+            loop.run(untilMs: until) { backlog.contains { filter.matches($0.topic) } }
+            let matching = backlog.filter { filter.matches($0.topic) }
+            if !matching.isEmpty {
+                backlog.removeAll { filter.matches($0.topic) }
+                got += matching
+                quietUntil = Clock.monotonicMs() + quietMs
+                continue
+            }
+            if Clock.monotonicMs() >= until { return got }
+        }
+    }
+
+    /// The next messages on topics `filter` matches, waiting for the first as long as it takes.
+    func next(_ filter: TopicFilter) -> [MQTTMessage] {
+        loop.run(untilMs: Int64.max / 2) { backlog.contains { filter.matches($0.topic) } }
+        let matching = backlog.filter { filter.matches($0.topic) }
+        backlog.removeAll { filter.matches($0.topic) }
+        return matching
     }
 
     func publish(_ topic: String, _ payload: [UInt8], retain: Bool) throws {

@@ -80,11 +80,11 @@ private func request(_ operation: ShadowBook.Operation, _ document: [String: JSO
     members["clientToken"] = .string(token)
     try session.publish(prefix, JSONCodec.serialize(.object(members)), retain: false)
     let replies = ["\(prefix)/accepted", "\(prefix)/rejected"]
-    guard let reply = try session.waitFor(anyOf: replies, timeoutSeconds: broker.timeout, { message in
+    guard let reply = try session.waitFor(anyOf: replies, timeoutSeconds: broker.waitSeconds, { message in
         guard case .success(let value) = JSONCodec.parse(message.payload) else { return false }
         return value["clientToken"]?.stringValue == token
     }), case .success(let value) = JSONCodec.parse(reply.payload) else {
-        throw noAnswer("no answer from \(target.thing)'s shadow within \(broker.timeout) s: is its agent connected?")
+        throw noAnswer("no answer from \(target.thing)'s shadow within \(broker.waitSeconds) s: is its agent connected?")
     }
     if reply.topic.hasSuffix("/accepted") {
         printJSON(value)

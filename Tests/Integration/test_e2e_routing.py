@@ -43,6 +43,7 @@ def test_direct_invocation(agent, edge, echo_bin, make_observer, broker):
     assert event["sourceTopic"] == edge.topics.invoke("nosuchfn")
     error = edge.obs.wait_for(unknown_reply, since=since, what="the UnknownFunction answer").json
     assert error["status"] == "error" and error["error"]["type"] == "UnknownFunction", error
+    assert isinstance(error.get("timestamp"), int) and error["timestamp"] > 1_600_000_000_000, "results carry a timestamp: %s" % error
 
 
 def test_group_and_thing_documents_merge(agent, edge, echo_bin, tmp_path):

@@ -6,7 +6,7 @@ import EdgePOSIX
 
 /// Gathers the figures of the health document from the agent and its runners.
 public struct HealthReport {
-    public static let agentVersion = "0.1.0"
+    public static let agentVersion = ProductVersion.text
 
     var thing: String
     var startedMs: Int64
@@ -16,6 +16,7 @@ public struct HealthReport {
     var outbox: HealthDocument.Outbox
     /// Which cgroup version is in use and with what, or why none.
     var cgroups: JSONValue
+    var groups: [String] = []
 
     func document(now: Int64) -> HealthDocument {
         var functions: [String: HealthDocument.Function] = [:]
@@ -32,7 +33,8 @@ public struct HealthReport {
             functions[runner.name] = entry
         }
         return HealthDocument(thing: thing, agentVersion: Self.agentVersion, uptimeSeconds: (now - startedMs) / 1000, timestamp: now,
-                              connection: connection, deployment: deployment, functions: functions, cgroups: cgroups, outbox: outbox)
+                              connection: connection, deployment: deployment, functions: functions, cgroups: cgroups, outbox: outbox,
+                              groups: groups)
     }
 
     /// The agent's own user name, which functions without a user of their own run as.

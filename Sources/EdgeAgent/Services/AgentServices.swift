@@ -23,7 +23,8 @@ final class MQTTSessionService: AgentService {
     func stop(_ done: @escaping () -> Void) {
         if agent.connected {
             awaitedAck = agent.outbox.publish(agent.topics.health,
-                                              HealthDocument.offline(thing: agent.config.thingName, reason: "agent stopped", timestamp: Clock.wallMs()),
+                                              HealthDocument.offline(thing: agent.config.thingName, reason: "agent stopped", timestamp: Clock.wallMs(),
+                                                                                     groups: agent.config.thingGroups),
                                               qos: 1, retain: true, coalesce: true)
         }
         finish = done

@@ -153,10 +153,13 @@ public struct HealthDocument: Sendable, Equatable {
     /// Which cgroup version is in use and with what, or why none.
     public var cgroups: JSONValue
     public var outbox: Outbox
+    /// The thing groups the agent takes deployments from (`thingGroups`), for the operator's fleet view.
+    public var groups: [String]
 
     public init(thing: String, agentVersion: String, uptimeSeconds: Int64, timestamp: Int64, connection: Connection,
-                deployment: DeploymentStatus?, functions: [String: Function], cgroups: JSONValue, outbox: Outbox) {
+                deployment: DeploymentStatus?, functions: [String: Function], cgroups: JSONValue, outbox: Outbox, groups: [String] = []) {
         self.thing = thing
+        self.groups = groups
         self.agentVersion = agentVersion
         self.uptimeSeconds = uptimeSeconds
         self.timestamp = timestamp
@@ -182,12 +185,14 @@ public struct HealthDocument: Sendable, Equatable {
             "functions": .object(functions.mapValues(\.json)),
             "cgroups": cgroups,
             "outbox": outbox.json,
+            "groups": .array(groups.map { .string($0) }),
         ]
     }
 
     /// What the health topic says when the agent is gone: its clean stop, or the last will.
-    public static func offline(thing: String, reason: String, timestamp: Int64?) -> JSONValue {
+    public static func offline(thing: String, reason: String, timestamp: Int64?, groups: [String] = []) -> JSONValue {
         var members: [String: JSONValue] = ["thing": .string(thing), "status": "offline", "reason": .string(reason)]
+        if !groups.isEmpty { members["groups"] = .array(groups.map { .string($0) }) }
         if let timestamp { members["timestamp"] = .int(timestamp) }
         return .object(members)
     }

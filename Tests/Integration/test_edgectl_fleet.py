@@ -1,0 +1,146 @@
+"""edgectl for a fleet (issue 14, first part): the connection given once (flags, EDGECTL_*
+variables, a profile file, in that order), `--version`, and `things`: every thing with a health
+report on the broker, by group, as a table or JSON, once or live (`--watch`). Real agents on a
+real broker; the binary as an operator runs it."""
+
+import json
+import os
+import select
+import subprocess
+import time
+
+import harness as h
+
+
+def _edgectl_path(agent_bin):
+    return str(agent_bin.with_name("edgectl"))
+
+
+def _run(agent_bin, *args, env=None, timeout=60):
+    full = dict(os.environ)
+    for name in list(full):
+        if name.startswith("EDGECTL_"):
+            del full[name]
+    full.update(env or {})
+    return subprocess.run([_edgectl_path(agent_bin)] + [str(a) for a in args], capture_output=True, text=True,
+                          timeout=timeout, env=full)
+
+
+def _profile(tmp_path, profiles, default=None):
+    path = tmp_path / "edgectl" / "config.json"
+    path.parent.mkdir(exist_ok=True)
+    document = {"profiles": profiles}
+    if default:
+        document["defaultProfile"] = default
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_version_and_help_with_examples(agent_bin):
+    version = _run(agent_bin, "--version")
+    assert version.returncode == 0 and version.stdout.strip() == "edgectl 0.1.0", version
+    helped = _run(agent_bin, "things", "--help")
+    assert helped.returncode == 0 and "Examples:" in helped.stdout and "edgectl things --group" in helped.stdout, helped.stdout
+
+
+def test_each_setting_comes_from_its_flag_else_its_variable_else_the_profile(agent_bin, tmp_path):
+    config = _profile(tmp_path, {"lab": {"host": "broker.lab", "port": 8883, "tlsCA": "certs/ca.crt", "timeout": 7,
+                                         "username": "operator"}}, default="lab")
+    env = {"EDGECTL_CONFIG": str(config)}
+    shown = _run(agent_bin, "config", "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    settings = json.loads(shown.stdout)
+    assert settings["profile"] == {"name": "lab", "file": str(config)}
+    assert settings["host"] == {"value": "broker.lab", "source": "profile lab (%s)" % config}
+    assert settings["tlsCA"]["value"] == str(config.parent / "certs/ca.crt"), "a path in a profile is relative to its file"
+    assert settings["port"]["value"] == "8883" and settings["timeout"]["value"] == "7"
+
+    env.update({"EDGECTL_HOST": "from-variable", "EDGECTL_TIMEOUT": "9"})
+    settings = json.loads(_run(agent_bin, "config", "--json", "--timeout", "11", env=env).stdout)
+    assert settings["host"] == {"value": "from-variable", "source": "$EDGECTL_HOST"}, "a variable beats the profile"
+    assert settings["timeout"] == {"value": "11", "source": "--timeout"}, "a flag beats the variable"
+    assert settings["username"]["source"].startswith("profile lab")
+
+
+def test_a_profile_file_with_a_mistake_is_refused_naming_it(agent_bin, tmp_path):
+    config = _profile(tmp_path, {"lab": {"host": "h", "password": "secret"}, "prod": {"hots": "h"}})
+    refused = _run(agent_bin, "config", "--profile", "lab", "--config", config)
+    assert refused.returncode == 64 and "profiles.lab.password" in refused.stderr and "passwordFile" in refused.stderr, refused
+    assert "secret" not in refused.stderr + refused.stdout, "a password is never echoed"
+    typo = _run(agent_bin, "config", "--profile", "prod", "--config", config)
+    assert typo.returncode == 64 and "profiles.prod.hots is not a setting" in typo.stderr, typo
+    missing = _run(agent_bin, "config", "--profile", "staging", "--config", config)
+    assert missing.returncode == 64 and 'no profile "staging"' in missing.stderr and "lab, prod" in missing.stderr, missing
+    absent = _run(agent_bin, "config", "--config", tmp_path / "none.json")
+    assert absent.returncode == 64 and "cannot read the profile file" in absent.stderr, absent
+
+
+def test_things_lists_the_fleet_by_group_online_and_offline_from_the_profile_alone(agent, broker, tmp_path, agent_bin,
+                                                                                    make_observer):
+    group = h.unique("line-")
+    names = sorted(h.unique("cam-") for _ in range(3))
+    agents = [agent(thing_name=name, groups=(group,) if index < 2 else ()) for index, name in enumerate(names)]
+    observer = make_observer(broker.port)
+    for name in names:
+        observer.wait_for("edge/things/%s/health" % name, lambda m: m.json.get("status") == "online",
+                          what="health from %s" % name)
+    # The connection comes from the profile alone: no flag names the broker.
+    config = _profile(tmp_path, {"local": {"host": "127.0.0.1", "port": broker.port}}, default="local")
+    env = {"EDGECTL_CONFIG": str(config)}
+
+    listed = _run(agent_bin, "things", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    fleet = {entry["thing"]: entry["health"] for entry in json.loads(listed.stdout)}
+    assert set(names) <= set(fleet), "every agent is listed: %s" % sorted(fleet)
+    assert all(fleet[name]["status"] == "online" for name in names)
+
+    grouped = json.loads(_run(agent_bin, "things", "--group", group, "--json", env=env).stdout)
+    assert [entry["thing"] for entry in grouped] == names[:2], grouped
+    assert grouped[0]["health"]["groups"] == [group]
+
+    agents[1].stop()
+    observer.wait_for("edge/things/%s/health" % names[1], lambda m: m.json.get("status") == "offline",
+                      what="the offline report of %s" % names[1])
+    table = _run(agent_bin, "things", "--group", group, env=env)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["THING", "STATUS", "AGENT", "DEPLOYMENT", "FUNCTIONS"], lines
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == set(names[:2]), lines
+    assert " online " in rows[names[0]] and "0.1.0" in rows[names[0]], rows[names[0]]
+    assert "offline" in rows[names[1]] and "(agent stopped)" in rows[names[1]], rows[names[1]]
+
+    nobody = _run(agent_bin, "things", "--group", h.unique("empty-"), env=env)
+    assert nobody.returncode == 1 and "no thing of group" in nobody.stderr, nobody
+
+
+def test_things_watch_prints_the_fleet_again_when_a_thing_changes(agent, broker, agent_bin, make_observer):
+    group = h.unique("line-")
+    name = h.unique("cam-")
+    running = agent(thing_name=name, groups=(group,))
+    make_observer(broker.port).wait_for("edge/things/%s/health" % name, lambda m: m.json.get("status") == "online",
+                                        what="health from %s" % name)
+    env = dict(os.environ, EDGECTL_PORT=str(broker.port), EDGECTL_HOST="127.0.0.1")
+    watcher = subprocess.Popen([_edgectl_path(agent_bin), "things", "--watch", "--json", "--group", group],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        def next_fleet(timeout=20.0):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([watcher.stdout], [], [], deadline - time.monotonic())
+                if ready:
+                    line = watcher.stdout.readline()
+                    assert line, "edgectl things --watch ended: %s" % watcher.stderr.read()
+                    return {entry["thing"]: entry["health"]["status"] for entry in json.loads(line)}
+            raise h.HarnessError("edgectl things --watch printed nothing within %.0f s" % timeout)
+
+        assert next_fleet() == {name: "online"}
+        running.stop()
+        while True:
+            fleet = next_fleet()
+            if fleet[name] == "offline":
+                break
+            assert fleet == {name: "online"}, fleet
+    finally:
+        watcher.kill()
+        watcher.wait()
