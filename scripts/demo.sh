@@ -57,7 +57,8 @@ echo "== starting edge-agent (thing demo-device, state in $state, functions run 
     --runtime-dir "$repo/runtime" --python "$function_python" --health-interval 10 > "$run/agent.log" 2>&1 &
 agent_pid=$!
 
-EDGECTL_BIN="$bin/edgectl" scripts/deploy-example.sh "$example" --thing demo-device --port "$port" --timeout 60
+# --new-thing: the agent was started a moment ago and may not have connected yet.
+EDGECTL_BIN="$bin/edgectl" scripts/deploy-example.sh "$example" --thing demo-device --port "$port" --timeout 60 --new-thing
 
 echo "== running examples/$example/demo_client.py"
 python3 "examples/$example/demo_client.py" --port "$port" --thing demo-device ${count:+--count "$count"} --timeout 120

@@ -29,14 +29,27 @@ func printIssues(_ issues: [ValidationIssue]) {
     for issue in issues { print("  \(issue)") }
 }
 
-/// Validates, publishes (retained) and waits for the thing's deployment status.
+/// Validates, checks what is there, publishes (retained) and waits for the thing's deployment status.
 struct Deploy: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Publish a deployment and wait for its outcome.")
+    static let configuration = CommandConfiguration(
+        abstract: "Publish a deployment and wait for its outcome.",
+        discussion: """
+            Before publishing: the document is validated with the agent's rules; its revision must be greater than the \
+            one retained on the topic (the agent ignores any other); with --thing, the thing must have connected to \
+            this broker once (--new-thing to deploy to a device that has not yet). The publish must be acknowledged \
+            by the broker: a refusal (an ACL) is said, naming the topic.
+
+            Examples:
+              edgectl deploy digits.json --thing cam-01
+              edgectl deploy digits.json --group line1 --wait-for cam-01
+              edgectl deploy digits.json --thing cam-99 --new-thing --no-wait
+            """)
     @Argument(help: "The deployment document (JSON).") var file: String
     @OptionGroup var target: TargetOptions
     @OptionGroup var broker: BrokerOptions
     @Option(help: "For --group: a thing of the group whose status to wait for.") var waitFor: String?
     @Flag(help: "Publish and return without waiting for the status.") var noWait = false
+    @Flag(help: "Deploy to a thing that has never connected to this broker (it gets the document when it does).") var newThing = false
 
     func run() throws {
         let (document, bytes) = try readJSON(file)
@@ -51,10 +64,19 @@ struct Deploy: ParsableCommand {
         let topic = target.thing.map { Topics(thing: $0).deployment } ?? Topics.groupDeployment(target.group!)
         let session = try Session(broker)
         defer { session.close() }
+        try checkBeforePublishing(deployment, topic: topic, session: session)
         let watched = target.thing ?? waitFor
         let statusTopic = watched.map { Topics(thing: $0).deploymentStatus }
         if let statusTopic { try session.client.subscribe(statusTopic, qos: 1) }
-        try session.publish(topic, bytes, retain: true)
+        try session.publishConfirmed(topic, bytes, retain: true, timeoutSeconds: broker.waitSeconds)
+        if session.protocolLevel < 5 {
+            // MQTT 3.1.1 acknowledges a publish the ACL drops: read the document back.
+            let kept = try session.retainedMessage(topic, timeoutSeconds: min(broker.waitSeconds, 10))
+            guard kept?.payload == bytes else {
+                throw Failure("the broker did not keep the document on \(topic) (MQTT 3.1.1 cannot say it refused a publish): "
+                              + "check that these credentials may publish there (the operator's certificate or user, not a device's)")
+            }
+        }
         print("published \(deployment.deploymentId) revision \(deployment.revision) to \(topic)")
         guard !noWait, let statusTopic else { return }
         let terminal = ["SUCCEEDED", "FAILED", "ROLLED_BACK", "REJECTED", "SUPERSEDED"]
@@ -69,6 +91,23 @@ struct Deploy: ParsableCommand {
         }
         printStatus(status)
         if status["status"]?.stringValue != "SUCCEEDED" { throw ExitCode(1) }
+    }
+
+    /// What is retained on the topic must be an older revision, and a thing must exist.
+    private func checkBeforePublishing(_ deployment: Deployment, topic: String, session: Session) throws {
+        let wait = min(broker.waitSeconds, 10)
+        if let retained = try session.retainedMessage(topic, timeoutSeconds: wait),
+           case .success(let current) = JSONCodec.parse(retained.payload),
+           let revision = current["revision"]?.intValue, revision >= deployment.revision {
+            let id = current["deploymentId"]?.stringValue ?? "?"
+            throw Failure("revision \(deployment.revision) is not greater than revision \(revision) (\(id)) retained on \(topic): "
+                          + "the agent would ignore it. Set \"revision\": \(revision + 1) in \(file); nothing was published")
+        }
+        if let thing = target.thing, !newThing, try session.retainedMessage(Topics(thing: thing).health, timeoutSeconds: wait) == nil {
+            throw Failure("no agent named \(thing) has connected to this broker (no health report on \(Topics(thing: thing).health)): "
+                          + "check the name (edgectl things), or deploy with --new-thing for a device that has not connected yet; "
+                          + "nothing was published")
+        }
     }
 }
 

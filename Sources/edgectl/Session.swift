@@ -19,8 +19,13 @@ final class Session {
     private var failure: String?
     /// A subscription the broker refused: what the command waits for will not come.
     private var refusedSubscription: String?
+    /// The MQTT protocol level in use: 5, or 4 (3.1.1, whose PUBACK cannot refuse).
+    private(set) var protocolLevel = 5
     /// Filters the broker confirmed (SUBACK).
     private var confirmed: Set<String> = []
+    /// QoS 1 messages the broker acknowledged, and those it refused (MQTT 5: why).
+    private var acknowledged: Set<Int32> = []
+    private var rejected: [Int32: String] = [:]
 
     init(_ options: BrokerOptions) throws {
         let connection = try options.settings
@@ -65,7 +70,9 @@ final class Session {
 
     private func received(_ event: MQTTEvent) {
         switch event {
-        case .connected: connected = true
+        case .connected(_, let version, _):
+            connected = true
+            protocolLevel = version
         case .connectionFailed(let attempt):
             lastProblem = attempt.description
             // One failed attempt is the answer (a refused or unreachable broker does not come
@@ -75,7 +82,9 @@ final class Session {
         case .message(let message): backlog.append(message)
         case .subscriptionRefused(let filter, let reason): refusedSubscription = "the broker refused the subscription to \(filter): \(reason)"
         case .subscribed(let filter): confirmed.insert(filter)
-        case .acknowledged, .refused, .rejectedByBroker: break
+        case .acknowledged(let id): acknowledged.insert(id)
+        case .rejectedByBroker(let id, let reason): rejected[id] = reason
+        case .refused: break
         }
     }
 
@@ -133,6 +142,32 @@ final class Session {
         let matching = backlog.filter { filter.matches($0.topic) }
         backlog.removeAll { filter.matches($0.topic) }
         return matching
+    }
+
+    /// Publishes with QoS 1 and waits for the broker to take it: a refusal (an MQTT 5 PUBACK
+    /// reason code, an ACL) fails with the broker's reason, and no PUBACK in time says so.
+    func publishConfirmed(_ topic: String, _ payload: [UInt8], retain: Bool, timeoutSeconds: Int) throws {
+        guard case .sent(let id) = try client.publish(topic: topic, payload: payload, qos: 1, retain: retain) else {
+            throw cannotConnect("the connection to the broker was lost before the publish to \(topic)")
+        }
+        let deadline = Clock.monotonicMs() + Int64(timeoutSeconds) * 1000
+        loop.run(untilMs: deadline) { acknowledged.contains(id) || rejected[id] != nil }
+        if let reason = rejected[id] {
+            throw Failure("the broker refused the publish to \(topic): \(reason); check that these credentials may publish there "
+                          + "(the operator's certificate or user, not a device's)")
+        }
+        guard acknowledged.contains(id) else {
+            throw noAnswer("the broker did not acknowledge the publish to \(topic) within \(timeoutSeconds) s; it may refuse it "
+                           + "without saying (MQTT 3.1.1): check these credentials' ACL")
+        }
+    }
+
+    /// The message retained on `topic` (nil when there is none), read by subscribing to it.
+    func retainedMessage(_ topic: String, timeoutSeconds: Int) throws -> MQTTMessage? {
+        try subscribe(topic, timeoutSeconds: timeoutSeconds)
+        let got = gather(TopicFilter(topic)!, quietMs: 300, deadlineMs: Clock.monotonicMs() + Int64(timeoutSeconds) * 1000)
+        try client.unsubscribe(topic)
+        return got.last { $0.retain && !$0.payload.isEmpty }
     }
 
     func publish(_ topic: String, _ payload: [UInt8], retain: Bool) throws {

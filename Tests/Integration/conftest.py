@@ -114,8 +114,8 @@ def make_broker(request, tmp_path):
     brokers = []
     request.node._edge_brokers = brokers
 
-    def make(tls=None, port=None):
-        broker = h.Broker(tmp_path / ("broker%d" % (len(brokers) + 1)), port=port, tls=tls)
+    def make(tls=None, port=None, users=None, settings=()):
+        broker = h.Broker(tmp_path / ("broker%d" % (len(brokers) + 1)), port=port, tls=tls, users=users, settings=settings)
         brokers.append(broker)
         return broker.start()
 

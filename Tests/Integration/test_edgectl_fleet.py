@@ -1,7 +1,8 @@
 """edgectl for a fleet (issue 14, first part): the connection given once (flags, EDGECTL_*
-variables, a profile file, in that order), `--version`, and `things`: every thing with a health
-report on the broker, by group, as a table or JSON, once or live (`--watch`). Real agents on a
-real broker; the binary as an operator runs it."""
+variables, a profile file, in that order), `--version`, `things` (every thing with a health
+report on the broker, by group, as a table or JSON, once or live with `--watch`), and a `deploy`
+that checks before it publishes (a newer revision, a thing that exists) and says when the broker
+refused the publish. Real agents on a real broker; the binary as an operator runs it."""
 
 import json
 import os
@@ -144,3 +145,57 @@ def test_things_watch_prints_the_fleet_again_when_a_thing_changes(agent, broker,
     finally:
         watcher.kill()
         watcher.wait()
+
+
+def _deployment(tmp_path, echo_bin, deployment_id, revision):
+    path = tmp_path / ("%s-%d.json" % (deployment_id, revision))
+    path.write_text(json.dumps(h.document(deployment_id, revision, {"echo": h.native_function(echo_bin)})))
+    return path
+
+
+def test_deploy_refuses_a_revision_not_newer_than_the_retained_one_and_an_unknown_thing(agent, broker, thing, agent_bin,
+                                                                                        tmp_path, echo_bin, make_observer):
+    agent()
+    env = {"EDGECTL_HOST": "127.0.0.1", "EDGECTL_PORT": str(broker.port), "EDGECTL_TIMEOUT": "30"}
+    first = _run(agent_bin, "deploy", _deployment(tmp_path, echo_bin, "echo", 2), "--thing", thing, env=env)
+    assert first.returncode == 0 and "SUCCEEDED: echo revision 2" in first.stdout, first
+
+    again = _run(agent_bin, "deploy", _deployment(tmp_path, echo_bin, "echo-older", 1), "--thing", thing, env=env)
+    assert again.returncode == 1, again
+    assert "revision 1 is not greater than revision 2 (echo) retained on edge/things/%s/deployment" % thing in again.stderr
+    assert 'Set "revision": 3' in again.stderr and "nothing was published" in again.stderr, again.stderr
+    observer = make_observer(broker.port)
+    retained = observer.wait_for("edge/things/%s/deployment" % thing, lambda m: True, what="the retained deployment")
+    assert retained.json["deploymentId"] == "echo", "the retained document is untouched: %s" % retained.json
+
+    stranger = h.unique("nobody-")
+    unknown = _run(agent_bin, "deploy", _deployment(tmp_path, echo_bin, "echo", 1), "--thing", stranger, env=env)
+    assert unknown.returncode == 1 and "no agent named %s has connected to this broker" % stranger in unknown.stderr, unknown
+    assert "--new-thing" in unknown.stderr
+    early = _run(agent_bin, "deploy", _deployment(tmp_path, echo_bin, "echo", 1), "--thing", stranger, "--new-thing",
+                 "--no-wait", env=env)
+    assert early.returncode == 0 and "published echo revision 1" in early.stdout, early
+    observer.wait_for("edge/things/%s/deployment" % stranger, lambda m: m.json["revision"] == 1,
+                      what="the document kept for the device that has not connected yet")
+
+
+def test_deploy_says_when_the_broker_refuses_the_publish(make_broker, agent_bin, tmp_path, echo_bin):
+    """Credentials that may read but not publish deployments (a device's, used by mistake): the
+    broker's refusal is said, with exit code 1, instead of "published" and a wait for the agent."""
+    acl = tmp_path / "acl"
+    acl.write_text("user viewer\ntopic read edge/#\n")
+    broker = make_broker(users={"viewer": "viewer-pw"}, settings=["acl_file %s" % acl])
+    password = tmp_path / "viewer.password"
+    password.write_text("viewer-pw\n")
+    env = {"EDGECTL_HOST": "127.0.0.1", "EDGECTL_PORT": str(broker.port), "EDGECTL_USERNAME": "viewer",
+           "EDGECTL_PASSWORD_FILE": str(password), "EDGECTL_TIMEOUT": "10"}
+    refused = _run(agent_bin, "deploy", _deployment(tmp_path, echo_bin, "echo", 1), "--thing", "cam-x", "--new-thing", env=env)
+    assert refused.returncode == 1, refused
+    assert "the broker refused the publish to edge/things/cam-x/deployment: not authorized (code 0x87)" in refused.stderr, refused.stderr
+    assert "published" not in refused.stdout, refused.stdout
+    # MQTT 3.1.1 acknowledges what the ACL drops: edgectl reads the document back.
+    silent = _run(agent_bin, "deploy", _deployment(tmp_path, echo_bin, "echo", 1), "--thing", "cam-x", "--new-thing",
+                  "--mqtt-protocol", "3.1.1", env=env)
+    assert silent.returncode == 1, silent
+    assert "the broker did not keep the document on edge/things/cam-x/deployment" in silent.stderr, silent.stderr
+    assert "published" not in silent.stdout, silent.stdout
