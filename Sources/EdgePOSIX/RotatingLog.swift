@@ -10,6 +10,8 @@ public final class RotatingLog {
     private let keep: Int
     private var file: FileDescriptor?
     private var size = 0
+    /// Bytes appended since this object was made, across rotations.
+    public private(set) var written = 0
 
     public init(path: String, maxBytes: Int = 1 << 20, keep: Int = 2) {
         self.path = path
@@ -23,6 +25,13 @@ public final class RotatingLog {
         if size + bytes.count > maxBytes && size > 0 { try rotate() }
         try file!.writeAll(bytes, path: path)
         size += bytes.count
+        written += bytes.count
+    }
+
+    /// Makes the file if it is not there yet: the log a status points at exists, empty when the
+    /// function printed nothing.
+    public func create() throws(SystemError) {
+        if file == nil { try openFile() }
     }
 
     private func openFile() throws(SystemError) {

@@ -235,3 +235,21 @@ def test_an_empty_message_that_was_not_retained_removes_nothing(agent, edge, ech
     # A retained empty message is the way to remove it.
     edge.obs.publish(edge.topics.deployment, b"", retain=True)
     edge.health(lambda j: "echo" not in j["functions"], since=since, what="the function removed by the retained clear")
+
+
+def test_a_function_that_exits_at_start_printing_nothing_says_so_and_its_log_exists(agent, edge, tmp_path):
+    """The status points at the function's log: that file exists, and the reason says what
+    happened (the exit code) and that nothing was printed, rather than sending the operator to a
+    log that is not there (issue 14)."""
+    script = tmp_path / "quiet"
+    script.write_text("#!/bin/sh\nexit 3\n")
+    script.chmod(0o755)
+    a = agent()
+    spec = {"version": "1", "command": ["quiet"], "artifacts": [h.artifact(script, name="quiet")],
+            "restart": {"maxFailures": 1}}
+    status = edge.deploy(h.document("quiet", 1, {"quiet": spec}), expect="ROLLED_BACK")
+    reason = status["reason"]
+    assert "exited with code 3, printing nothing before sending ready" in reason, reason
+    log = a.state_dir / "logs" / "quiet.log"
+    assert "(see %s)" % log in reason, reason
+    assert log.exists() and log.stat().st_size == 0, "the log the status names exists, empty"

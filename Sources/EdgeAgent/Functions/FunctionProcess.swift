@@ -16,6 +16,8 @@ final class FunctionProcess {
     var channel: RuntimeChannel?
     var stdout: OutputCapture?
     var stderr: OutputCapture?
+    /// The function log's `written` count when it started: unchanged at its exit, it printed nothing.
+    var logWrittenAtStart = 0
     /// Its own cgroup (nil when cgroups are off): its whole process tree, its usage, its kills.
     let cgroup: FunctionCgroup?
     /// Which limits it has hit since the last sample.

@@ -99,7 +99,9 @@ final class FunctionRunner {
         process.closeIO()
         logger.info("function instance exited", ("pid", String(pid)), ("status", status.description))
         let limitReason = retire(process, status: status)
-        handle(.exited(process.id, status: status.description, limitReason: limitReason))
+        // What it printed is in the log (drained above); nothing at all is worth saying where the status points at the log.
+        let silent = log.written == process.logWrittenAtStart ? ", printing nothing" : ""
+        handle(.exited(process.id, status: status.description + silent, limitReason: limitReason))
         return true
     }
 
@@ -209,6 +211,8 @@ final class FunctionRunner {
             let reportLogError: (SystemError) -> Void = { [logger] error in
                 logger.warning("cannot write the function's log", ("error", error.description))
             }
+            do { try log.create() } catch { reportLogError(error) }
+            process.logWrittenAtStart = log.written
             process.stdout = OutputCapture(descriptor: outRead, loop: loop, log: log, onError: reportLogError)
             process.stderr = OutputCapture(descriptor: errRead, loop: loop, log: log, onError: reportLogError)
             processes[id] = process
