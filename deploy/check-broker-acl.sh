@@ -308,6 +308,8 @@ expect_publish "dev1 publishes to its own shadow response topic" \
     dev1 '$aws/things/dev1/shadow/update/accepted' "$SHADOW_ACC"
 expect_receive "dev1 reads sensors/# (example functions' input)" dev1 sensors/temperature "$SENSOR"
 expect_publish "dev1 writes alerts/# (example functions' output)" dev1 alerts/dev1 "alert-$NONCE"
+expect_publish "dev1 answers an invocation on edgectl/replies/dev1/..." dev1 edgectl/replies/dev1/r1 "reply-$NONCE"
+expect_publish "dev1 sends its delivery check to itself" dev1 'edge/things/dev1/functions/~probe/invoke' "probe-$NONCE"
 
 # A device on another device's topics
 expect_nothing "dev2 cannot read dev1's deployment" dev2 edge/things/dev1/deployment
@@ -330,6 +332,10 @@ expect_publish_dropped "dev1 cannot send a deployment to dev2" \
     dev1 edge/things/dev2/deployment "forged-by-dev1" ""
 expect_publish_dropped "dev1 cannot overwrite a group deployment" \
     dev1 edge/groups/cameras/deployment "forged-by-dev1" "$GROUP"
+expect_publish_dropped "dev2 cannot answer in dev1's name (edgectl/replies/dev1/...)" \
+    dev2 edgectl/replies/dev1/r1 "forged-by-dev2" "reply-$NONCE"
+expect_publish_dropped "dev1 cannot invoke its own functions (only its delivery check)" \
+    dev1 edge/things/dev1/functions/digits/invoke "forged-by-dev1" ""
 expect_publish_dropped "dev1 cannot write sensors/#" \
     dev1 sensors/temperature "forged-by-dev1" "$SENSOR"
 

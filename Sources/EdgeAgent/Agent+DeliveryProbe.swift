@@ -12,8 +12,9 @@ extension Agent {
                 // Straight to the client, not through the outbox: a probe is worth nothing later.
                 logger.debug("checking that the broker delivers to this session", ("probe", nonce))
                 do {
-                    _ = try client.publish(OutboundMessage(topic: topics.probe, payload: Array(nonce.utf8), qos: 1, retain: false,
-                                                           correlation: nil))
+                    let sent = try client.publish(OutboundMessage(topic: topics.probe, payload: Array(nonce.utf8), qos: 1, retain: false,
+                                                                  correlation: nil))
+                    if case .sent(let id) = sent { deliveryProbeMessage = id }
                 } catch {
                     logger.debug("cannot send the delivery check", ("error", error.description))
                 }
@@ -30,6 +31,20 @@ extension Agent {
                 resubscribeEverything()
             }
         }
+    }
+
+    /// The broker answered a message the agent published itself (not the outbox's): true when it was the probe.
+    func probeAnswered(_ messageId: Int32, refusal: String?) -> Bool {
+        guard messageId == deliveryProbeMessage else { return false }
+        deliveryProbeMessage = nil
+        guard let refusal else { return true }
+        if !deliveryProbeRefusalSaid {
+            deliveryProbeRefusalSaid = true
+            logger.warning("the broker refused the agent's delivery check, so a session that delivers nothing cannot be noticed; "
+                           + "let the agent publish to its probe topic (docs/brokers.md)", ("topic", topics.probe), ("reason", refusal))
+        }
+        perform(deliveryProbe.refused())
+        return true
     }
 
     /// The broker confirmed the subscriptions but delivers nothing: each is dropped and made

@@ -46,6 +46,7 @@ extension Agent {
             for filter in unconfirmedSubscriptions { subscribed[filter] = nil }
             unconfirmedSubscriptions.removeAll()
             perform(deliveryProbe.disconnected())
+            deliveryProbeMessage = nil
             checkSubscriptionGate()
             outbox.disconnected()
             cloudShadowsDisconnected()
@@ -53,9 +54,11 @@ extension Agent {
         case .message(let message):
             route(message)
         case .acknowledged(let messageId):
+            if probeAnswered(messageId, refusal: nil) { return }
             outbox.acknowledged(messageId)
             session.acknowledged(messageId)
         case .rejectedByBroker(let messageId, let reason):
+            if probeAnswered(messageId, refusal: reason) { return }
             outbox.rejectedByBroker(messageId, reason: reason)
             session.acknowledged(messageId)
         case .subscriptionRefused(let filter, let reason):

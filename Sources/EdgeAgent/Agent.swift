@@ -67,6 +67,9 @@ public final class Agent {
     /// Whether the broker delivers to this session (see `DeliveryProbe`).
     var deliveryProbe = DeliveryProbe()
     var deliveryProbeTimer: EventLoop.Token?
+    /// The message id of the probe in flight, to tell its PUBACK from the outbox's.
+    var deliveryProbeMessage: Int32?
+    var deliveryProbeRefusalSaid = false
     var invocationCounter = 0
     var healthTimer: EventLoop.Token?
     var healthDue: EventLoop.Token?

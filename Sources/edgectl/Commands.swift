@@ -184,31 +184,61 @@ func retained(_ topic: String, broker: BrokerOptions, what: String) throws -> JS
     return value
 }
 
-/// Sends one event to a function and prints its answer (MQTT 5 request/response).
+/// Sends one event to a function and prints its answer and the round trip.
 struct Invoke: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Invoke a function directly and print its answer.")
+    static let configuration = CommandConfiguration(
+        abstract: "Invoke a function directly and print its answer.",
+        discussion: """
+            The event goes to edge/things/THING/functions/FUNCTION/invoke with "replyTo": \
+            edgectl/replies/THING/ID, a topic the shipped ACL lets that device answer on (MQTT 3.1.1 brokers too). \
+            Exits 1 when the answer is an error.
+
+            Examples:
+              edgectl invoke --thing cam-01 --function digits --event '{"pixels": [0, 0, 5]}'
+              edgectl invoke --thing cam-01 --function digits --event @event.json --json
+            """)
     @Option(help: "The thing.") var thing: String
     @Option(help: "The function.") var function: String
-    @Option(help: "The event, as JSON.") var event = "{}"
+    @Option(help: "The event, as JSON, or @FILE to read it from a file.") var event = "{}"
+    @Flag(help: "Print JSON: {\"result\": the answer, \"roundTripMs\": …}.") var json = false
     @OptionGroup var broker: BrokerOptions
 
     func run() throws {
-        guard case .success = JSONCodec.parse(event) else { throw ValidationError("--event must be JSON, for example '{\"pixels\": [0, 1]}'") }
+        let text: String
+        if event.hasPrefix("@") {
+            text = String(decoding: try readJSON(String(event.dropFirst())).1, as: UTF8.self)
+        } else {
+            text = event
+        }
+        guard case .success(let parsed) = JSONCodec.parse(text) else {
+            throw ValidationError("--event must be JSON, for example '{\"pixels\": [0, 1]}'")
+        }
         let session = try Session(broker)
         defer { session.close() }
-        let replyTopic = "edgectl/replies/\(getpid())"
-        try session.client.subscribe(replyTopic, qos: 1)
+        let replyTopic = "edgectl/replies/\(thing)/\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
+        try session.subscribe(replyTopic, timeoutSeconds: broker.waitSeconds)
         // The reply topic travels inside the event (`replyTo`), which works on MQTT 3.1.1 brokers too.
-        var payload = Array(event.utf8)
-        if case .success(.object(var members)) = JSONCodec.parse(event) {
+        var payload = Array(text.utf8)
+        if case .object(var members) = parsed {
             members["replyTo"] = .string(replyTopic)
             payload = JSONCodec.serialize(.object(members))
         }
-        try session.publish(Topics(thing: thing).invoke(function: function), payload, retain: false)
+        let began = Clock.monotonicNs()
+        try session.publishConfirmed(Topics(thing: thing).invoke(function: function), payload, retain: false,
+                                     timeoutSeconds: broker.waitSeconds)
         guard let answer = try session.waitFor(replyTopic, timeoutSeconds: broker.waitSeconds, { _ in true }) else {
-            throw noAnswer("no answer from \(function) on \(thing) within \(broker.waitSeconds) s")
+            throw noAnswer("no answer from \(function) on \(thing) within \(broker.waitSeconds) s: is its agent online and the "
+                           + "function deployed? (edgectl things)")
         }
-        print(String(decoding: answer.payload, as: UTF8.self))
-        if case .success(let result) = JSONCodec.parse(answer.payload), result["status"]?.stringValue != "ok" { throw ExitCode(1) }
+        let roundTripMs = Double((Clock.monotonicNs() - began) / 10_000) / 100
+        let result = JSONCodec.parse(answer.payload)
+        if json {
+            let value: JSONValue = (try? result.get()) ?? .string(String(decoding: answer.payload, as: UTF8.self))
+            printJSON(.object(["result": value, "roundTripMs": .double(roundTripMs)]))
+        } else {
+            print(String(decoding: answer.payload, as: UTF8.self))
+            print("round trip \(roundTripMs) ms")
+        }
+        if case .success(let value) = result, value["status"]?.stringValue != "ok" { throw ExitCode(1) }
     }
 }

@@ -38,4 +38,15 @@ import Testing
         #expect(probe.disconnected().isEmpty, "nothing armed to cancel")
         #expect(!probe.isDelivering)
     }
+
+    @Test func aProbeTheBrokerRefusesIsNotTakenForADeafSession() {
+        var probe = DeliveryProbe()
+        _ = probe.subscriptionsAnswered(nowMs: 0)
+        #expect(probe.refused() == [.cancelTimer])
+        #expect(probe.timedOut(nowMs: 15_000).isEmpty && probe.deafSessions == 0, "no resubscribing for an ACL")
+        #expect(!probe.isDelivering)
+        #expect(probe.refused().isEmpty)
+        #expect(probe.disconnected().isEmpty)
+        #expect(probe.subscriptionsAnswered(nowMs: 20_000).first == .publish(nonce: "1-2"), "the next connection checks again")
+    }
 }

@@ -184,3 +184,24 @@ def _answered(edge, template):
         return edge.send(template, {"n": 1}, "echo", timeout=1.0)["status"] == "ok"
     except (h.HarnessError, RuntimeError):
         return False
+
+
+def test_a_delivery_check_the_acl_refuses_is_said_once_and_not_taken_for_a_deaf_session(agent, make_broker, make_observer,
+                                                                                       tmp_path, thing):
+    """An ACL that does not let the agent publish its delivery check (edge/things/THING/functions/
+    ~probe/invoke): MQTT 5 says so in the PUBACK; the agent logs it once, naming the topic, and
+    does not take the missing probe for a deaf session (which would make it resubscribe)."""
+    acl = tmp_path / "acl"
+    acl.write_text("\n".join([
+        "user edge",
+        "topic write edge/things/+/health", "topic write edge/things/+/deployment/status", "topic write edge/things/+/events",
+        "topic read edge/things/+/deployment", "topic read edge/things/+/functions/+/invoke",
+        "topic readwrite $aws/things/+/shadow/#",
+        "user operator", "topic read edge/#", ""]))
+    broker = make_broker(users={"edge": PASSWORD, "operator": PASSWORD + "-op"}, settings=["acl_file %s" % acl])
+    running = agent(port=broker.port, extra_args=["--username", "edge", "--password-file", _password_file(tmp_path, PASSWORD)])
+    running.wait_log(r"the broker refused the agent's delivery check.*functions/~probe/invoke", what="the refused check, said")
+    edge = h.Edge(make_observer(broker.port, username="operator", password=PASSWORD + "-op"), thing)
+    health = edge.health(lambda j: j["status"] == "online", what="health online")
+    assert health["connection"]["delivering"] is False and health["connection"]["deafSessions"] == 0, health["connection"]
+    assert "subscribing again" not in running.log_text(), "a refused check is not a deaf session"

@@ -199,3 +199,38 @@ def test_deploy_says_when_the_broker_refuses_the_publish(make_broker, agent_bin,
     assert silent.returncode == 1, silent
     assert "the broker did not keep the document on edge/things/cam-x/deployment" in silent.stderr, silent.stderr
     assert "published" not in silent.stdout, silent.stdout
+
+
+def test_under_tls_and_the_shipped_acl_edgectl_deploys_lists_and_invokes(agent, make_broker, tmp_path, thing, agent_bin,
+                                                                          echo_bin):
+    """The shipped ACL (deploy/mosquitto.acl) with mutual TLS: the device's CN is its thing name,
+    edgectl connects as `operator`. The invoke's reply topic (edgectl/replies/THING/ID) is one
+    the device may write and the operator read, and the agent's delivery check is allowed."""
+    pki = h.make_tls_material(tmp_path / "pki", client_names=(thing, "operator"))
+    acl = h.REPO / "deploy" / "mosquitto.acl"
+    broker = make_broker(tls={"ca": pki["ca"], "cert": pki["server_cert"], "key": pki["server_key"], "require_certificate": True},
+                         settings=["acl_file %s" % acl])
+    agent(port=broker.port, extra_args=["--tls-ca", pki["ca"], "--tls-cert", pki[thing]["cert"], "--tls-key", pki[thing]["key"]])
+    config = _profile(tmp_path, {"site": {"host": "localhost", "port": broker.port, "tlsCA": pki["ca"],
+                                          "tlsCert": pki["operator"]["cert"], "tlsKey": pki["operator"]["key"]}}, default="site")
+    env = {"EDGECTL_CONFIG": str(config)}
+
+    def healthy():
+        listed = _run(agent_bin, "things", "--json", env=env)
+        assert listed.returncode in (0, 1), listed
+        fleet = {entry["thing"]: entry["health"] for entry in json.loads(listed.stdout or "[]")}
+        return fleet.get(thing, {}).get("connection", {}).get("delivering") and fleet[thing]
+    health = h.poll_until(healthy, h.WAIT, "the agent online under the shipped ACL, its delivery check passed")
+    assert health["connection"]["tls"] is True and health["connection"]["deafSessions"] == 0, health["connection"]
+
+    deployed = _run(agent_bin, "deploy", _deployment(tmp_path, echo_bin, "echo", 1), "--thing", thing, env=env)
+    assert deployed.returncode == 0 and "SUCCEEDED" in deployed.stdout, deployed
+    invoked = _run(agent_bin, "invoke", "--thing", thing, "--function", "echo", "--event", '{"n": 7}', "--json", env=env)
+    assert invoked.returncode == 0, invoked
+    answer = json.loads(invoked.stdout)
+    assert answer["result"]["status"] == "ok" and answer["result"]["result"]["echo"]["n"] == 7, answer
+    assert 0 < answer["roundTripMs"] < 10000, answer
+    plain = _run(agent_bin, "invoke", "--thing", thing, "--function", "echo", "--event", '{"n": 8}', env=env)
+    assert plain.returncode == 0 and "round trip" in plain.stdout and '"n":8' in plain.stdout.replace(" ", ""), plain
+    unknown = _run(agent_bin, "invoke", "--thing", thing, "--function", "nosuch", env=env)
+    assert unknown.returncode == 1 and "UnknownFunction" in unknown.stdout, unknown

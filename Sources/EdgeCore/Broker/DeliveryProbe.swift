@@ -30,6 +30,8 @@ public struct DeliveryProbe: Sendable {
         case waiting(sentMs: Int64, waitMs: Int)
         /// A probe of this connection came back.
         case delivering
+        /// The broker refused the probe (an ACL): nothing to check on this connection.
+        case refused
     }
 
     private var state = State.idle
@@ -66,9 +68,19 @@ public struct DeliveryProbe: Sendable {
         return [.resubscribe] + send(nowMs: nowMs, waitMs: min(waitMs * 2, Self.maxWaitMs))
     }
 
+    /// The broker refused the probe message (an MQTT 5 PUBACK of 0x80 and up: its ACL does not let
+    /// the agent publish there): delivery cannot be checked on this connection, and a probe that
+    /// never comes back must not be taken for a deaf session.
+    public mutating func refused() -> [Effect] {
+        guard case .waiting = state else { return [] }
+        state = .refused
+        return [.cancelTimer]
+    }
+
     /// The connection ended: the next one is checked afresh.
     public mutating func disconnected() -> [Effect] {
-        let wasWaiting = state != .idle && state != .delivering
+        let wasWaiting: Bool
+        if case .waiting = state { wasWaiting = true } else { wasWaiting = false }
         state = .idle
         connection += 1
         return wasWaiting ? [.cancelTimer] : []

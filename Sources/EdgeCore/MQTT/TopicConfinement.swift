@@ -13,7 +13,7 @@ public enum TopicConfinement {
             return "topics that start with '$' are reserved (the broker's $SYS, AWS IoT's $aws)"
         }
         if topic == "edge" || topic.hasPrefix("edge/") {
-            return "the edge/ namespace carries the agents' deployments, statuses, health and events; reply to a topic of your own (edgectl uses edgectl/replies/PID)"
+            return "the edge/ namespace carries the agents' deployments, statuses, health and events; reply to a topic of your own (edgectl uses edgectl/replies/THING/ID, which the shipped ACL lets the device write)"
         }
         let levels = topic.split(separator: "/", maxSplits: 4, omittingEmptySubsequences: false)
         if levels.count >= 4, levels[1] == "things", levels[3] == "shadow" {
