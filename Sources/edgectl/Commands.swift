@@ -8,7 +8,13 @@ import EdgePOSIX
 
 /// Checks a deployment document with the agent's own rules, without publishing it.
 struct Validate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check a deployment document without publishing it.")
+    static let configuration = CommandConfiguration(
+        abstract: "Check a deployment document without publishing it.",
+        discussion: """
+            Examples:
+              edgectl validate digits.json
+              edgectl validate digits.json --thing cam-01     # {thing} in topics expanded as on cam-01
+            """)
     @Argument(help: "The deployment document (JSON).") var file: String
     @Option(help: "Thing name used to expand {thing} in topics.") var thing = "thing"
 
@@ -129,7 +135,15 @@ func printStatus(_ status: JSONValue) {
 
 /// Clears a retained deployment, so the thing (or group) stops running what it named.
 struct Undeploy: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Clear a thing's or group's retained deployment.")
+    static let configuration = CommandConfiguration(
+        abstract: "Clear a thing's or group's retained deployment.",
+        discussion: """
+            The agent stops the functions that document named.
+
+            Examples:
+              edgectl undeploy --thing cam-01
+              edgectl undeploy --group line1
+            """)
     @OptionGroup var target: TargetOptions
     @OptionGroup var broker: BrokerOptions
 
@@ -144,7 +158,14 @@ struct Undeploy: ParsableCommand {
 
 /// Prints a retained document of a thing: its deployment status.
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a thing's last deployment status.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show a thing's last deployment status.",
+        discussion: """
+            Examples:
+              edgectl status --thing cam-01
+              edgectl status --thing cam-01 --json
+              edgectl things                          # every thing's, at once
+            """)
     @Option(help: "The thing.") var thing: String
     @Flag(help: "Print the raw JSON.") var json = false
     @OptionGroup var broker: BrokerOptions
@@ -157,7 +178,13 @@ struct Status: ParsableCommand {
 
 /// Prints a thing's retained health report.
 struct Health: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a thing's health report.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show a thing's health report.",
+        discussion: """
+            Examples:
+              edgectl health --thing cam-01
+              edgectl health --thing cam-01 --json | jq .functions
+            """)
     @Option(help: "The thing.") var thing: String
     @Flag(help: "Print the raw JSON.") var json = false
     @OptionGroup var broker: BrokerOptions

@@ -10,6 +10,12 @@ import EdgePOSIX
 struct Shadow: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Get, update or delete a thing's shadow (classic, or named with --name).",
+        discussion: """
+            Examples:
+              edgectl shadow get --thing cam-01
+              edgectl shadow update --thing cam-01 --desired '{"functions": {"digits": {"enabled": false}}}'
+              edgectl shadow delete --thing cam-01 --name notes
+            """,
         subcommands: [Get.self, Update.self, Delete.self])
 
     struct Target: ParsableArguments {
@@ -24,7 +30,13 @@ struct Shadow: ParsableCommand {
     }
 
     struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the shadow document (state, delta, metadata, version).")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the shadow document (state, delta, metadata, version).",
+            discussion: """
+                Examples:
+                  edgectl shadow get --thing cam-01
+                  edgectl shadow get --thing cam-01 --name digits     # a function's own shadow
+                """)
         @OptionGroup var target: Target
         @OptionGroup var broker: BrokerOptions
 
@@ -34,7 +46,11 @@ struct Shadow: ParsableCommand {
     struct Update: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Merge desired and/or reported state into the shadow (null deletes a key).",
-            discussion: "edgectl shadow update --thing dev1 --desired '{\"functions\": {\"digits\": {\"config\": {\"threshold\": 0.9}}}}'")
+            discussion: """
+                Examples:
+                  edgectl shadow update --thing dev1 --desired '{"functions": {"digits": {"config": {"threshold": 0.9}}}}'
+                  edgectl shadow update --thing dev1 --name notes --reported '{"seen": 3}' --version 4
+                """)
         @OptionGroup var target: Target
         @Option(help: "The desired state, as a JSON object (or null to clear it).") var desired: String?
         @Option(help: "The reported state, as a JSON object (or null to clear it).") var reported: String?
@@ -58,7 +74,12 @@ struct Shadow: ParsableCommand {
     }
 
     struct Delete: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete the shadow (its version is kept).")
+        static let configuration = CommandConfiguration(
+            abstract: "Delete the shadow (its version is kept).",
+            discussion: """
+                Examples:
+                  edgectl shadow delete --thing cam-01 --name notes
+                """)
         @OptionGroup var target: Target
         @Option(help: "Delete only if the shadow is at this version.") var version: Int64?
         @OptionGroup var broker: BrokerOptions

@@ -37,11 +37,39 @@ def _profile(tmp_path, profiles, default=None):
     return path
 
 
-def test_version_and_help_with_examples(agent_bin):
+COMMANDS = [["things"], ["validate"], ["deploy"], ["undeploy"], ["status"], ["health"], ["invoke"], ["config"], ["completion"],
+            ["shadow"], ["shadow", "get"], ["shadow", "update"], ["shadow", "delete"]]
+
+
+def test_version_and_help_with_examples_for_every_command(agent_bin):
     version = _run(agent_bin, "--version")
     assert version.returncode == 0 and version.stdout.strip() == "edgectl 0.1.0", version
-    helped = _run(agent_bin, "things", "--help")
-    assert helped.returncode == 0 and "Examples:" in helped.stdout and "edgectl things --group" in helped.stdout, helped.stdout
+    listed = _run(agent_bin, "--help").stdout
+    for command in COMMANDS:
+        helped = _run(agent_bin, *command, "--help")
+        assert helped.returncode == 0, helped
+        assert "Examples:" in helped.stdout, "edgectl %s --help has no examples:\n%s" % (" ".join(command), helped.stdout)
+        examples = [line.split() for line in helped.stdout.split("Examples:")[1].splitlines() if line.strip().startswith("edgectl ")]
+        assert any(example[1:1 + len(command)] == command for example in examples), examples
+        assert all(example[1] in {c[0] for c in COMMANDS} for example in examples), examples
+        if len(command) == 1:
+            assert command[0] in listed, "edgectl --help lists %s" % command[0]
+
+
+def test_completion_is_printed_and_installed_for_bash_zsh_and_fish(agent_bin, tmp_path):
+    env = {"HOME": str(tmp_path), "XDG_DATA_HOME": ""}
+    for shell, where in (("bash", ".local/share/bash-completion/completions/edgectl"), ("zsh", ".zfunc/_edgectl"),
+                         ("fish", ".config/fish/completions/edgectl.fish")):
+        printed = _run(agent_bin, "completion", shell, env=env)
+        assert printed.returncode == 0 and "things" in printed.stdout and "invoke" in printed.stdout, printed
+        installed = _run(agent_bin, "completion", shell, "--install", env=env)
+        assert installed.returncode == 0 and str(tmp_path / where) in installed.stdout, installed
+        assert (tmp_path / where).read_text().strip() == printed.stdout.strip()
+    checked = subprocess.run(["bash", "-n", str(tmp_path / ".local/share/bash-completion/completions/edgectl")],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, "the bash completion parses: %s" % checked.stderr
+    wrong = _run(agent_bin, "completion", "tcsh")
+    assert wrong.returncode == 64 and "bash, zsh or fish" in wrong.stderr, wrong
 
 
 def test_each_setting_comes_from_its_flag_else_its_variable_else_the_profile(agent_bin, tmp_path):
