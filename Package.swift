@@ -67,7 +67,7 @@ let package = Package(
         .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeJSON", "EdgePOSIX", "EdgeMQTT", "EdgeArtifacts", "EdgeCgroups", "CEdgeSpawn", "CSQLite"], swiftSettings: leanSwift),
         .executableTarget(name: "edge-agent", dependencies: ["EdgeAgent"], exclude: ["edge-agent.order", "link"], swiftSettings: leanSwift, linkerSettings: [.unsafeFlags(agentLinking)]),
         .executableTarget(name: "edgectl", dependencies: [
-            "EdgeCore", "EdgeJSON", "EdgeMQTT", "EdgePOSIX",
+            "EdgeCore", "EdgeJSON", "EdgeMQTT", "EdgePOSIX", "CMosquitto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // The benchmarks' MQTT load generator and broker-only echo baseline (not installed on devices).

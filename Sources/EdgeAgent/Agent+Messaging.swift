@@ -179,6 +179,10 @@ extension Agent {
             }
             return
         }
+        if message.topic == topics.ping {
+            answerPing(makeInvocation(message, direct: true))
+            return
+        }
         if routeShadowRequest(message) { return }
         if message.topic == topics.deployment {
             receivedDeployment(message, from: .thing)
@@ -286,6 +290,17 @@ extension Agent {
         return value.stringValue
     }
 
+    /// The agent's own answer to `~ping`: its clock, version and uptime, to the reply topic only.
+    private func answerPing(_ invocation: Invocation) {
+        guard let reply = invocation.replyTopic else { return }
+        let now = Clock.wallMs()
+        let about: JSONValue = ["agentVersion": .string(HealthReport.agentVersion), "uptimeSeconds": .int((now - startedMs) / 1000)]
+        let result = InvocationResult(thing: config.thingName, function: "~ping", version: HealthReport.agentVersion,
+                                      invocationId: invocation.id, sourceTopic: invocation.topic, outcome: .result(RawJSON(about)),
+                                      timestamp: now)
+        outbox.publish(reply, bytes: result.bytes, qos: 1, correlation: invocation.correlationData)
+    }
+
     private func answerUnknown(_ invocation: Invocation, function name: String) {
         publishEvent(.unknownFunction(name, invocationId: invocation.id, sourceTopic: invocation.topic))
         guard let reply = invocation.replyTopic else { return }
@@ -325,7 +340,8 @@ extension Agent {
                                        deafSessions: deliveryProbe.deafSessions, delivering: connected && deliveryProbe.isDelivering),
                      deployment: coordinator.lastStatus, runners: Array(coordinator.liveRunners.values),
                      outbox: outbox.health,
-                     cgroups: cgroupHealth, groups: config.thingGroups)
+                     cgroups: cgroupHealth, groups: config.thingGroups,
+                     disk: Files.space(of: config.stateDir).map { HealthDocument.Disk(availableBytes: $0.available, totalBytes: $0.total) })
     }
 
     /// The `cgroups` member of health: the version and controllers in use, or why caps are off.

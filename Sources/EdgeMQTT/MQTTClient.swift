@@ -143,6 +143,13 @@ public final class MQTTClient {
     public var isConnected: Bool { phase == .connected }
 
     /// The endpoint of the current connection or attempt (or the next one, between attempts).
+    /// Seconds until the broker's certificate expires (negative once it has), on a connected TLS
+    /// session; nil without one.
+    public var brokerCertificateSecondsLeft: Int? {
+        let left = edge_mosquitto_peer_seconds_left(handle.raw)
+        return left == Int.min ? nil : left
+    }
+
     public var endpoint: BrokerEndpoint { plan.endpoint }
 
     /// Connects, and stays connected until `stop`; `handler` gets every event on the loop's thread.

@@ -6,6 +6,15 @@ import Glibc
 public enum Files {
     // MARK: Queries that answer no when they cannot tell
 
+    /// The space of the file system `path` is on: bytes an unprivileged user may still write, and
+    /// its size; nil when it cannot be told.
+    public static func space(of path: String) -> (available: Int64, total: Int64)? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        let block = UInt64(info.f_frsize)
+        return (Int64(clamping: UInt64(info.f_bavail) &* block), Int64(clamping: UInt64(info.f_blocks) &* block))
+    }
+
     /// Whether something is at `path`; false as well when it cannot be reached (EACCES on the way).
     public static func exists(_ path: String) -> Bool {
         isAccessible(path, F_OK)

@@ -60,7 +60,8 @@ import Testing
             connection: .init(connected: true, broker: "broker:8883", tls: true, protocolVersion: 5, reconnects: 1, delivering: true),
             deployment: status, functions: ["digits": digits],
             cgroups: ["version": "v2", "controllers": ["cpu", "memory", "pids"], "paths": ["/sys/fs/cgroup/system.slice/edge-agent.service"]],
-            outbox: .init(queued: 0, dropped: 0, refused: 0), groups: ["line1"])
+            outbox: .init(queued: 0, dropped: 0, refused: 0), groups: ["line1"],
+            disk: .init(availableBytes: 5_368_709_120, totalBytes: 15_032_385_536))
         #expect(health.json == expected)
     }
 

@@ -262,3 +262,47 @@ def test_under_tls_and_the_shipped_acl_edgectl_deploys_lists_and_invokes(agent, 
     assert plain.returncode == 0 and "round trip" in plain.stdout and '"n":8' in plain.stdout.replace(" ", ""), plain
     unknown = _run(agent_bin, "invoke", "--thing", thing, "--function", "nosuch", env=env)
     assert unknown.returncode == 1 and "UnknownFunction" in unknown.stdout, unknown
+    checked = _run(agent_bin, "check", thing, "--json", env=env)
+    assert checked.returncode == 0, checked
+    report = {}
+    for line in json.loads(checked.stdout)["checks"]:
+        report.setdefault(line["check"], []).append(line)
+    assert report["broker"][0]["level"] == "OK" and "(MQTT 5)" in report["broker"][0]["message"], report["broker"]
+    assert report["agent"][0]["level"] == "OK" and "answered in" in report["agent"][0]["message"], report["agent"]
+    assert report["clock"][0]["level"] == "OK", report["clock"]
+    # make_tls_material issues certificates for 2 days: each is said to expire soon.
+    assert [line["level"] for line in report["tls"]] == ["WARN"] * 3, report["tls"]
+    assert "the broker's certificate" in report["tls"][0]["message"] and "expires in 1 days" in report["tls"][0]["message"]
+    assert report["function"][0]["level"] == "OK", report["function"]
+
+
+def test_check_says_what_is_wrong_with_a_thing_and_how_to_fix_it(agent, broker, thing, agent_bin, tmp_path, make_observer):
+    env = {"EDGECTL_HOST": "127.0.0.1", "EDGECTL_PORT": str(broker.port), "EDGECTL_TIMEOUT": "20"}
+    unknown = _run(agent_bin, "check", h.unique("nobody-"), env=env)
+    assert unknown.returncode == 1 and "FAIL agent" in unknown.stdout and "edgectl things" in unknown.stdout, unknown
+
+    script = tmp_path / "quiet"
+    script.write_text("#!/bin/sh\nexit 3\n")
+    script.chmod(0o755)
+    running = agent()
+    document = tmp_path / "quiet.json"
+    document.write_text(json.dumps(h.document("quiet", 1, {"quiet": {
+        "version": "1", "command": ["quiet"], "artifacts": [h.artifact(script, name="quiet")],
+        "restart": {"maxFailures": 1}}}, onFailure="none")))
+    deployed = _run(agent_bin, "deploy", document, "--thing", thing, env=env)
+    assert deployed.returncode == 1 and "FAILED" in deployed.stdout, deployed
+    # check reads the retained health report: the one that says BROKEN, which may follow the status.
+    make_observer(broker.port).wait_for("edge/things/%s/health" % thing,
+                                        lambda m: m.json["functions"]["quiet"]["state"] == "BROKEN", what="health saying BROKEN")
+    broken = _run(agent_bin, "check", thing, env=env)
+    assert broken.returncode == 1, broken
+    lines = broken.stdout.splitlines()
+    assert any(line.startswith("OK   agent") for line in lines), lines
+    failing = [line for line in lines if line.startswith("FAIL function")]
+    assert failing and "quiet is BROKEN: exited with code 3, printing nothing" in failing[0], lines
+    assert any("fix: fix it and deploy a new revision" in line for line in lines), lines
+    assert any(line.startswith("WARN deployment") and "FAILED" in line for line in lines), lines
+
+    running.stop()
+    offline = _run(agent_bin, "check", thing, env=env)
+    assert offline.returncode == 1 and "is offline (agent stopped)" in offline.stdout, offline

@@ -17,6 +17,7 @@ public struct HealthReport {
     /// Which cgroup version is in use and with what, or why none.
     var cgroups: JSONValue
     var groups: [String] = []
+    var disk: HealthDocument.Disk?
 
     func document(now: Int64) -> HealthDocument {
         var functions: [String: HealthDocument.Function] = [:]
@@ -34,7 +35,7 @@ public struct HealthReport {
         }
         return HealthDocument(thing: thing, agentVersion: Self.agentVersion, uptimeSeconds: (now - startedMs) / 1000, timestamp: now,
                               connection: connection, deployment: deployment, functions: functions, cgroups: cgroups, outbox: outbox,
-                              groups: groups)
+                              groups: groups, disk: disk)
     }
 
     /// The agent's own user name, which functions without a user of their own run as.

@@ -11,6 +11,9 @@ public struct Topics: Sendable {
     /// Where the agent checks that the broker delivers to it (`DeliveryProbe`): under its invoke
     /// filter, with a level no function name can have.
     public let probe: String
+    /// Where an operator asks the agent itself for an answer (`edgectl check`: the round trip
+    /// and the device's clock), with a level no function name can have.
+    public let ping: String
     /// The root of the thing's shadow topics (`shadows.topicRoot`).
     public let shadowRoot: String
     private let functionsPrefix: String
@@ -25,6 +28,7 @@ public struct Topics: Sendable {
         events = "\(root)/events"
         invokeFilter = "\(root)/functions/+/invoke"
         probe = "\(root)/functions/~probe/invoke"
+        ping = "\(root)/functions/~ping/invoke"
         functionsPrefix = "\(root)/functions/"
     }
 

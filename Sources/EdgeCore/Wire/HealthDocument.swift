@@ -153,12 +153,27 @@ public struct HealthDocument: Sendable, Equatable {
     /// Which cgroup version is in use and with what, or why none.
     public var cgroups: JSONValue
     public var outbox: Outbox
+    /// The state directory's file system: bytes still available to write, and its size.
+    public struct Disk: Sendable, Equatable {
+        public var availableBytes: Int64
+        public var totalBytes: Int64
+
+        public init(availableBytes: Int64, totalBytes: Int64) {
+            self.availableBytes = availableBytes
+            self.totalBytes = totalBytes
+        }
+    }
+
+    /// nil when it cannot be told.
+    public var disk: Disk?
     /// The thing groups the agent takes deployments from (`thingGroups`), for the operator's fleet view.
     public var groups: [String]
 
     public init(thing: String, agentVersion: String, uptimeSeconds: Int64, timestamp: Int64, connection: Connection,
-                deployment: DeploymentStatus?, functions: [String: Function], cgroups: JSONValue, outbox: Outbox, groups: [String] = []) {
+                deployment: DeploymentStatus?, functions: [String: Function], cgroups: JSONValue, outbox: Outbox, groups: [String] = [],
+                disk: Disk? = nil) {
         self.thing = thing
+        self.disk = disk
         self.groups = groups
         self.agentVersion = agentVersion
         self.uptimeSeconds = uptimeSeconds
@@ -186,6 +201,7 @@ public struct HealthDocument: Sendable, Equatable {
             "cgroups": cgroups,
             "outbox": outbox.json,
             "groups": .array(groups.map { .string($0) }),
+            "disk": disk.map { ["availableBytes": .int($0.availableBytes), "totalBytes": .int($0.totalBytes)] } ?? .null,
         ]
     }
 
