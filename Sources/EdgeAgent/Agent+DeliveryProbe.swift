@@ -23,6 +23,12 @@ extension Agent {
                 deliveryProbeTimer = loop.after(afterMs) { [unowned self] in
                     self.deliveryProbeTimer = nil
                     self.perform(self.deliveryProbe.timedOut(nowMs: Clock.monotonicMs()))
+                    if self.deliveryProbe.gaveUp {
+                        self.logger.error("the broker still delivers nothing to this session after subscribing again "
+                                          + "\(DeliveryProbe.maxResubscribes) times; leaving it until the next connection",
+                                          ("broker", self.client.endpoint.description))
+                        self.healthChanged()
+                    }
                 }
             case .cancelTimer:
                 loop.cancel(deliveryProbeTimer)

@@ -99,7 +99,8 @@ extension Agent {
                 subscribed[filter] = qos
                 unconfirmedSubscriptions.insert(filter)
             } catch {
-                logger.error("cannot subscribe", ("filter", filter), ("error", error.description))
+                // As a refusal: named where a deployment waits for it, and asked for again.
+                subscriptionRefused(filter, reason: "the MQTT client could not send the SUBSCRIBE: \(error.description)")
             }
         }
         for filter in subscribed.keys where wanted[filter] == nil {
@@ -164,7 +165,10 @@ extension Agent {
             subscriptionGate = nil
             coordinator.subscriptionsAnswered(attempt: attempt, refused: refusedSubscriptions.sorted())
         }
-        if connected { perform(deliveryProbe.subscriptionsAnswered(nowMs: Clock.monotonicMs())) }
+        // The probe travels on the invoke subscription: without it, it could not come back.
+        if connected && subscribed[topics.invokeFilter] != nil && !refusedSubscriptions.contains(topics.invokeFilter) {
+            perform(deliveryProbe.subscriptionsAnswered(nowMs: Clock.monotonicMs()))
+        }
     }
 
     // MARK: Routing

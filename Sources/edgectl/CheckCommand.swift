@@ -63,14 +63,31 @@ struct Check: ParsableCommand {
 
         let topics = Topics(thing: thing)
         let wait = min(broker.waitSeconds, 10)
-        guard let retained = try session.retainedMessage(topics.health, timeoutSeconds: wait),
-              case .success(let health) = JSONCodec.parse(retained.payload) else {
+        let retained: MQTTMessage?
+        do {
+            retained = try session.retainedMessage(topics.health, timeoutSeconds: wait)
+        } catch {
+            lines.append(CheckLine(level: .fail, check: "agent", message: "cannot read \(topics.health): \(error)",
+                                   fix: "these credentials must be allowed to read edge/things/# (deploy/mosquitto.acl)"))
+            report(lines)
+            throw ExitCode(1)
+        }
+        guard let retained, case .success(let health) = JSONCodec.parse(retained.payload) else {
             lines.append(CheckLine(level: .fail, check: "agent", message: "no health report from \(thing) on this broker",
                                    fix: "check the thing name (edgectl things) and the agent's broker settings on the device"))
             report(lines)
             throw ExitCode(1)
         }
-        lines += agentLines(health, ping: health["status"]?.stringValue == "online" ? try ping(session, topics: topics) : nil)
+        var answer: (roundTripMs: Double, skewMs: Int64)?
+        if health["status"]?.stringValue == "online" {
+            do {
+                answer = try ping(session, topics: topics)
+            } catch {
+                lines.append(CheckLine(level: .fail, check: "agent", message: "cannot wait for the agent's answer: \(error)",
+                                       fix: "these credentials must be allowed to read edgectl/replies/# (deploy/mosquitto.acl)"))
+            }
+        }
+        lines += agentLines(health, ping: answer)
         lines += Diagnostics.device(health)
         report(lines)
         if lines.contains(where: { $0.level == .fail }) { throw ExitCode(1) }
@@ -108,8 +125,8 @@ struct Check: ParsableCommand {
             return nil
         }
         let roundTripNs = Clock.monotonicNs() - began
-        // The agent read its clock about halfway through the round trip.
-        let skew = timestamp - (sentWall + roundTripNs / 2_000_000)
+        // The agent read its clock about halfway through the round trip (clamped: the answer is input).
+        let skew = max(-Int64(1) << 50, min(Int64(1) << 50, timestamp)) - (sentWall + roundTripNs / 2_000_000)
         return (Double(roundTripNs / 10_000) / 100, skew)
     }
 
@@ -177,7 +194,7 @@ enum Diagnostics {
         }
 
         if let disk = health["disk"], let available = disk["availableBytes"]?.intValue, let total = disk["totalBytes"]?.intValue, total > 0 {
-            let percent = Double(available * 1000 / total) / 10
+            let percent = (Double(available) / Double(total) * 1000).rounded() / 10
             let text = "\(HealthSummary.megabytes(available)) MB free in the state directory (\(percent) %)"
             let level: CheckLine.Level = available < 10 << 20 || percent < 1 ? .fail : available < 100 << 20 || percent < 10 ? .warn : .ok
             lines.append(CheckLine(level: level, check: "disk", message: text,

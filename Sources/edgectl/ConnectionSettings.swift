@@ -51,7 +51,10 @@ struct ConnectionSettings {
         if let value = fromEnvironment("EDGECTL_TLS_CA") { settings.tlsCA = .init(value: value.value, source: value.source) }
         if let value = fromEnvironment("EDGECTL_TLS_CERT") { settings.tlsCert = .init(value: value.value, source: value.source) }
         if let value = fromEnvironment("EDGECTL_TLS_KEY") { settings.tlsKey = .init(value: value.value, source: value.source) }
-        if let value = fromEnvironment("EDGECTL_USERNAME") ?? fromEnvironment("EDGE_BROKER_USERNAME") {
+        if let value = fromEnvironment("EDGECTL_USERNAME") {
+            settings.username = .init(value: value.value, source: value.source)
+        } else if settings.username.value == nil, let value = fromEnvironment("EDGE_BROKER_USERNAME") {
+            // The agent's variable, a last resort: a profile's user name wins over it.
             settings.username = .init(value: value.value, source: value.source)
         }
         if let value = fromEnvironment("EDGECTL_PASSWORD_FILE") { settings.passwordFile = .init(value: value.value, source: value.source) }
@@ -119,7 +122,7 @@ struct ConnectionSettings {
         if MQTTProtocolSetting(rawValue: mqttProtocol.value) == nil {
             throw ValidationError("the MQTT protocol (\(mqttProtocol.source)) must be auto, 5 or 3.1.1")
         }
-        if timeout.value < 1 { throw ValidationError("the timeout (\(timeout.source)) must be at least 1 second") }
+        if !(1...86400).contains(timeout.value) { throw ValidationError("the timeout (\(timeout.source)) must be 1-86400 seconds") }
         if let port = port.value, !(1...65535).contains(port) { throw ValidationError("the port (\(self.port.source)) must be 1-65535") }
         if (tlsCert.value == nil) != (tlsKey.value == nil) {
             throw ValidationError("a client certificate and its key go together (--tls-cert and --tls-key)")

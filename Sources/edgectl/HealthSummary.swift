@@ -60,7 +60,9 @@ enum HealthSummary {
     }
 
     static func megabytes(_ bytes: Int64) -> String {
-        let tenths = (bytes * 10 + (1 << 19)) >> 20
-        return "\(tenths / 10).\(tenths % 10)"
+        // In Double: the figures come from the network.
+        let value = (Double(bytes) * 10 / Double(1 << 20)).rounded()
+        let tenths = abs(value) < 9e18 ? Int64(value) : 0
+        return "\(tenths / 10).\(abs(tenths % 10))"
     }
 }

@@ -21,6 +21,8 @@ final class Session {
     private var refusedSubscription: String?
     /// The MQTT protocol level in use: 5, or 4 (3.1.1, whose PUBACK cannot refuse).
     private(set) var protocolLevel = 5
+    /// Filters subscribed with `subscribe`, made again after a reconnect (the session is not kept).
+    private var held: [String] = []
     /// Filters the broker confirmed (SUBACK).
     private var confirmed: Set<String> = []
     /// QoS 1 messages the broker acknowledged, and those it refused (MQTT 5: why).
@@ -29,7 +31,8 @@ final class Session {
 
     init(_ options: BrokerOptions) throws {
         let connection = try options.settings
-        var settings = MQTTSettings(clientId: "edgectl-\(getpid())", host: connection.host.value, port: connection.effectivePort,
+        // The pid alone is not unique across containers: two edgectl with one id would knock each other off.
+        var settings = MQTTSettings(clientId: "edgectl-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))", host: connection.host.value, port: connection.effectivePort,
                                     persistentSession: false)
         if let ca = connection.tlsCA.value {
             settings.tls = .init(caFile: ca, certFile: connection.tlsCert.value, keyFile: connection.tlsKey.value)
@@ -71,6 +74,13 @@ final class Session {
     private func received(_ event: MQTTEvent) {
         switch event {
         case .connected(_, let version, _):
+            // The client reconnects by itself (a long `things --watch`): the new session needs the subscriptions again.
+            if connected {
+                for filter in held {
+                    confirmed.remove(filter)
+                    try? client.subscribe(filter, qos: 1)
+                }
+            }
             connected = true
             protocolLevel = version
         case .connectionFailed(let attempt):
@@ -110,7 +120,10 @@ final class Session {
 
     /// Subscribes to `filter` and waits for the broker's SUBACK: the retained messages come right after it.
     func subscribe(_ filter: String, timeoutSeconds: Int) throws {
+        // A SUBACK of an earlier subscription to it answers nothing now.
+        confirmed.remove(filter)
         try client.subscribe(filter, qos: 1)
+        if !held.contains(filter) { held.append(filter) }
         let deadline = Clock.monotonicMs() + Int64(timeoutSeconds) * 1000
         loop.run(untilMs: deadline) { confirmed.contains(filter) || refusedSubscription != nil }
         if let refusedSubscription { throw Failure(refusedSubscription) }
@@ -167,6 +180,8 @@ final class Session {
         try subscribe(topic, timeoutSeconds: timeoutSeconds)
         let got = gather(TopicFilter(topic)!, quietMs: 300, deadlineMs: Clock.monotonicMs() + Int64(timeoutSeconds) * 1000)
         try client.unsubscribe(topic)
+        held.removeAll { $0 == topic }
+        confirmed.remove(topic)
         return got.last { $0.retain && !$0.payload.isEmpty }
     }
 

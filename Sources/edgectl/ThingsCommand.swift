@@ -53,7 +53,9 @@ struct Things: ParsableCommand {
 
     private func take(_ messages: [MQTTMessage], into reports: inout [String: JSONValue]) {
         for message in messages {
-            let thing = message.topic.split(separator: "/")[2]
+            let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
+            guard levels.count == 4, !levels[2].isEmpty else { continue }
+            let thing = levels[2]
             if message.payload.isEmpty {
                 reports[String(thing)] = nil
             } else if case .success(let health) = JSONCodec.parse(message.payload) {

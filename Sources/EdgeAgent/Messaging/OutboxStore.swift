@@ -129,6 +129,11 @@ final class OutboxStore {
                 try write(seq, row)
                 pending.insert(seq, row)
                 return true
+            } catch where !error.isTransient {
+                // This row, not the disk (a constraint, too big): it alone is not kept, as the
+                // statement alone was rolled back.
+                failed(error)
+                return false
             } catch {
                 spill(error)
             }
@@ -148,6 +153,8 @@ final class OutboxStore {
             try begin()
             try deleteStatement.run(.int(Int64(seq)))
             pending.delete(seq)
+        } catch where !error.isTransient {
+            failed(error)
         } catch {
             spill(error)
             unsaved.delete(seq)
@@ -239,7 +246,15 @@ final class OutboxStore {
         do {
             try begin()
             for seq in unsaved.deletes { try deleteStatement.run(.int(Int64(seq))) }
-            for (seq, row) in unsaved.insertsInOrder { try write(seq, row) }
+            for (seq, row) in unsaved.insertsInOrder {
+                do {
+                    try write(seq, row)
+                } catch where !error.isTransient {
+                    // A row the database itself refuses would block every later flush: it goes.
+                    failed(error)
+                    unsaved.delete(seq)
+                }
+            }
             try database.execute("COMMIT")
             unsaved = UnsavedWrites()
             if durable { problem = nil }

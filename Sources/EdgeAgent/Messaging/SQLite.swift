@@ -12,6 +12,11 @@ final class SQLiteDatabase {
         var description: String
         /// The disk (or the file system's quota) is full.
         var isFull: Bool { code & 0xff == SQLITE_FULL }
+        /// The disk or the file, not the data, is in the way (full, an I/O error, busy, read-only,
+        /// no memory): the same write may succeed later.
+        var isTransient: Bool {
+            [SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_NOMEM].contains(code & 0xff)
+        }
     }
 
     /// Opens (creating) the database at `path`; ":memory:" keeps it in memory.
