@@ -32,8 +32,8 @@ final class Session {
     init(_ options: BrokerOptions) throws {
         let connection = try options.settings
         // The pid alone is not unique across containers: two edgectl with one id would knock each other off.
-        var settings = MQTTSettings(clientId: "edgectl-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))", host: connection.host.value, port: connection.effectivePort,
-                                    persistentSession: false)
+        let clientId = "edgectl-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        var settings = MQTTSettings(clientId: clientId, host: connection.host.value, port: connection.effectivePort, persistentSession: false)
         if let ca = connection.tlsCA.value {
             settings.tls = .init(caFile: ca, certFile: connection.tlsCert.value, keyFile: connection.tlsKey.value)
         }
