@@ -38,6 +38,7 @@ def _profile(tmp_path, profiles, default=None):
 
 
 COMMANDS = [["things"], ["validate"], ["deploy"], ["undeploy"], ["status"], ["health"], ["invoke"], ["config"], ["completion"],
+            ["check"], ["stop"], ["start"],
             ["shadow"], ["shadow", "get"], ["shadow", "update"], ["shadow", "delete"]]
 
 
@@ -314,3 +315,25 @@ def test_check_says_what_is_wrong_with_a_thing_and_how_to_fix_it(agent, broker, 
     running.stop()
     offline = _run(agent_bin, "check", thing, env=env)
     assert offline.returncode == 1 and "is offline (agent stopped)" in offline.stdout, offline
+
+
+def test_stop_and_start_a_function_through_the_shadow(agent, broker, thing, agent_bin, tmp_path, echo_bin, make_observer):
+    agent()
+    env = {"EDGECTL_HOST": "127.0.0.1", "EDGECTL_PORT": str(broker.port), "EDGECTL_TIMEOUT": "20"}
+    assert _run(agent_bin, "deploy", _deployment(tmp_path, echo_bin, "echo", 1), "--thing", thing, env=env).returncode == 0
+    stopped = _run(agent_bin, "stop", thing, "echo", "--json", env=env)
+    assert stopped.returncode == 0, stopped
+    assert json.loads(stopped.stdout) == {"thing": thing, "function": "echo", "enabled": False, "state": "DISABLED"}
+    edge = h.Edge(make_observer(broker.port), thing)
+    shadow = h.ShadowClient(broker.port, thing).start()
+    try:
+        # The agent reports in the shadow shortly after health (its report is coalesced).
+        h.poll_until(lambda: shadow.get()["state"]["reported"]["functions"]["echo"]["state"] == "DISABLED", 10,
+                     "the classic shadow reporting echo DISABLED", interval=0.2)
+    finally:
+        shadow.close()
+    started = _run(agent_bin, "start", thing, "echo", env=env)
+    assert started.returncode == 0 and "started echo on %s: RUNNING" % thing in started.stdout, started
+    assert edge.send("sensors/+/x", {"n": 1}, "echo")["status"] == "ok"
+    missing = _run(agent_bin, "stop", thing, "nosuch", env=env)
+    assert missing.returncode == 1 and "has no function nosuch (it has: echo)" in missing.stderr, missing
