@@ -78,7 +78,11 @@ final class Session {
             if connected {
                 for filter in held {
                     confirmed.remove(filter)
-                    try? client.subscribe(filter, qos: 1)
+                    do {
+                        try client.subscribe(filter, qos: 1)
+                    } catch {
+                        printError("edgectl: cannot subscribe again to \(filter) after a reconnect: \(error.description)")
+                    }
                 }
             }
             connected = true
