@@ -202,9 +202,7 @@ struct Health: ParsableCommand {
 func retained(_ topic: String, broker: BrokerOptions, what: String) throws -> JSONValue {
     let session = try Session(broker)
     defer { session.close() }
-    try session.client.subscribe(topic, qos: 1)
-    // A retained document arrives at once on subscribe; a live one will do as well.
-    guard let message = try session.waitFor(topic, timeoutSeconds: min(broker.waitSeconds, 5), { _ in true }) else {
+    guard let message = try session.retainedMessage(topic, timeoutSeconds: min(broker.waitSeconds, 5)) else {
         throw noAnswer("no \(what) on \(topic): has that thing's agent ever connected to this broker?")
     }
     guard case .success(let value) = JSONCodec.parse(message.payload) else { throw Failure("the \(what) on \(topic) is not JSON") }

@@ -16,14 +16,9 @@ struct Stop: ParsableCommand {
               edgectl stop cam-01 digits
               edgectl stop cam-01 digits --json
             """)
-    @Argument(help: "The thing.") var thing: String
-    @Argument(help: "The function.") var function: String
-    @Flag(help: "Print JSON: {thing, function, enabled, state}.") var json = false
-    @OptionGroup var broker: BrokerOptions
+    @OptionGroup var target: FunctionSwitch
 
-    func run() throws {
-        try FunctionSwitch(thing: thing, function: function, broker: broker, json: json).turn(enabled: false)
-    }
+    func run() throws { try target.turn(enabled: false) }
 }
 
 /// `edgectl start THING FUNCTION`: a function stopped with `stop` (or the shadow) runs again.
@@ -37,22 +32,18 @@ struct Start: ParsableCommand {
             Examples:
               edgectl start cam-01 digits
             """)
+    @OptionGroup var target: FunctionSwitch
+
+    func run() throws { try target.turn(enabled: true) }
+}
+
+/// Which function of which thing `stop` and `start` turn, and how: off or on through the classic
+/// shadow, waiting for health to say it is.
+struct FunctionSwitch: ParsableArguments {
     @Argument(help: "The thing.") var thing: String
     @Argument(help: "The function.") var function: String
     @Flag(help: "Print JSON: {thing, function, enabled, state}.") var json = false
     @OptionGroup var broker: BrokerOptions
-
-    func run() throws {
-        try FunctionSwitch(thing: thing, function: function, broker: broker, json: json).turn(enabled: true)
-    }
-}
-
-/// Turns a function on or off through the classic shadow and waits for health to say it is.
-struct FunctionSwitch {
-    var thing: String
-    var function: String
-    var broker: BrokerOptions
-    var json: Bool
 
     func turn(enabled: Bool) throws {
         let session = try Session(broker)
