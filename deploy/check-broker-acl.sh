@@ -286,6 +286,7 @@ STATUS="status-dev1-$NONCE"
 SHADOW_REQ="shadow-update-$NONCE"
 SHADOW_ACC="shadow-accepted-$NONCE"
 SENSOR="sensor-$NONCE"
+CONTROL="control-dev1-$NONCE"
 
 # Operators
 expect_publish "operator publishes a (retained) deployment to dev1" \
@@ -295,6 +296,8 @@ expect_publish "operator publishes a group deployment" \
 expect_publish "operator publishes a shadow update request for dev1" \
     "$OPERATOR" '$aws/things/dev1/shadow/update' "$SHADOW_REQ"
 expect_publish "operator publishes a sensor reading" "$OPERATOR" sensors/temperature "$SENSOR"
+# (Retained here only so the check can read it back; edgectl's control requests are not retained.)
+expect_publish "operator sends a control request to dev1" "$OPERATOR" edge/things/dev1/control "$CONTROL"
 
 # A device on its own topics
 expect_publish "dev1 publishes its own health" dev1 edge/things/dev1/health "$HEALTH"
@@ -306,6 +309,7 @@ expect_receive "dev1 subscribes to its own shadow request topic" \
     dev1 '$aws/things/dev1/shadow/update' "$SHADOW_REQ"
 expect_publish "dev1 publishes to its own shadow response topic" \
     dev1 '$aws/things/dev1/shadow/update/accepted' "$SHADOW_ACC"
+expect_receive "dev1 reads its own control topic" dev1 edge/things/dev1/control "$CONTROL"
 expect_receive "dev1 reads sensors/# (example functions' input)" dev1 sensors/temperature "$SENSOR"
 expect_publish "dev1 writes alerts/# (example functions' output)" dev1 alerts/dev1 "alert-$NONCE"
 expect_publish "dev1 answers an invocation on edgectl/replies/dev1/..." dev1 edgectl/replies/dev1/r1 "reply-$NONCE"
@@ -336,6 +340,11 @@ expect_publish_dropped "dev2 cannot answer in dev1's name (edgectl/replies/dev1/
     dev2 edgectl/replies/dev1/r1 "forged-by-dev2" "reply-$NONCE"
 expect_publish_dropped "dev1 cannot invoke its own functions (only its delivery check)" \
     dev1 edge/things/dev1/functions/digits/invoke "forged-by-dev1" ""
+expect_nothing "dev2 cannot read dev1's control topic" dev2 edge/things/dev1/control
+expect_publish_dropped "dev2 cannot restart, stop or read the logs of dev1's functions (its control topic)" \
+    dev2 edge/things/dev1/control "forged-by-dev2" "$CONTROL"
+expect_publish_dropped "dev1 cannot send control requests to itself" \
+    dev1 edge/things/dev1/control "forged-by-dev1" "$CONTROL"
 expect_publish_dropped "dev1 cannot write sensors/#" \
     dev1 sensors/temperature "forged-by-dev1" "$SENSOR"
 

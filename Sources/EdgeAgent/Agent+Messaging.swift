@@ -79,7 +79,7 @@ extension Agent {
 
     /// The topic filters the agent needs: its deployments, direct invocation and every function's subscriptions.
     func wantedSubscriptions() -> [String: Int] {
-        var wanted: [String: Int] = [topics.deployment: 1, topics.invokeFilter: 1]
+        var wanted: [String: Int] = [topics.deployment: 1, topics.invokeFilter: 1, topics.control: 1]
         for group in config.thingGroups { wanted[Topics.groupDeployment(group)] = 1 }
         for filter in cloudShadows?.replyFilters ?? shadows.topics.requestFilters { wanted[filter] = 1 }
         for spec in coordinator.router.subscribedSpecs {
@@ -185,6 +185,10 @@ extension Agent {
         }
         if message.topic == topics.ping {
             answerPing(makeInvocation(message, direct: true))
+            return
+        }
+        if message.topic == topics.control {
+            routeControl(message)
             return
         }
         if routeShadowRequest(message) { return }

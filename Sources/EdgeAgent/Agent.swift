@@ -71,6 +71,9 @@ public final class Agent {
     var deliveryProbeMessage: Int32?
     var deliveryProbeRefusalSaid = false
     var invocationCounter = 0
+    /// The control topic's rates (Agent+Control).
+    var controlBudget = PublishBudget(messagesPerSecond: Agent.controlRequestsPerSecond, bytesPerSecond: 1)
+    var logBudget = PublishBudget(messagesPerSecond: Agent.controlRequestsPerSecond, bytesPerSecond: Agent.controlLogBytesPerSecond)
     var healthTimer: EventLoop.Token?
     var healthDue: EventLoop.Token?
     /// When the report `healthDue` will be made (monotonic ms).
@@ -88,7 +91,7 @@ public final class Agent {
     public init(config: AgentConfiguration) throws(StartupError) {
         self.config = config
         topics = Topics(thing: config.thingName, shadowRoot: config.shadows.topicRoot)
-        logger = Logger(level: config.logLevel).with("thing", config.thingName)
+        logger = Logger(level: config.logLevel, recent: RecentLines()).with("thing", config.thingName)
         let logDir = "\(config.stateDir)/logs"
         do {
             // Others may traverse (not list) the state directory: functions running as their own

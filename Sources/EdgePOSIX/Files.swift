@@ -193,6 +193,27 @@ public enum Files {
         }
     }
 
+    /// Up to `count` bytes of a regular file from `offset` on (fewer at its end), with the file's
+    /// status as it was opened (its inode tells a rotated log apart). A symbolic link is refused.
+    public static func readRange(_ path: String, from offset: Int, count: Int) throws(SystemError) -> (bytes: [UInt8], status: FileStatus) {
+        let file = try FileDescriptor.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let status = try file.status(path: path)
+        let wanted = max(0, min(count, status.size - offset))
+        guard wanted > 0 else { return ([], status) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: wanted, alignment: 16)
+        defer { buffer.deallocate() }
+        var filled = 0
+        let number = file.rawValue
+        while filled < wanted {
+            let read = try systemCall("pread", path: path, descriptor: number) {
+                pread(number, buffer.baseAddress! + filled, wanted - filled, off_t(offset + filled))
+            }
+            if read == 0 { break }
+            filled += read
+        }
+        return (Array(buffer[0..<filled]), status)
+    }
+
     /// Replaces `path` so that a reader (or a power loss) sees the old or the new content, never a mix:
     /// write a temporary file, fsync it, rename it over, fsync the directory.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws(SystemError) {

@@ -10,8 +10,13 @@ public struct Logger: Sendable {
     /// Shared by every copy, so a level changed at run time (from the shadow) holds everywhere.
     private let threshold: Threshold
     public var metadata: [(String, String)] = []
+    /// Where each line is kept as well, for `edgectl logs` (the agent's; nil for other tools).
+    public let recent: RecentLines?
 
-    public init(level: LogLevel) { threshold = Threshold(level) }
+    public init(level: LogLevel, recent: RecentLines? = nil) {
+        threshold = Threshold(level)
+        self.recent = recent
+    }
 
     public var level: LogLevel {
         get { LogLevel(rawValue: threshold.raw.load(ordering: .relaxed)) ?? .info }
@@ -41,6 +46,7 @@ public struct Logger: Sendable {
             let quoted = value.contains(" ") || value.isEmpty ? "\"\(value)\"" : value
             line += " \(key)=\(quoted)"
         }
+        recent?.append(line)
         line += "\n"
         var bytes = Array(line.utf8)
         // Raw on purpose: the log is where an error would be reported, so one writing it has

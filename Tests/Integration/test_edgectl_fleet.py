@@ -38,7 +38,7 @@ def _profile(tmp_path, profiles, default=None):
 
 
 COMMANDS = [["things"], ["validate"], ["deploy"], ["undeploy"], ["status"], ["health"], ["invoke"], ["config"], ["completion"],
-            ["check"], ["stop"], ["start"],
+            ["check"], ["stop"], ["start"], ["restart"], ["logs"],
             ["shadow"], ["shadow", "get"], ["shadow", "update"], ["shadow", "delete"]]
 
 
@@ -283,6 +283,11 @@ def test_under_tls_and_the_shipped_acl_edgectl_deploys_lists_and_invokes(agent, 
     assert [line["level"] for line in report["tls"]] == ["WARN"] * 3, report["tls"]
     assert "the broker's certificate" in report["tls"][0]["message"] and "expires in 1 days" in report["tls"][0]["message"]
     assert report["function"][0]["level"] == "OK", report["function"]
+    # The control topic under the same ACL: the device reads it, answers on edgectl/replies/.
+    restarted = _run(agent_bin, "restart", thing, "echo", "--json", env=env)
+    assert restarted.returncode == 0 and json.loads(restarted.stdout)["state"] == "RUNNING", restarted
+    own = _run(agent_bin, "logs", thing, "--lines", "500", env=env)
+    assert own.returncode == 0 and "function restart requested" in own.stdout, own
 
 
 def test_check_says_what_is_wrong_with_a_thing_and_how_to_fix_it(agent, broker, thing, agent_bin, tmp_path, make_observer):
@@ -317,7 +322,7 @@ def test_check_says_what_is_wrong_with_a_thing_and_how_to_fix_it(agent, broker, 
     assert offline.returncode == 1 and "is offline (agent stopped)" in offline.stdout, offline
 
 
-def test_stop_and_start_a_function_through_the_shadow(agent, broker, thing, agent_bin, tmp_path, echo_bin, make_observer):
+def test_stop_and_start_a_function_through_the_control_topic_kept_in_the_shadow(agent, broker, thing, agent_bin, tmp_path, echo_bin, make_observer):
     agent()
     env = {"EDGECTL_HOST": "127.0.0.1", "EDGECTL_PORT": str(broker.port), "EDGECTL_TIMEOUT": "20"}
     assert _run(agent_bin, "deploy", _deployment(tmp_path, echo_bin, "echo", 1), "--thing", thing, env=env).returncode == 0

@@ -183,11 +183,12 @@ class Context:
 
 
 def _make_logger(name):
-    """A logger named after the function that writes to stderr (the function's log)."""
+    """A logger named after the function that writes to stderr (the function's log). No time:
+    the agent stamps every line of the log as it reads it."""
     logger = logging.getLogger(name)
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False  # no second copy through a root logger the handler may configure

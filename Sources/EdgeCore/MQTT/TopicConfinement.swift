@@ -24,7 +24,7 @@ public enum TopicConfinement {
 
     /// The topics a function must never receive as events: the agent's own control messages.
     public static func controlFilters(_ topics: Topics) -> [TopicFilter] {
-        [topics.deployment, topics.deploymentStatus, topics.health, topics.events, topics.invokeFilter,
+        [topics.deployment, topics.deploymentStatus, topics.health, topics.events, topics.invokeFilter, topics.control,
          "edge/groups/+/deployment", "$aws/things/\(topics.thing)/shadow/#",
          "\(topics.shadowRoot)/things/\(topics.thing)/shadow/#"].compactMap(TopicFilter.init)
     }

@@ -14,6 +14,9 @@ public struct Topics: Sendable {
     /// Where an operator asks the agent itself for an answer (`edgectl check`: the round trip
     /// and the device's clock), with a level no function name can have.
     public let ping: String
+    /// Where an operator restarts, stops or starts a function, or asks for a log (`edgectl
+    /// restart|stop|start|logs`); the broker's ACL must let operators alone write it.
+    public let control: String
     /// The root of the thing's shadow topics (`shadows.topicRoot`).
     public let shadowRoot: String
     private let functionsPrefix: String
@@ -29,6 +32,7 @@ public struct Topics: Sendable {
         invokeFilter = "\(root)/functions/+/invoke"
         probe = "\(root)/functions/~probe/invoke"
         ping = "\(root)/functions/~ping/invoke"
+        control = "\(root)/control"
         functionsPrefix = "\(root)/functions/"
     }
 

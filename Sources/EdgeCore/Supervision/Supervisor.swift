@@ -119,6 +119,7 @@ public struct Supervisor: Sendable {
         switch event {
         case .start: start()
         case .stop: stop()
+        case .restartRequested: restartRequested()
         case .enqueue(let invocation): enqueue(invocation)
         case .updateConfig(let updated): updateConfig(updated)
         case .spawned(let id, let pid): spawned(id, pid: pid)
@@ -191,6 +192,21 @@ public struct Supervisor: Sendable {
             return
         }
         for id in instances.map(\.id) { end(id, reason: .stopRequested, gracefully: true) }
+    }
+
+    private mutating func restartRequested() {
+        switch state {
+        case .restarting:
+            effects.append(.cancel(.restart))
+            fired(.restart)
+        case .running, .starting, .idle:
+            // Replaced, not stopped: each exit brings a fresh instance (long-lived) or lets the
+            // next event start one (on-demand); consecutive failures are not counted.
+            for id in instances.filter({ !$0.isEnding }).map(\.id) { end(id, reason: .replaced, gracefully: true) }
+        case .broken, .disabled, .stopping, .stopped:
+            // Re-arming a BROKEN function or turning on a DISABLED one is the deployment's (the shell's).
+            break
+        }
     }
 
     private mutating func updateConfig(_ updated: FunctionSpec) {
@@ -458,8 +474,8 @@ public struct Supervisor: Sendable {
         if instances[index].endReason == nil { instances[index].endReason = reason }
         let wasStarting = instances[index].isStarting
         if case .busy(let invocation, let startedNs) = instances[index].phase {
-            if case .stopRequested = reason, gracefully {
-                // Let it finish: a graceful stop waits for the event in flight.
+            if gracefully, reason == .stopRequested || reason == .replaced {
+                // Let it finish: a graceful stop or restart waits for the event in flight.
                 scheduleGracefulEnd(id)
                 return
             }

@@ -47,6 +47,9 @@ public enum SupervisorEvent: Sendable {
     case start
     /// Stop every instance gracefully; queued events are answered `Stopped`.
     case stop
+    /// An operator's restart (`edgectl restart`): replace every process with a fresh one, each
+    /// once it has answered the event in hand; a function waiting out a crash's backoff starts now.
+    case restartRequested
     /// An event for the function.
     case enqueue(Invocation)
     /// A configuration change to give the running instances live (only `config` differs).

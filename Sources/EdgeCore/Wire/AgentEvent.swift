@@ -13,6 +13,8 @@ public enum AgentEvent: Sendable, Equatable {
     case persistFailed(String)
     /// A message on a deployment topic was not acted on (an empty one that was not retained).
     case deploymentIgnored(topic: String, reason: String)
+    /// An operator's restart, stop or start on the control topic, and the error if it was not done.
+    case control(String, function: String, requestId: String?, error: String?)
 
     public var type: String {
         switch self {
@@ -22,6 +24,7 @@ public enum AgentEvent: Sendable, Equatable {
         case .replyRefused: return "invoke.reply_refused"
         case .persistFailed: return "agent.persist_failed"
         case .deploymentIgnored: return "deployment.ignored"
+        case .control(let action, _, _, _): return "control.\(action)"
         }
     }
 
@@ -43,6 +46,10 @@ public enum AgentEvent: Sendable, Equatable {
             members = ["message": .string(message)]
         case .deploymentIgnored(let topic, let reason):
             members = ["topic": .string(topic), "reason": .string(reason)]
+        case .control(_, let function, let requestId, let error):
+            members = ["function": .string(function), "outcome": error == nil ? "ok" : "error"]
+            if let requestId { members["requestId"] = .string(requestId) }
+            if let error { members["error"] = .string(error) }
         }
         members["type"] = .string(type)
         members["thing"] = .string(thing)
