@@ -14,13 +14,22 @@ struct Validate: ParsableCommand {
             Examples:
               edgectl validate digits.json
               edgectl validate digits.json --thing cam-01     # {thing} in topics expanded as on cam-01
+              edgectl validate digits.json --json
             """)
     @Argument(help: "The deployment document (JSON).") var file: String
     @Option(help: "Thing name used to expand {thing} in topics.") var thing = "thing"
+    @Flag(help: "Print JSON: {valid, deploymentId, revision, functions} or {valid: false, issues: [{path, message, value}]}.")
+    var json = false
 
     func run() throws {
         let (document, _) = try readJSON(file)
         switch DeploymentParser.parse(document, thing: thing) {
+        case .success(let deployment) where json:
+            printJSON(["valid": true, "deploymentId": .string(deployment.deploymentId), "revision": .int(Int64(deployment.revision)),
+                       "functions": .array(deployment.functions.keys.sorted().map { .string($0) })])
+        case .failure(let rejection) where json:
+            printJSON(["valid": false, "issues": .array(rejection.issues.map(\.json))])
+            throw ExitCode(1)
         case .success(let deployment):
             print("valid: \(deployment.deploymentId) revision \(deployment.revision), \(deployment.functions.count) function(s): \(deployment.functions.keys.sorted().joined(separator: ", "))")
         case .failure(let rejection):
@@ -35,45 +44,67 @@ func printIssues(_ issues: [ValidationIssue]) {
     for issue in issues { print("  \(issue)") }
 }
 
-/// Validates, checks what is there, publishes (retained) and waits for the thing's deployment status.
+/// Validates, checks what is there, publishes (retained) and follows the outcome: the thing's
+/// deployment status, or every member's of a group, live.
 struct Deploy: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Publish a deployment and wait for its outcome.",
+        abstract: "Publish a deployment and follow its outcome on the thing, or on every device of the group.",
         discussion: """
             Before publishing: the document is validated with the agent's rules; its revision must be greater than the \
             one retained on the topic (the agent ignores any other); with --thing, the thing must have connected to \
             this broker once (--new-thing to deploy to a device that has not yet). The publish must be acknowledged \
             by the broker: a refusal (an ACL) is said, naming the topic.
 
+            With --group, every member online (each thing whose health names the group) is followed live: a line \
+            as each finishes and a progress bar (on a terminal), then a summary. Members offline now get the \
+            deployment when they connect and are not waited for. Exits 1 if any member failed, rolled back or \
+            rejected it, 3 if some had not finished within --timeout (named).
+
             Examples:
               edgectl deploy digits.json --thing cam-01
-              edgectl deploy digits.json --group line1 --wait-for cam-01
+              edgectl deploy digits.json --group line1 --timeout 300
+              edgectl deploy digits.json --group line1 --json
               edgectl deploy digits.json --thing cam-99 --new-thing --no-wait
             """)
     @Argument(help: "The deployment document (JSON).") var file: String
     @OptionGroup var target: TargetOptions
     @OptionGroup var broker: BrokerOptions
-    @Option(help: "For --group: a thing of the group whose status to wait for.") var waitFor: String?
-    @Flag(help: "Publish and return without waiting for the status.") var noWait = false
+    @Flag(help: "Publish and return without waiting for the outcome.") var noWait = false
     @Flag(help: "Deploy to a thing that has never connected to this broker (it gets the document when it does).") var newThing = false
+    @Flag(help: "Print JSON: {topic, deploymentId, revision, status} (--thing) or {group, results: [{thing, status, reason}], …}.")
+    var json = false
 
     func run() throws {
         let (document, bytes) = try readJSON(file)
         let deployment: Deployment
-        switch DeploymentParser.parse(document, thing: target.thing ?? waitFor ?? "thing") {
+        switch DeploymentParser.parse(document, thing: target.thing ?? "thing") {
         case .success(let parsed): deployment = parsed
         case .failure(let rejection):
-            printIssues(rejection.issues)
-            print("nothing was published")
+            if json {
+                printJSON(["published": false, "issues": .array(rejection.issues.map(\.json))])
+            } else {
+                printIssues(rejection.issues)
+                print("nothing was published")
+            }
             throw ExitCode(1)
         }
         let topic = target.thing.map { Topics(thing: $0).deployment } ?? Topics.groupDeployment(target.group!)
         let session = try Session(broker)
         defer { session.close() }
         try checkBeforePublishing(deployment, topic: topic, session: session)
-        let watched = target.thing ?? waitFor
-        let statusTopic = watched.map { Topics(thing: $0).deploymentStatus }
-        if let statusTopic { try session.client.subscribe(statusTopic, qos: 1) }
+        // Statuses are subscribed to before the publish, so none is missed.
+        var progress: GroupProgress?
+        let statusFilter = target.thing.map { Topics(thing: $0).deploymentStatus } ?? "edge/things/+/deployment/status"
+        if !noWait {
+            if let group = target.group {
+                let healthFilter = TopicFilter("edge/things/+/health")!
+                try session.subscribe(healthFilter.text, timeoutSeconds: broker.waitSeconds)
+                let reports = Things.reports(session.gather(healthFilter, quietMs: 300, deadlineMs: Clock.monotonicMs() + 10_000))
+                progress = GroupProgress(group: group, deploymentId: deployment.deploymentId, revision: Int64(deployment.revision),
+                                         health: reports)
+            }
+            try session.subscribe(statusFilter, timeoutSeconds: broker.waitSeconds)
+        }
         try session.publishConfirmed(topic, bytes, retain: true, timeoutSeconds: broker.waitSeconds)
         if session.protocolLevel < 5 {
             // MQTT 3.1.1 acknowledges a publish the ACL drops: read the document back.
@@ -83,20 +114,81 @@ struct Deploy: ParsableCommand {
                               + "check that these credentials may publish there (the operator's certificate or user, not a device's)")
             }
         }
-        print("published \(deployment.deploymentId) revision \(deployment.revision) to \(topic)")
-        guard !noWait, let statusTopic else { return }
-        let terminal = ["SUCCEEDED", "FAILED", "ROLLED_BACK", "REJECTED", "SUPERSEDED"]
-        let answer = try session.waitFor(statusTopic, timeoutSeconds: broker.waitSeconds) { message in
+        if !json { print("published \(deployment.deploymentId) revision \(deployment.revision) to \(topic)") }
+        if noWait {
+            if json { printJSON(["topic": .string(topic), "deploymentId": .string(deployment.deploymentId), "revision": .int(Int64(deployment.revision))]) }
+            return
+        }
+        if var progress {
+            try follow(&progress, session: session, filter: TopicFilter(statusFilter)!)
+            return
+        }
+        let answer = try session.waitFor(statusFilter, timeoutSeconds: broker.waitSeconds) { message in
             guard case .success(let status) = JSONCodec.parse(message.payload) else { return false }
             return status["deploymentId"]?.stringValue == deployment.deploymentId
-                && status["revision"]?.intValue == deployment.revision
-                && terminal.contains(status["status"]?.stringValue ?? "")
+                && status["revision"]?.intValue == Int64(deployment.revision)
+                && GroupProgress.terminal.contains(status["status"]?.stringValue ?? "")
         }
         guard let answer, case .success(let status) = JSONCodec.parse(answer.payload) else {
-            throw noAnswer("no final status from \(watched!) within \(broker.waitSeconds) s: is its agent running and connected? (edgectl health --thing \(watched!))")
+            throw noAnswer("no final status from \(target.thing!) within \(broker.waitSeconds) s: is its agent running and connected? "
+                           + "(edgectl health --thing \(target.thing!))")
         }
-        printStatus(status)
+        if json {
+            printJSON(["topic": .string(topic), "deploymentId": .string(deployment.deploymentId), "revision": .int(Int64(deployment.revision)),
+                       "status": status])
+        } else {
+            printStatus(status)
+        }
         if status["status"]?.stringValue != "SUCCEEDED" { throw ExitCode(1) }
+    }
+
+    /// Every member's status, live, until all have finished or the timeout; then the summary.
+    private func follow(_ progress: inout GroupProgress, session: Session, filter: TopicFilter) throws {
+        let group = progress.group
+        let live = !json && isatty(1) == 1
+        if !json {
+            print("following \(progress.members.count) online member\(progress.members.count == 1 ? "" : "s") of group \(group)"
+                  + (progress.offline.isEmpty ? "" : " (\(progress.offline.count) offline: they get it when they connect)"))
+        }
+        if progress.members.isEmpty && !json {
+            print("no member of group \(group) is online (members are things whose health names the group): the document waits for them")
+        }
+        let deadline = Clock.monotonicMs() + Int64(broker.waitSeconds) * 1000
+        if live { print(progress.bar(), terminator: "") }
+        fflush(nil)
+        while !progress.finished && Clock.monotonicMs() < deadline {
+            let messages = session.gather(filter, quietMs: 100, deadlineMs: min(deadline, Clock.monotonicMs() + 500))
+            var said: [String] = []
+            for message in messages {
+                let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
+                guard levels.count == 5, case .success(let status) = JSONCodec.parse(message.payload) else { continue }
+                if let thing = progress.take(thing: String(levels[2]), status) { said.append(progress.line(for: thing)) }
+            }
+            guard !json else { continue }
+            if live { print("\r\u{1B}[K", terminator: "") }
+            for line in said { print(line) }
+            if live { print(progress.bar(), terminator: "") }
+            fflush(nil)
+        }
+        if live { print("") }
+        if json {
+            printJSON(progress.json)
+        } else {
+            print("\(progress.succeeded) of \(progress.members.count) online member\(progress.members.count == 1 ? "" : "s") of group \(group) SUCCEEDED"
+                  + " with \(progress.deploymentId) revision \(progress.revision)")
+            for failure in progress.failures { print("  \(progress.line(for: failure.thing))") }
+            if !progress.offline.isEmpty { print("  offline, not waited for: \(progress.offline.joined(separator: ", "))") }
+        }
+        if !progress.failures.isEmpty {
+            throw Failure("\(progress.failures.count) member\(progress.failures.count == 1 ? "" : "s") of group \(group) did not take the deployment: "
+                          + progress.failures.map { "\($0.thing) \($0.entry.state)" }.joined(separator: ", ")
+                          + " (edgectl status --thing THING says why)")
+        }
+        if !progress.waiting.isEmpty {
+            throw noAnswer("\(progress.waiting.count) member\(progress.waiting.count == 1 ? "" : "s") of group \(group) had not finished within "
+                           + "\(broker.waitSeconds) s: \(progress.waiting.prefix(20).joined(separator: ", "))"
+                           + "\(progress.waiting.count > 20 ? ", …" : ""); give more time with --timeout, or watch with edgectl things --group \(group) --watch")
+        }
     }
 
     /// What is retained on the topic must be an older revision, and a thing must exist.
@@ -114,6 +206,14 @@ struct Deploy: ParsableCommand {
                           + "check the name (edgectl things), or deploy with --new-thing for a device that has not connected yet; "
                           + "nothing was published")
         }
+    }
+}
+
+extension ValidationIssue {
+    var json: JSONValue {
+        var members: [String: JSONValue] = ["path": .string(path), "message": .string(message)]
+        if let value { members["value"] = .string(value) }
+        return .object(members)
     }
 }
 
@@ -151,7 +251,7 @@ struct Undeploy: ParsableCommand {
         let topic = target.thing.map { Topics(thing: $0).deployment } ?? Topics.groupDeployment(target.group!)
         let session = try Session(broker)
         defer { session.close() }
-        try session.publish(topic, [], retain: true)
+        try session.publishConfirmed(topic, [], retain: true, timeoutSeconds: broker.waitSeconds)
         print("cleared \(topic)")
     }
 }

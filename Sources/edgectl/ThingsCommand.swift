@@ -34,7 +34,7 @@ struct Things: ParsableCommand {
         // The retained reports come right after the SUBACK; a quiet moment ends them.
         var reports: [String: JSONValue] = [:]
         let now = Clock.monotonicMs()
-        take(session.gather(filter, quietMs: 300, deadlineMs: now + Int64(broker.waitSeconds) * 1000), into: &reports)
+        Things.take(session.gather(filter, quietMs: 300, deadlineMs: now + Int64(broker.waitSeconds) * 1000), into: &reports)
         show(reports)
         guard watch else {
             if FleetTable.things(reports, group: group).isEmpty {
@@ -44,14 +44,21 @@ struct Things: ParsableCommand {
             return
         }
         while true {
-            take(session.next(filter), into: &reports)
+            Things.take(session.next(filter), into: &reports)
             // A burst (a group deployment) is drawn once.
-            take(session.gather(filter, quietMs: 200, deadlineMs: Clock.monotonicMs() + 1000), into: &reports)
+            Things.take(session.gather(filter, quietMs: 200, deadlineMs: Clock.monotonicMs() + 1000), into: &reports)
             show(reports)
         }
     }
 
-    private func take(_ messages: [MQTTMessage], into reports: inout [String: JSONValue]) {
+    /// The health reports among `messages`, by thing.
+    static func reports(_ messages: [MQTTMessage]) -> [String: JSONValue] {
+        var reports: [String: JSONValue] = [:]
+        take(messages, into: &reports)
+        return reports
+    }
+
+    private static func take(_ messages: [MQTTMessage], into reports: inout [String: JSONValue]) {
         for message in messages {
             let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
             guard levels.count == 4, !levels[2].isEmpty else { continue }

@@ -342,3 +342,54 @@ def test_stop_and_start_a_function_through_the_control_topic_kept_in_the_shadow(
     assert edge.send("sensors/+/x", {"n": 1}, "echo")["status"] == "ok"
     missing = _run(agent_bin, "stop", thing, "nosuch", env=env)
     assert missing.returncode == 1 and "has no function nosuch (it has: echo)" in missing.stderr, missing
+
+
+def test_deploy_to_a_group_follows_every_member_and_names_those_that_failed(agent, broker, tmp_path, agent_bin, echo_bin,
+                                                                             make_observer):
+    group = h.unique("line-")
+    names = sorted(h.unique("cam-") for _ in range(3))
+    agents = [agent(thing_name=name, groups=(group,), state_dir=tmp_path / name) for name in names]
+    outsider = agent(thing_name=h.unique("other-"), state_dir=tmp_path / "other")
+    observer = make_observer(broker.port)
+    for name in names + [outsider.thing]:
+        observer.wait_for("edge/things/%s/health" % name, lambda m: m.json.get("status") == "online", what="%s online" % name)
+    agents[2].stop()
+    observer.wait_for("edge/things/%s/health" % names[2], lambda m: m.json.get("status") == "offline", what="%s offline" % names[2])
+    env = {"EDGECTL_HOST": "127.0.0.1", "EDGECTL_PORT": str(broker.port), "EDGECTL_TIMEOUT": "60"}
+
+    deployed = _run(agent_bin, "deploy", _deployment(tmp_path, echo_bin, "echo", 1), "--group", group, "--json", env=env)
+    assert deployed.returncode == 0, deployed
+    outcome = json.loads(deployed.stdout)
+    assert outcome["results"] == [{"thing": names[0], "status": "SUCCEEDED"}, {"thing": names[1], "status": "SUCCEEDED"},
+                                  {"thing": names[2], "status": "OFFLINE"}], outcome
+    assert outcome["succeeded"] == 2 and outcome["failed"] == 0 and outcome["offline"] == [names[2]], outcome
+
+    script = tmp_path / "quiet"
+    script.write_text("#!/bin/sh\nexit 3\n")
+    script.chmod(0o755)
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(h.document("echo", 2, {"quiet": {
+        "version": "1", "command": ["quiet"], "artifacts": [h.artifact(script, name="quiet")], "restart": {"maxFailures": 1}}})))
+    failed = _run(agent_bin, "deploy", broken, "--group", group, env=env)
+    assert failed.returncode == 1, failed
+    assert "following 2 online members of group %s (1 offline" % group in failed.stdout, failed.stdout
+    for name in names[:2]:
+        assert "%s: ROLLED_BACK — " % name in failed.stdout, failed.stdout
+    assert "0 of 2 online members of group %s SUCCEEDED" % group in failed.stdout, failed.stdout
+    assert "offline, not waited for: %s" % names[2] in failed.stdout, failed.stdout
+    assert "2 members of group %s did not take the deployment: %s ROLLED_BACK, %s ROLLED_BACK" % (group, names[0], names[1]) \
+        in failed.stderr, failed.stderr
+
+
+def test_validate_and_deploy_print_json(agent_bin, tmp_path, echo_bin):
+    good = _run(agent_bin, "validate", _deployment(tmp_path, echo_bin, "echo", 4), "--json")
+    assert good.returncode == 0 and json.loads(good.stdout) == {"valid": True, "deploymentId": "echo", "revision": 4,
+                                                                  "functions": ["echo"]}, good
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"deploymentId": "x", "revision": 0, "functions": {}}))
+    refused = _run(agent_bin, "validate", bad, "--json")
+    assert refused.returncode == 1, refused
+    issues = json.loads(refused.stdout)
+    assert issues["valid"] is False and any(issue["path"] == "revision" for issue in issues["issues"]), issues
+    nothing = _run(agent_bin, "deploy", bad, "--thing", "t", "--json")
+    assert nothing.returncode == 1 and json.loads(nothing.stdout)["published"] is False, nothing
