@@ -1,6 +1,6 @@
 import Synchronization
 
-/// The agent's own newest log lines, kept in memory (a few hundred, a bounded number of bytes)
+/// The agent's own newest log lines, kept in memory (256 lines, 32 KiB at most)
 /// so an operator can read them over MQTT (`edgectl logs THING`) without a shell on the device.
 /// Each line has a sequence number, so a reader can ask for what came after the last it saw.
 public final class RecentLines: Sendable {
@@ -15,7 +15,7 @@ public final class RecentLines: Sendable {
     public let maxLines: Int
     public let maxBytes: Int
 
-    public init(maxLines: Int = 500, maxBytes: Int = 64 * 1024) {
+    public init(maxLines: Int = 256, maxBytes: Int = 32 * 1024) {
         self.maxLines = maxLines
         self.maxBytes = maxBytes
     }

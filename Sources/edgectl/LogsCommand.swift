@@ -12,7 +12,7 @@ struct Logs: ParsableCommand {
         abstract: "Print a function's log (or the agent's own) from a thing, over MQTT.",
         discussion: """
             The agent serves the newest lines of FUNCTION's log (<stateDir>/logs/FUNCTION.log and the file rotation \\
-            kept, each line stamped with the time the agent read it) or, without FUNCTION, the last few hundred lines \\
+            kept, each line stamped with the time the agent read it) or, without FUNCTION, its last 256 lines \\
             of its own log, on its control topic. An answer carries at most 64 KiB of lines, and the agent serves at \\
             most 256 KiB of lines a second. No shell on the device and no read access to its files are needed.
 
