@@ -240,6 +240,19 @@ def test_the_page_follows_the_fleet_live(agent, broker, agent_bin, echo_bin, tmp
               and "connection lost" in _cards(d)[grouped[1]].text, "%s offline by its last will" % grouped[1])
         elapsed = time.monotonic() - started
 
+        # The broker restarts (nothing kept): the dashboard reconnects and subscribes again by
+        # itself, and the page follows what happens after, here a second crash.
+        broker.stop()
+        broker.start()
+        live = [grouped[0], alone]
+        _wait(browser, lambda d: all(_cards(d)[n].get_attribute("data-status") == "online" for n in live),
+              "%s online again after the broker restarted" % " and ".join(live))
+        pid = edge.function_health("echo", lambda f: f.get("pid") and f.get("pid") != pid and f["state"] == "RUNNING",
+                                   what="echo running again on %s" % alone)["pid"]
+        os.kill(pid, signal.SIGKILL)
+        _wait(browser, lambda d: int(_function_row(d, alone, "echo").find_element("css selector", ".restarts").text) >= 2,
+              "the second restart of echo on %s, after the broker restarted" % alone)
+
         row = _function_row(browser, grouped[0], "echo")
         assert len(row.find_elements("css selector", ".bar")) == 2, row.text
         ARTIFACTS.mkdir(exist_ok=True)
