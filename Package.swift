@@ -91,9 +91,9 @@ let package = Package(
         .testTarget(name: "EdgeCgroupsTests", dependencies: ["EdgeCgroups", "EdgeCore", "EdgePOSIX"]),
         // Against a real Mosquitto on a free loopback port.
         .testTarget(name: "EdgeMQTTTests", dependencies: ["EdgeCore", "EdgeMQTT", "EdgePOSIX"]),
-        // The shell's own parts that need no broker or process (the service group).
         // edgectl dashboard's state, folded from messages, and its access checks.
         .testTarget(name: "EdgectlDashboardTests", dependencies: ["edgectl", "EdgeCore", "EdgeJSON"]),
+        // The shell's own parts that need no broker or process (the service group).
         .testTarget(name: "EdgeAgentTests", dependencies: ["EdgeAgent", "EdgeCore", "EdgeJSON", "EdgePOSIX"],
                     linkerSettings: [.linkedLibrary("sqlite3")]),
     ],
