@@ -41,6 +41,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // HdrHistogram, for the benchmarks' load generator only.
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // The web server of `edgectl dashboard` only (never linked into the agent), and the two
+        // of its own dependencies the dashboard names: its logger, and the channel's bound port.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // One bridge target per C library.
@@ -69,6 +74,9 @@ let package = Package(
         .executableTarget(name: "edgectl", dependencies: [
             "EdgeCore", "EdgeJSON", "EdgeMQTT", "EdgePOSIX", "CMosquitto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // The benchmarks' MQTT load generator and broker-only echo baseline (not installed on devices).
         .executableTarget(name: "edge-loadgen", dependencies: [
@@ -83,6 +91,8 @@ let package = Package(
         .testTarget(name: "EdgeCgroupsTests", dependencies: ["EdgeCgroups", "EdgeCore", "EdgePOSIX"]),
         // Against a real Mosquitto on a free loopback port.
         .testTarget(name: "EdgeMQTTTests", dependencies: ["EdgeCore", "EdgeMQTT", "EdgePOSIX"]),
+        // edgectl dashboard's state, folded from messages, and its access checks.
+        .testTarget(name: "EdgectlDashboardTests", dependencies: ["edgectl", "EdgeCore", "EdgeJSON"]),
         // The shell's own parts that need no broker or process (the service group).
         .testTarget(name: "EdgeAgentTests", dependencies: ["EdgeAgent", "EdgeCore", "EdgeJSON", "EdgePOSIX"],
                     linkerSettings: [.linkedLibrary("sqlite3")]),

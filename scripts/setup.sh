@@ -12,7 +12,10 @@ debian_packages=(mosquitto mosquitto-clients libmosquitto-dev libjson-c-dev libc
                  iproute2 nftables
                  # The other brokers of the test matrix and the cluster benchmark (docs/brokers.md):
                  # the tests start each on free loopback ports, never as a system service.
-                 nats-server rabbitmq-server ejabberd)
+                 nats-server rabbitmq-server ejabberd
+                 # The dashboard's browser test (Tests/Integration/test_dashboard.py): headless
+                 # Chromium driven through the system's chromedriver, never a downloaded one.
+                 chromium chromium-driver)
 missing=()
 for package in "${debian_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -42,7 +45,7 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto
 fi
 
 python="${PYTHON:-python3}"
-if ! "$python" -c 'import paho.mqtt, pytest, onnxruntime, numpy' 2>/dev/null; then
+if ! "$python" -c 'import paho.mqtt, pytest, onnxruntime, numpy, selenium' 2>/dev/null; then
     echo "setup: installing Python packages from requirements-dev.txt"
     "$python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
         || "$python" -m pip install --quiet --disable-pip-version-check --break-system-packages -r requirements-dev.txt
