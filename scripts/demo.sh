@@ -20,12 +20,7 @@ if [ "$#" -gt 1 ] || [ ! -f "examples/$example/demo_client.py" ] || [[ "$example
     exit 2
 fi
 count="${DEMO_COUNT:-}"
-scripts/setup.sh
-
-echo "== building edge-agent and edgectl (release)"
-swift build -c release --product edge-agent
-swift build -c release --product edgectl
-bin="$(swift build -c release --show-bin-path)"
+bin="$(build_release)"
 
 run="$repo/run/demo"
 rm -rf "$run"
@@ -49,8 +44,7 @@ if [ "$(id -u)" -eq 0 ] && ! reachable_by_others "$run"; then
     state="/var/tmp/edge-agent-demo"
     rm -rf "$state"
 fi
-function_python="${EDGE_FUNCTION_VENV:-/opt/edge-agent/python}/bin/python3"
-[ -x "$function_python" ] || function_python="$repo/run/function-python/bin/python3"
+function_python="$(function_python)"
 
 echo "== starting edge-agent (thing demo-device, state in $state, functions run by $function_python)"
 "$bin/edge-agent" --thing-name demo-device --broker-port "$port" --state-dir "$state" \

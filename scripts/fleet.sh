@@ -25,11 +25,7 @@ done
 [[ "$group" =~ ^[A-Za-z0-9_-]+$ ]] || { echo "fleet: --group is letters, digits, - and _" >&2; exit 2; }
 [[ "$port" =~ ^[0-9]+$ ]] || { echo "fleet: --port is a number" >&2; exit 2; }
 
-scripts/setup.sh
-echo "== building edge-agent and edgectl (release)"
-swift build -c release --product edge-agent
-swift build -c release --product edgectl
-bin="$(swift build -c release --show-bin-path)"
+bin="$(build_release)"
 
 run="$repo/run/fleet"
 rm -rf "$run"
@@ -40,8 +36,7 @@ if [ "$(id -u)" -eq 0 ] && ! reachable_by_others "$run"; then
     states="/var/tmp/edge-agent-fleet"
     rm -rf "$states"
 fi
-function_python="${EDGE_FUNCTION_VENV:-/opt/edge-agent/python}/bin/python3"
-[ -x "$function_python" ] || function_python="$repo/run/function-python/bin/python3"
+function_python="$(function_python)"
 
 pids=()
 cleanup() {

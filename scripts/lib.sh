@@ -54,3 +54,21 @@ reachable_by_others() {
     done
     return 0
 }
+
+# build_release: installs what is missing (setup.sh), builds edge-agent and edgectl (release) and
+# prints the folder they are in.
+build_release() {
+    # (Each step checked: errexit does not reach into a command substitution.)
+    scripts/setup.sh >&2 || return
+    echo "== building edge-agent and edgectl (release)" >&2
+    swift build -c release --product edge-agent >&2 || return
+    swift build -c release --product edgectl >&2 || return
+    swift build -c release --show-bin-path
+}
+
+# function_python: the interpreter functions run with (setup.sh's venv).
+function_python() {
+    local python="${EDGE_FUNCTION_VENV:-/opt/edge-agent/python}/bin/python3"
+    [ -x "$python" ] || python="$PWD/run/function-python/bin/python3"
+    echo "$python"
+}
