@@ -18,6 +18,9 @@ extension Agent: FunctionRunnerDelegate, DeploymentCoordinatorDelegate {
 
     func runner(_ runner: FunctionRunner, publish topic: String, bytes: [UInt8], qos: Int, retain: Bool) -> String? {
         if let problem = TopicName.problem(in: topic) { return "cannot publish to '\(topic)': \(problem)" }
+        // Whatever its allow-list says: a function must not reach the agents' control plane
+        // (deployments, health, events, invocations, the control topic) on a broker without an ACL.
+        if let problem = TopicConfinement.functionPublishProblem(topic) { return "cannot publish to '\(topic)': \(problem)" }
         guard runner.spec.mayPublish(to: topic) else {
             let allowed = runner.spec.publish.map(\.text).joined(separator: ", ")
             return "'\(topic)' is outside this function's publish allow-list (\(allowed.isEmpty ? "empty" : allowed)); add a matching filter to functions.\(runner.name).publish"

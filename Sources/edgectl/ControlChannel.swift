@@ -26,7 +26,8 @@ final class ControlChannel {
 
     /// Sends one request and returns the agent's answer: its `result` when `status` is ok; an
     /// error answer fails with the agent's message (exit 1), no answer in time with exit 3.
-    func request(_ action: String, function: String?, _ fields: [String: JSONValue] = [:]) throws -> JSONValue {
+    /// With `timeoutSeconds`, no answer in that time throws `NoAnswer` (nothing said) instead.
+    func request(_ action: String, function: String?, _ fields: [String: JSONValue] = [:], timeoutSeconds quiet: Int? = nil) throws -> JSONValue {
         sent += 1
         let id = "\(replyTopic.split(separator: "/").last ?? "")-\(sent)"
         var members = fields
@@ -36,10 +37,11 @@ final class ControlChannel {
         if let function { members["function"] = .string(function) }
         try session.publishConfirmed(Topics(thing: thing).control, JSONCodec.serialize(.object(members)), retain: false,
                                      timeoutSeconds: timeoutSeconds)
-        guard let message = try session.waitFor(replyTopic, timeoutSeconds: timeoutSeconds, { message in
+        guard let message = try session.waitFor(replyTopic, timeoutSeconds: quiet ?? timeoutSeconds, { message in
             guard case .success(let answer) = JSONCodec.parse(message.payload) else { return false }
             return answer["requestId"]?.stringValue == id
         }), case .success(let answer) = JSONCodec.parse(message.payload) else {
+            if quiet != nil { throw NoAnswer() }
             throw noAnswer("no answer from \(thing) to \(action) within \(timeoutSeconds) s: is its agent online and as new as this edgectl (\(ProductVersion.text))? "
                            + "(edgectl things)")
         }
@@ -64,6 +66,9 @@ final class ControlChannel {
         return health
     }
 }
+
+/// No answer within a request's own timeout (said by the caller, if at all).
+struct NoAnswer: Error {}
 
 /// The agent's error answer to a control request: printed as `TYPE: message`, exit 1.
 struct ControlRefusal: Error, CustomStringConvertible {

@@ -12,8 +12,8 @@ struct GroupProgress {
     let revision: Int64
     /// Each member online at the start, and each thing that reported on this deployment since.
     private(set) var members: [String: Entry]
-    /// Members that were offline: listed in the summary, not waited for.
-    let offline: [String]
+    /// Members that were offline: listed in the summary, not waited for (until one reports).
+    private(set) var offline: [String]
 
     struct Entry: Equatable {
         var state = "WAITING"
@@ -37,6 +37,7 @@ struct GroupProgress {
         let before = members[thing]
         guard before.map({ !Self.terminal.contains($0.state) }) ?? true else { return nil }
         members[thing] = Entry(state: state, reason: status["reason"]?.stringValue)
+        offline.removeAll { $0 == thing }
         return Self.terminal.contains(state) ? thing : nil
     }
 

@@ -53,10 +53,11 @@ struct Logs: ParsableCommand {
         show(answer, always: true)
         guard follow else { return }
         while true {
-            // Straight on while the agent has more; else once a second.
-            if answer["more"]?.boolValue != true { usleep(1_000_000) }
+            // Soon while the agent has more (within its rate: 10 requests, 256 KiB a second); else once a second.
+            usleep(answer["more"]?.boolValue == true ? 200_000 : 1_000_000)
             guard let cursor = answer["cursor"]?.stringValue else { return }
-            answer = try ask(channel, ["cursor": .string(cursor)])
+            guard let next = try askFollowing(channel, cursor: cursor) else { continue }
+            answer = next
             if answer["gap"]?.boolValue == true { printError("edgectl: lines were rotated away before they could be read") }
             show(answer, always: false)
         }
@@ -65,6 +66,20 @@ struct Logs: ParsableCommand {
     private func ask(_ channel: ControlChannel, _ fields: [String: JSONValue]) throws -> JSONValue {
         do {
             return try channel.request("logs", function: function, fields)
+        } catch let refusal as ControlRefusal {
+            throw Failure("\(thing) did not serve the log: \(refusal)")
+        }
+    }
+
+    /// The next answer while following; nil to ask again with the same cursor: over the agent's
+    /// rate (it refuses, or drops a request in a flood), which only slows a follower down.
+    private func askFollowing(_ channel: ControlChannel, cursor: String) throws -> JSONValue? {
+        do {
+            return try channel.request("logs", function: function, ["cursor": .string(cursor)], timeoutSeconds: 5)
+        } catch let refusal as ControlRefusal where refusal.type == "RateLimited" {
+            return nil
+        } catch is NoAnswer {
+            return nil
         } catch let refusal as ControlRefusal {
             throw Failure("\(thing) did not serve the log: \(refusal)")
         }
@@ -91,7 +106,9 @@ struct Logs: ParsableCommand {
     static func stamp(_ text: String, nowMs: Int64) -> String? {
         let units: [Character: Int64] = ["s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000]
         if let unit = text.last.flatMap({ units[$0] }), let count = Int64(text.dropLast()), count >= 0 {
-            return Clock.iso8601(ms: nowMs - count * unit)
+            let (span, overflow) = count.multipliedReportingOverflow(by: unit)
+            guard !overflow, span <= nowMs else { return nil }
+            return Clock.iso8601(ms: nowMs - span)
         }
         guard text.hasSuffix("Z") else { return nil }
         var body = String(text.dropLast())

@@ -95,11 +95,11 @@ private func request(_ operation: ShadowBook.Operation, _ document: [String: JSO
     let session = try Session(broker)
     defer { session.close() }
     let prefix = "\(ShadowTopics(thing: target.thing, root: target.topicRoot).prefix(target.name))/\(operation.rawValue)"
-    try session.client.subscribe("\(prefix)/+", qos: 1)
+    try session.subscribe("\(prefix)/+", timeoutSeconds: broker.waitSeconds)
     let token = "edgectl-\(getpid())-\(Clock.monotonicNs())"
     var members = document
     members["clientToken"] = .string(token)
-    try session.publish(prefix, JSONCodec.serialize(.object(members)), retain: false)
+    try session.publishConfirmed(prefix, JSONCodec.serialize(.object(members)), retain: false, timeoutSeconds: broker.waitSeconds)
     let replies = ["\(prefix)/accepted", "\(prefix)/rejected"]
     guard let reply = try session.waitFor(anyOf: replies, timeoutSeconds: broker.waitSeconds, { message in
         guard case .success(let value) = JSONCodec.parse(message.payload) else { return false }

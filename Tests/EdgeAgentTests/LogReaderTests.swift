@@ -75,16 +75,21 @@ import EdgePOSIX
         #expect(throws: ControlError.self) { try LogReader.read(path: "\(directory)/f.log", ControlRequest(action: .logs, function: "f")).get() }
     }
 
-    @Test func theAgentsOwnLinesAreKeptBoundedAndFollowedByNumber() throws {
+    @Test func theAgentsOwnLinesAreKeptBoundedAndFollowedByNumberUntilItRestarts() throws {
         let recent = RecentLines(maxLines: 3)
         for n in 1...4 { recent.append("2026-12-05T15:00:0\(n).000Z info line \(n)") }
-        let all = try LogReader.read(recent, ControlRequest(action: .logs, lines: 2)).get()
+        let all = try LogReader.read(recent, ControlRequest(action: .logs, lines: 2), boot: 7).get()
         #expect(all["lines"] == ["2026-12-05T15:00:03.000Z info line 3", "2026-12-05T15:00:04.000Z info line 4"])
         recent.append("2026-12-05T15:00:05.000Z info line 5")
-        let next = try LogReader.read(recent, ControlRequest(action: .logs, cursor: all["cursor"]?.stringValue)).get()
+        let next = try LogReader.read(recent, ControlRequest(action: .logs, cursor: all["cursor"]?.stringValue), boot: 7).get()
         #expect(next["lines"] == ["2026-12-05T15:00:05.000Z info line 5"] && next["gap"] == nil)
         for n in 6...9 { recent.append("line \(n)") }
-        let late = try LogReader.read(recent, ControlRequest(action: .logs, cursor: next["cursor"]?.stringValue)).get()
+        let late = try LogReader.read(recent, ControlRequest(action: .logs, cursor: next["cursor"]?.stringValue), boot: 7).get()
         #expect(late["gap"] == true && late["lines"] == ["line 7", "line 8", "line 9"])
+        // The agent restarted (a new boot, numbers from 0 again): what it kept comes, as a gap.
+        let fresh = RecentLines()
+        fresh.append("started again")
+        let after = try LogReader.read(fresh, ControlRequest(action: .logs, cursor: late["cursor"]?.stringValue), boot: 8).get()
+        #expect(after["gap"] == true && after["lines"] == ["started again"])
     }
 }

@@ -84,7 +84,20 @@ import Testing
 
     @Test func aCursorRoundTripsAndAnotherTextIsRefused() {
         #expect(LogCursor(LogCursor.file(inode: 42, offset: 7).text) == .file(inode: 42, offset: 7))
-        #expect(LogCursor(LogCursor.memory(sequence: 3).text) == .memory(sequence: 3))
-        #expect(LogCursor("f-1") == nil && LogCursor("m--1") == nil && LogCursor("z-1-2") == nil)
+        #expect(LogCursor(LogCursor.memory(boot: 1796484814000, sequence: 3).text) == .memory(boot: 1796484814000, sequence: 3))
+        #expect(LogCursor("f-1") == nil && LogCursor("m-1--1") == nil && LogCursor("m-3") == nil && LogCursor("z-1-2") == nil)
+        #expect(LogCursor("f-1-99999999999999999999") == nil, "an offset past Int is refused, not a crash")
+    }
+
+    @Test func anAnswerIsMeasuredAsTheJSONItBecomes() {
+        #expect(LogTail.encodedSize("abc") == 6)
+        #expect(LogTail.encodedSize("a\"b\\") == 3 + 6)
+        #expect(LogTail.encodedSize("\u{1}\u{1}") == 3 + 12)
+        let control = [UInt8](repeating: 1, count: 100) + [10]
+        let lines = (0..<10).flatMap { _ in control }
+        let split = LogTail.split(lines[...], maxEncodedBytes: 1000)
+        #expect(split.lines.count == 1 && split.full && split.consumed == 101, "one line of 603 bytes fits, the second does not")
+        #expect(!LogTail.split(lines[...]).full && LogTail.split(lines[...]).lines.count == 10)
+        #expect(LogTail.fitOldest(["aaaa", "bbbb", "cccc"], maxBytes: 15) == ["aaaa", "bbbb"])
     }
 }

@@ -54,4 +54,26 @@ import Testing
         #expect(broken.supervisor.state == .broken)
         #expect(broken.send(.restartRequested).isEmpty)
     }
+
+    @Test func anOnDemandFunctionRestartedWhileItFirstStartsStartsAgain() {
+        var driver = SupervisorDriver(supervised(lifecycle: .onDemand))
+        driver.send(.start)
+        #expect(driver.supervisor.state == .starting)
+        driver.send(.restartRequested)
+        let exited = driver.send(.exited(InstanceID(1), status: "was killed by SIGTERM", limitReason: nil))
+        #expect(exited.contains(.spawn(InstanceID(2))), "not left STARTING with no process")
+        let ready = driver.send(.message(InstanceID(2), .ready(liveConfig: true)))
+        #expect(ready.contains(.announceReady) && driver.supervisor.state == .running)
+    }
+
+    @Test func anOnDemandFunctionThatHasLoadedWaitsForItsNextEventAfterARestart() {
+        var driver = SupervisorDriver(supervised(lifecycle: .onDemand))
+        driver.startReady()
+        driver.send(.restartRequested)
+        let exited = driver.send(.exited(InstanceID(1), status: "exited with status 0", limitReason: nil))
+        #expect(!exited.contains { if case .spawn = $0 { true } else { false } })
+        #expect(driver.supervisor.state == .idle)
+        let event = driver.send(.enqueue(invocation("e1")))
+        #expect(event.contains(.spawn(InstanceID(2))))
+    }
 }

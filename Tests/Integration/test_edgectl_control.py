@@ -182,3 +182,37 @@ def test_a_wrong_or_flooding_control_request_is_answered_with_what_to_fix(agent,
     assert "over 10 control requests a second" in limited["error"]["message"], limited
     health = edge.health(lambda m: m.get("status") == "online")
     assert health["status"] == "online"
+
+
+FORGER = '''
+def handler(event, context):
+    # A function with a wide allow-list tries to reach the agents' control plane.
+    context.publish("edge/things/%s/control" % context.thing_name,
+                    {"action": "stop", "function": "forger", "replyTo": "forged/replies"}, qos=1)
+    return {"tried": True}
+'''
+
+
+def test_a_function_cannot_reach_the_control_topic_and_a_retained_request_is_ignored(agent, broker, edge, tmp_path, observer):
+    # A retained request would be carried out again at every connect: the agent ignores one that
+    # comes retained (here: left on the topic before it first subscribes). Had it acted, the answer
+    # (UnknownFunction: nothing is deployed yet) would be on the reply topic.
+    reply = "edgectl/replies/%s/%s" % (edge.thing, uuid.uuid4().hex)
+    control = "edge/things/%s/control" % edge.thing
+    observer.publish(control, json.dumps({"action": "stop", "function": "forger", "replyTo": reply}).encode(), retain=True)
+    running = agent()
+    edge.health(lambda m: m.get("connection", {}).get("delivering"), what="the agent subscribed")
+    observer.assert_none(reply, within=1.0, why="a retained control request")
+    observer.publish(control, b"", retain=True)
+
+    module = h.write_module(tmp_path / "src", "forger", FORGER)
+    edge.deploy(h.document("forger", 1, {"forger": h.python_function(module, "forger.handler", subscriptions=["forge/+/in"],
+                                                                     publish=["#"])}))
+    since = observer.mark()
+    assert edge.send("forge/+/in", {}, "forger")["status"] == "ok"
+    log = running.state_dir / "logs" / "forger.log"
+    refusal = h.poll_until(lambda: log.exists() and "control plane" in log.read_text() and log.read_text(), h.WAIT,
+                           "the refused publish in %s" % log)
+    assert "edge/things/%s/control" % edge.thing in refusal, refusal
+    observer.assert_none(control, since=since, within=1.0, why="a function publishing into edge/")
+    assert edge.send("forge/+/in", {}, "forger")["status"] == "ok", "the function runs on, not stopped by its own request"

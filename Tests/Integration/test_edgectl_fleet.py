@@ -288,6 +288,17 @@ def test_under_tls_and_the_shipped_acl_edgectl_deploys_lists_and_invokes(agent, 
     assert restarted.returncode == 0 and json.loads(restarted.stdout)["state"] == "RUNNING", restarted
     own = _run(agent_bin, "logs", thing, "--lines", "500", env=env)
     assert own.returncode == 0 and "function restart requested" in own.stdout, own
+    stopped = _run(agent_bin, "stop", thing, "echo", "--json", env=env)
+    assert stopped.returncode == 0 and json.loads(stopped.stdout)["state"] == "DISABLED", stopped
+    shadow = _run(agent_bin, "shadow", "get", "--thing", thing, env=env)
+    assert shadow.returncode == 0 and json.loads(shadow.stdout)["state"]["desired"]["functions"]["echo"]["enabled"] is False, shadow
+    assert _run(agent_bin, "start", thing, "echo", env=env).returncode == 0
+    status = _run(agent_bin, "status", "--thing", thing, "--json", env=env)
+    assert status.returncode == 0 and json.loads(status.stdout)["status"] == "SUCCEEDED", status
+    health = _run(agent_bin, "health", "--thing", thing, "--json", env=env)
+    assert health.returncode == 0 and json.loads(health.stdout)["functions"]["echo"]["state"] in ("RUNNING", "STARTING"), health
+    cleared = _run(agent_bin, "undeploy", "--thing", thing, env=env)
+    assert cleared.returncode == 0 and "cleared edge/things/%s/deployment" % thing in cleared.stdout, cleared
 
 
 def test_check_says_what_is_wrong_with_a_thing_and_how_to_fix_it(agent, broker, thing, agent_bin, tmp_path, make_observer):

@@ -13,6 +13,13 @@ extension Agent {
     static let controlLogBytesPerSecond = 256 * 1024
 
     func routeControl(_ message: MQTTMessage) {
+        // A request is a moment's: one retained on the topic would be carried out again at every
+        // connect (even after the opposite request), so it is ignored, and said.
+        if message.retain {
+            logger.warning("a retained control request was ignored: publish control requests without the retain flag, "
+                           + "and clear this one (mosquitto_pub -r -n -t \(topics.control))")
+            return
+        }
         let now = Clock.monotonicMs()
         let parsed: Result<ControlRequest, ControlError>
         var document: JSONValue?
@@ -121,11 +128,15 @@ extension Agent {
         if cloudShadows != nil {
             cloudShadowRequests += 1
             let number = cloudShadowRequests
-            cloudShadowReplies[number] = { reply in
+            cloudShadowReplies[number] = { [unowned self] reply in
                 guard reply.accepted else {
                     let message = reply.payload["message"]?.stringValue ?? "refused"
                     return answer(.failure(.failed("the shadow service refused desired.functions.\(name).enabled: \(reply.errorCode ?? 0) \(message)")))
                 }
+                // Taken as the service accepted it, not only once a delta comes: a BROKEN function
+                // whose desired enabled was true already gets no delta, and must be re-armed.
+                self.shadows.adopt(nil, (self.shadows.book.kept(nil) ?? ShadowDocument()).merging(accepted: reply.payload))
+                self.classicShadowChanged(ShadowRequest(desired: desired))
                 done()
             }
             sendToShadowService { $0.update(nil, fields: ["state": ["desired": desired]], origin: .function(number), nowMs: Clock.monotonicMs()) }
@@ -148,10 +159,10 @@ extension Agent {
             if let unknown = deployedFunction(name) { return .failure(unknown) }
             result = LogReader.read(path: "\(host.logDir)/\(name).log", request)
         } else {
-            result = LogReader.read(logger.recent, request)
+            result = LogReader.read(logger.recent, request, boot: startedMs)
         }
         guard case .success(let lines) = result else { return result }
-        let bytes = lines["lines"]?.arrayValue?.reduce(0) { $0 + ($1.stringValue?.utf8.count ?? 0) + 1 } ?? 0
+        let bytes = lines["lines"]?.arrayValue?.reduce(0) { $0 + LogTail.encodedSize($1.stringValue ?? "") } ?? 0
         if case .allowed = logBudget.take(bytes: min(bytes, Agent.controlLogBytesPerSecond), nowMs: nowMs) { return result }
         return .failure(.rateLimited("over \(Agent.controlLogBytesPerSecond / 1024) KiB of log lines a second; ask again in a second"))
     }

@@ -18,18 +18,21 @@ enum LogReader {
         }
     }
 
-    /// The agent's own lines (`RecentLines`).
-    static func read(_ recent: RecentLines?, _ request: ControlRequest) -> Result<JSONValue, ControlError> {
+    /// The agent's own lines (`RecentLines`) since it started at `boot`.
+    static func read(_ recent: RecentLines?, _ request: ControlRequest, boot: Int64) -> Result<JSONValue, ControlError> {
         guard let recent else { return .failure(.failed("this agent keeps no log lines in memory")) }
-        if case .memory(let sequence)? = request.cursor.flatMap(LogCursor.init) {
-            let found = recent.lines(after: sequence)
-            let taken = oldestFitting(found.lines)
-            let more = taken.count < found.lines.count
-            return .success(answer(taken, cursor: .memory(sequence: found.next - (found.lines.count - taken.count)), more: more, gap: found.gap))
+        if case .memory(let since, let sequence)? = request.cursor.flatMap(LogCursor.init) {
+            // A cursor from before a restart: its numbers mean nothing now; what is kept comes, as a gap.
+            let restarted = since != boot
+            let found = recent.lines(after: restarted ? 0 : sequence)
+            let taken = LogTail.fitOldest(found.lines)
+            let next = found.next - (found.lines.count - taken.count)
+            return .success(answer(taken, cursor: .memory(boot: boot, sequence: next), more: taken.count < found.lines.count,
+                                   gap: found.gap || restarted || sequence > found.next))
         }
         let found = recent.lines(after: nil)
         let chosen = LogTail.fit(LogTail.select(found.lines, last: request.lines, since: request.since))
-        return .success(answer(chosen.lines, cursor: .memory(sequence: found.next), more: false, gap: false, dropped: chosen.dropped))
+        return .success(answer(chosen.lines, cursor: .memory(boot: boot, sequence: found.next), more: false, gap: false, dropped: chosen.dropped))
     }
 
     // MARK: Files
@@ -82,16 +85,17 @@ enum LogReader {
         let read = try Files.readRange(path, from: start, count: LogTail.maxAnswerBytes)
         let full = read.bytes.count == LogTail.maxAnswerBytes
         let remaining = read.status.size - start - read.bytes.count
-        var split = LogTail.split(read.bytes[...], takeUnfinished: fileEnded && !full && remaining <= 0)
+        var split = LogTail.split(read.bytes[...], takeUnfinished: fileEnded && !full && remaining <= 0,
+                                  maxEncodedBytes: LogTail.maxAnswerBytes)
         if split.consumed == 0 && full {
             // One line longer than an answer: taken as it is, cut.
-            split = LogTail.split(read.bytes[...], takeUnfinished: true)
+            split = LogTail.split(read.bytes[...], takeUnfinished: true, maxEncodedBytes: LogTail.maxAnswerBytes)
         }
         let lines = since.map { LogTail.select(split.lines, last: split.lines.count, since: $0) } ?? split.lines
         let end = start + split.consumed
         let done = fileEnded && end >= read.status.size
         let cursor = done ? (next ?? .file(inode: inode, offset: end)) : .file(inode: inode, offset: end)
-        return answer(lines, cursor: cursor, more: full || (fileEnded && !done), gap: gap)
+        return answer(lines, cursor: cursor, more: full || split.full || (fileEnded && !done), gap: gap)
     }
 
     private static func readIfThere(_ path: String, fromEnd count: Int) throws(SystemError) -> (bytes: [UInt8], start: Int, status: FileStatus)? {
@@ -110,18 +114,6 @@ enum LogReader {
     }
 
     // MARK: The answer
-
-    /// The oldest of `lines` that fit an answer (a reader that follows must not skip any).
-    private static func oldestFitting(_ lines: [String]) -> [String] {
-        var total = 0
-        var count = 0
-        for line in lines {
-            total += line.utf8.count + 1
-            if total > LogTail.maxAnswerBytes && count > 0 { break }
-            count += 1
-        }
-        return Array(lines.prefix(count))
-    }
 
     private static func answer(_ lines: [String], cursor: LogCursor, more: Bool, gap: Bool, dropped: Int = 0) -> JSONValue {
         var members: [String: JSONValue] = ["lines": .array(lines.map { .string($0) }), "cursor": .string(cursor.text),

@@ -37,7 +37,9 @@ public enum LogLine {
 /// line number of the agent's own recent lines. Its text is opaque to clients.
 public enum LogCursor: Sendable, Equatable {
     case file(inode: UInt64, offset: Int)
-    case memory(sequence: Int)
+    /// A line number of the agent's lines since it started at `boot` (its start time): numbers
+    /// begin again when it restarts.
+    case memory(boot: Int64, sequence: Int)
 
     public init?(_ text: String) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
@@ -45,9 +47,9 @@ public enum LogCursor: Sendable, Equatable {
         case ("f", 3):
             guard let inode = UInt64(parts[1]), let offset = Int(parts[2]), offset >= 0 else { return nil }
             self = .file(inode: inode, offset: offset)
-        case ("m", 2):
-            guard let sequence = Int(parts[1]), sequence >= 0 else { return nil }
-            self = .memory(sequence: sequence)
+        case ("m", 3):
+            guard let boot = Int64(parts[1]), let sequence = Int(parts[2]), sequence >= 0 else { return nil }
+            self = .memory(boot: boot, sequence: sequence)
         default:
             return nil
         }
@@ -56,7 +58,7 @@ public enum LogCursor: Sendable, Equatable {
     public var text: String {
         switch self {
         case .file(let inode, let offset): return "f-\(inode)-\(offset)"
-        case .memory(let sequence): return "m-\(sequence)"
+        case .memory(let boot, let sequence): return "m-\(boot)-\(sequence)"
         }
     }
 }
@@ -73,26 +75,37 @@ public enum LogTail {
     /// The lines in `bytes`, split at newlines (which are not kept; invalid UTF-8 is replaced).
     /// `dropFirst` drops a first line that began before these bytes (a read from the middle of
     /// a file). Bytes after the last newline are not a line yet unless `takeUnfinished` (a read
-    /// that stopped at its limit); `consumed` counts the bytes the lines came from.
-    public static func split(_ bytes: ArraySlice<UInt8>, dropFirst: Bool = false, takeUnfinished: Bool = false)
-        -> (lines: [String], consumed: Int) {
+    /// that stopped at its limit). Lines stop before the one that would take the answer past
+    /// `maxEncodedBytes` (`encodedSize`; `full` then). `consumed` counts the bytes the lines came from.
+    public static func split(_ bytes: ArraySlice<UInt8>, dropFirst: Bool = false, takeUnfinished: Bool = false,
+                             maxEncodedBytes: Int = .max) -> (lines: [String], consumed: Int, full: Bool) {
         var lines: [String] = []
+        var encoded = 0
         var start = bytes.startIndex
         var skipping = dropFirst
         var index = bytes.startIndex
+        /// Takes the line that ends before `end`; false when it does not fit.
+        func take(upTo end: Int) -> Bool {
+            let text = line(bytes[start..<end])
+            let size = encodedSize(text)
+            if encoded + size > maxEncodedBytes && !lines.isEmpty { return false }
+            encoded += size
+            lines.append(text)
+            return true
+        }
         while index < bytes.endIndex {
             if bytes[index] == UInt8(ascii: "\n") {
-                if !skipping { lines.append(line(bytes[start..<index])) }
+                if !skipping && !take(upTo: index) { return (lines, start - bytes.startIndex, true) }
                 skipping = false
                 start = index + 1
             }
             index += 1
         }
         if takeUnfinished && start < bytes.endIndex && !skipping {
-            lines.append(line(bytes[start..<bytes.endIndex]))
+            guard take(upTo: bytes.endIndex) else { return (lines, start - bytes.startIndex, true) }
             start = bytes.endIndex
         }
-        return (lines, start - bytes.startIndex)
+        return (lines, start - bytes.startIndex, false)
     }
 
     private static func line(_ bytes: ArraySlice<UInt8>) -> String {
@@ -112,15 +125,42 @@ public enum LogTail {
         return Array(chosen.suffix(max(0, last)))
     }
 
-    /// The newest of `lines` that fit in `maxBytes`; `dropped` says how many older ones did not.
+    /// The newest of `lines` that fit in `maxBytes` as JSON strings; `dropped` says how many older ones did not.
     public static func fit(_ lines: [String], maxBytes: Int = maxAnswerBytes) -> (lines: [String], dropped: Int) {
         var total = 0
         var kept = 0
         for line in lines.reversed() {
-            total += line.utf8.count + 1
+            total += encodedSize(line)
             if total > maxBytes && kept > 0 { break }
             kept += 1
         }
         return (Array(lines.suffix(kept)), lines.count - kept)
+    }
+
+    /// The oldest of `lines` that fit in `maxBytes` as JSON strings (a reader that follows must
+    /// not skip any: the rest come with the next answer).
+    public static func fitOldest(_ lines: [String], maxBytes: Int = maxAnswerBytes) -> [String] {
+        var total = 0
+        var count = 0
+        for line in lines {
+            total += encodedSize(line)
+            if total > maxBytes && count > 0 { break }
+            count += 1
+        }
+        return Array(lines.prefix(count))
+    }
+
+    /// The bytes `line` takes in an answer: as a JSON string, quoted, with its escapes (a control
+    /// character takes six), and a separator.
+    public static func encodedSize(_ line: String) -> Int {
+        var size = 3
+        for byte in line.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): size += 2
+            case 0..<0x20: size += 6
+            default: size += 1
+            }
+        }
+        return size
     }
 }

@@ -22,6 +22,15 @@ public enum TopicConfinement {
         return nil
     }
 
+    /// Why a function may not publish to `topic` itself (runtime-protocol `publish`), whatever its
+    /// allow-list: the `edge/` namespace is the agents' control plane (deployments, statuses,
+    /// health, events, invocations and the control topic, of this thing and every other).
+    public static func functionPublishProblem(_ topic: String) -> String? {
+        guard topic == "edge" || topic.hasPrefix("edge/") else { return nil }
+        return "the edge/ namespace is the agents' control plane (deployments, health, events, invocations, control), "
+            + "which a function never publishes to; its results go out on its output topic"
+    }
+
     /// The topics a function must never receive as events: the agent's own control messages.
     public static func controlFilters(_ topics: Topics) -> [TopicFilter] {
         [topics.deployment, topics.deploymentStatus, topics.health, topics.events, topics.invokeFilter, topics.control,

@@ -537,8 +537,17 @@ public struct Supervisor: Sendable {
         if state == .idle || state == .running { dispatch() }
     }
 
+    /// After an instance was replaced (a timeout, a configuration it could not take, a restart):
+    /// long-lived functions fill up again; an on-demand one that has loaded before waits for its
+    /// next event, and one that has not yet must start again itself, or it would stay STARTING.
     private mutating func replaceInstances() {
-        if spec.lifecycle == .longLived { fillInstances(minimum: spec.concurrency) } else { dispatch() }
+        if spec.lifecycle == .longLived {
+            fillInstances(minimum: spec.concurrency)
+        } else if !announcedReady {
+            fillInstances(minimum: wantedAtStart)
+        } else {
+            dispatch()
+        }
     }
 
     private mutating func recordFailure(_ reason: String) {

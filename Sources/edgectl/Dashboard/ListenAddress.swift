@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 
 /// Where the dashboard listens: `HOST:PORT` (`[::1]:8080` for IPv6); port 0 takes a free one.
@@ -29,8 +32,14 @@ struct ListenAddress: Sendable, Equatable {
     }
 
     /// Only this machine can connect: 127.0.0.0/8 or ::1.
-    var isLoopback: Bool {
-        host == "::1" || (host.hasPrefix("127.") && host.split(separator: ".").count == 4)
+    /// (A numeric address only: a name such as 127.x.example.com could resolve anywhere.)
+    var isLoopback: Bool { Self.isLoopback(host) }
+
+    static func isLoopback(_ host: some StringProtocol) -> Bool {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, String(host), &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        return inet_pton(AF_INET6, String(host), &v6) == 1 && String(host) == "::1"
     }
 
     /// `host:port` as it goes in a URL.
