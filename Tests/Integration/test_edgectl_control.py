@@ -152,6 +152,12 @@ def test_restart_rearms_a_broken_function_and_refuses_a_stopped_one(agent, broke
     refused = _run(agent_bin, env, "restart", edge.thing, "logfn")
     assert refused.returncode == 1 and "NotPossible" in refused.stderr and "edgectl start %s logfn" % edge.thing in refused.stderr, refused
     assert _run(agent_bin, env, "start", edge.thing, "logfn").returncode == 0
+    # BROKEN again, with desired enabled already true: start re-arms it all the same.
+    mark = edge.obs.mark()
+    assert edge.send("logs/+/in", {"crash": True}, "logfn")["error"]["type"] == "Crashed"
+    edge.function_health("logfn", lambda f: f["state"] == "BROKEN", what="logfn BROKEN again", since=mark)
+    started = _run(agent_bin, env, "start", edge.thing, "logfn")
+    assert started.returncode == 0 and "RUNNING" in started.stdout, started
     unknown = _run(agent_bin, env, "restart", edge.thing, "nosuch")
     assert unknown.returncode == 1 and "has no function nosuch (it has: logfn)" in unknown.stderr, unknown
 

@@ -32,11 +32,14 @@ extension Agent {
         }
         let request = try? parsed.get()
         let envelope = ControlRequest.envelope(document)
+        // The budget first: nothing a flood sends (its reply topics included) is said more than once a second.
+        let verdict = controlBudget.take(bytes: 0, nowMs: now)
+        if case .refused(nil) = verdict { return }
         let reply = controlReplyTopic(message.responseTopic ?? envelope.replyTo)
         let answer = { [unowned self] (outcome: Result<JSONValue, ControlError>) in
             self.answerControl(request, requestId: envelope.requestId, outcome, to: reply, correlation: message.correlationData)
         }
-        switch controlBudget.take(bytes: 0, nowMs: now) {
+        switch verdict {
         case .allowed: break
         case .refused(let notice), .tooLarge(let notice):
             // Said once a second, so a flood of requests is not answered with a flood.
@@ -146,7 +149,8 @@ extension Agent {
             if let error = outcome.error {
                 return answer(.failure(.failed("the classic shadow refused desired.functions.\(name).enabled: \(error.code) \(error.message)")))
             }
-            if outcome.changed != nil { self.classicShadowChanged(outcome.accepted) }
+            // Also when the shadow had it so already: `start` of a BROKEN function re-arms it.
+            self.classicShadowChanged(outcome.accepted ?? ShadowRequest(desired: desired))
             done()
         }
     }
