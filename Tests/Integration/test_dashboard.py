@@ -179,6 +179,12 @@ def _function_row(driver, thing, function):
     return rows[0] if rows else None
 
 
+def _restarts(driver, thing, function):
+    """The restarts the page shows for a function; -1 while it shows no row for it (a redraw)."""
+    row = _function_row(driver, thing, function)
+    return int(row.find_element("css selector", ".restarts").text) if row else -1
+
+
 def _points(driver, thing, function):
     """How many points the invocations chart of a function has drawn."""
     row = _function_row(driver, thing, function)
@@ -228,9 +234,7 @@ def test_the_page_follows_the_fleet_live(agent, broker, agent_bin, echo_bin, tmp
         # A function crash: its process killed, the agent restarts it; the page counts the restart.
         pid = edge.function_health("echo", lambda f: f.get("pid"), what="echo's pid on %s" % alone)["pid"]
         os.kill(pid, signal.SIGKILL)
-        _wait(browser, lambda d: (_function_row(d, alone, "echo") is not None and int(
-            _function_row(d, alone, "echo").find_element("css selector", ".restarts").text) >= 1),
-            "a restart of echo on %s after its process was killed" % alone)
+        _wait(browser, lambda d: _restarts(d, alone, "echo") >= 1, "a restart of echo on %s after its process was killed" % alone)
         _wait(browser, lambda d: d.find_elements("css selector", '#events tr[data-type="function.crashed"]'),
               "the function.crashed event")
 
@@ -250,7 +254,7 @@ def test_the_page_follows_the_fleet_live(agent, broker, agent_bin, echo_bin, tmp
         pid = edge.function_health("echo", lambda f: f.get("pid") and f.get("pid") != pid and f["state"] == "RUNNING",
                                    what="echo running again on %s" % alone)["pid"]
         os.kill(pid, signal.SIGKILL)
-        _wait(browser, lambda d: int(_function_row(d, alone, "echo").find_element("css selector", ".restarts").text) >= 2,
+        _wait(browser, lambda d: _restarts(d, alone, "echo") >= 2,
               "the second restart of echo on %s, after the broker restarted" % alone)
 
         row = _function_row(browser, grouped[0], "echo")
