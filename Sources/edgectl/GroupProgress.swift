@@ -31,14 +31,26 @@ struct GroupProgress {
 
     /// Takes a status document; the thing when it reached a final state with this message.
     mutating func take(thing: String, _ status: JSONValue) -> String? {
-        guard status["source"]?.stringValue == DeploymentSource.group(group).description,
-              status["deploymentId"]?.stringValue == deploymentId, status["revision"]?.intValue == revision,
-              let state = status["status"]?.stringValue else { return nil }
+        guard let state = Self.memberState(status, group: group, deploymentId: deploymentId, revision: revision) else { return nil }
         let before = members[thing]
         guard before.map({ !Self.terminal.contains($0.state) }) ?? true else { return nil }
         members[thing] = Entry(state: state, reason: status["reason"]?.stringValue)
         offline.removeAll { $0 == thing }
         return Self.terminal.contains(state) ? thing : nil
+    }
+
+    /// A member's state for this group document (`deploy --group` and the dashboard's group card):
+    /// its status when the status is about it, as the document that started it (`source`
+    /// `group/G`) or as one of the documents it merged (`sources`); nil for any other status.
+    static func memberState(_ status: JSONValue, group: String, deploymentId: String?, revision: Int64?) -> String? {
+        guard let state = status["status"]?.stringValue else { return nil }
+        let source = DeploymentSource.group(group).description
+        func about(_ value: JSONValue?) -> Bool {
+            value?["deploymentId"]?.stringValue == deploymentId && value?["revision"]?.intValue == revision
+        }
+        if status["source"]?.stringValue == source && about(status) { return state }
+        let merged = (status["sources"]?.arrayValue ?? []).contains { $0["source"]?.stringValue == source && about($0) }
+        return merged ? state : nil
     }
 
     var finished: Bool { members.values.allSatisfy { Self.terminal.contains($0.state) } }

@@ -5,7 +5,6 @@ import EdgeCore
 /// is about another document, or it has none yet).
 enum GroupDeploymentView {
     static let states = ["SUCCEEDED", "IN_PROGRESS", "FAILED", "ROLLED_BACK", "REJECTED", "SUPERSEDED", "PENDING"]
-    static let final: Set<String> = ["SUCCEEDED", "FAILED", "ROLLED_BACK", "REJECTED", "SUPERSEDED"]
 
     /// `{"group", "deploymentId", "revision", "members": [{"thing", "state", "online"}], "counts": {...}, "done", "total"}`.
     static func json(group: String, document: JSONValue, health: [String: JSONValue], statuses: [String: JSONValue]) -> JSONValue {
@@ -18,26 +17,14 @@ enum GroupDeploymentView {
         for state in states { counts[state] = 0 }
         var rows: [JSONValue] = []
         for thing in members {
-            let state = statuses[thing].flatMap { memberState($0, group: group, deploymentId: deploymentId, revision: revision) } ?? "PENDING"
+            let state = statuses[thing].flatMap { GroupProgress.memberState($0, group: group, deploymentId: deploymentId, revision: revision) } ?? "PENDING"
             counts[state, default: 0] += 1
             rows.append(["thing": .string(thing), "state": .string(state),
                          "online": .bool(health[thing]?["status"]?.stringValue == "online")])
         }
-        let done = counts.filter { final.contains($0.key) }.values.reduce(0, +)
+        let done = counts.filter { GroupProgress.terminal.contains($0.key) }.values.reduce(0, +)
         return ["group": .string(group), "deploymentId": deploymentId.map { .string($0) } ?? .null,
                 "revision": revision.map { .int($0) } ?? .null, "members": .array(rows),
                 "counts": .object(counts.mapValues { .int($0) }), "done": .int(done), "total": .int(Int64(members.count))]
-    }
-
-    /// The member's state for this group document: its status when the status is about it, either
-    /// as the document that started it (`source` "group/G") or as one of the documents it merged.
-    static func memberState(_ status: JSONValue, group: String, deploymentId: String?, revision: Int64?) -> String? {
-        guard let state = status["status"]?.stringValue else { return nil }
-        func about(_ value: JSONValue?) -> Bool {
-            value?["deploymentId"]?.stringValue == deploymentId && value?["revision"]?.intValue == revision
-        }
-        if status["source"]?.stringValue == "group/\(group)" && about(status) { return state }
-        let merged = (status["sources"]?.arrayValue ?? []).contains { $0["source"]?.stringValue == "group/\(group)" && about($0) }
-        return merged ? state : nil
     }
 }
