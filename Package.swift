@@ -66,13 +66,15 @@ let package = Package(
         .target(name: "EdgeJSON", dependencies: ["EdgeCore", "CJSONC"], swiftSettings: leanSwift),
         .target(name: "EdgePOSIX", dependencies: ["EdgeCore", "CEdgeSpawn"], swiftSettings: leanSwift),
         .target(name: "EdgeMQTT", dependencies: ["EdgeCore", "EdgePOSIX", "CMosquitto"], swiftSettings: leanSwift),
-        .target(name: "EdgeArtifacts", dependencies: ["EdgePOSIX", "CCurl", "CZlib", "CCrypto"], swiftSettings: leanSwift),
+        .target(name: "EdgeArtifacts", dependencies: ["EdgeCore", "EdgePOSIX", "CCurl", "CZlib", "CCrypto"], swiftSettings: leanSwift),
         .target(name: "EdgeCgroups", dependencies: ["EdgeCore", "EdgePOSIX", "CEdgeSpawn"], swiftSettings: leanSwift),
+        // Ed25519 through libcrypto: the agent verifies deployments, edgectl makes keys and signs.
+        .target(name: "EdgeSigning", dependencies: ["EdgeCore", "CCrypto"], swiftSettings: leanSwift),
         // Wiring: the reactor, deployments, function supervision, health.
-        .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeJSON", "EdgePOSIX", "EdgeMQTT", "EdgeArtifacts", "EdgeCgroups", "CEdgeSpawn", "CSQLite"], swiftSettings: leanSwift),
+        .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeJSON", "EdgePOSIX", "EdgeMQTT", "EdgeArtifacts", "EdgeCgroups", "EdgeSigning", "CEdgeSpawn", "CSQLite"], swiftSettings: leanSwift),
         .executableTarget(name: "edge-agent", dependencies: ["EdgeAgent"], exclude: ["edge-agent.order", "link"], swiftSettings: leanSwift, linkerSettings: [.unsafeFlags(agentLinking)]),
         .executableTarget(name: "edgectl", dependencies: [
-            "EdgeCore", "EdgeJSON", "EdgeMQTT", "EdgePOSIX", "CMosquitto",
+            "EdgeCore", "EdgeJSON", "EdgeMQTT", "EdgePOSIX", "EdgeSigning", "CMosquitto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -88,6 +90,7 @@ let package = Package(
         .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore", "EdgeJSON"]),
         .testTarget(name: "EdgePOSIXTests", dependencies: ["EdgePOSIX"]),
         .testTarget(name: "EdgeArtifactsTests", dependencies: ["EdgeArtifacts"]),
+        .testTarget(name: "EdgeSigningTests", dependencies: ["EdgeSigning", "EdgeCore"]),
         .testTarget(name: "EdgeCgroupsTests", dependencies: ["EdgeCgroups", "EdgeCore", "EdgePOSIX"]),
         // Against a real Mosquitto on a free loopback port.
         .testTarget(name: "EdgeMQTTTests", dependencies: ["EdgeCore", "EdgeMQTT", "EdgePOSIX"]),

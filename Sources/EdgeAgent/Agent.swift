@@ -169,7 +169,7 @@ public final class Agent {
         }
         if config.shadows.mode == .cloud { cloudShadows = CloudShadowClient(topics: shadows.topics) }
         coordinator = DeploymentCoordinator(thing: config.thingName, groups: config.thingGroups, shadowRoot: config.shadows.topicRoot,
-                                            stateDir: config.stateDir,
+                                            stateDir: config.stateDir, trust: config.deploymentTrust,
                                             loop: loop, io: io, logger: logger) { [policy] spec in
             FunctionAdmission.check(spec, policy: policy, lookupUser: Users.lookup)
         }

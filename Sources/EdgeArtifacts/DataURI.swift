@@ -1,3 +1,5 @@
+import EdgeCore
+
 /// RFC 2397 `data:[<mediatype>][;base64],<data>` decoding.
 enum DataURI {
     /// The bytes carried by `uri`, which must start with "data:" (any case).
@@ -18,36 +20,13 @@ enum DataURI {
 
     /// Standard or URL-safe alphabet, padding optional; whitespace is not allowed.
     static func base64Decoded(_ text: [UInt8], in uri: String) throws(ArtifactError) -> [UInt8] {
-        var end = text.count
-        while end > 0 && text[end - 1] == UInt8(ascii: "=") { end -= 1 }
-        var output: [UInt8] = []
-        output.reserveCapacity(end * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for index in 0..<end {
-            let char = text[index]
-            let value: UInt32
-            switch char {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = UInt32(char - UInt8(ascii: "A"))
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = UInt32(char - UInt8(ascii: "a")) + 26
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = UInt32(char - UInt8(ascii: "0")) + 52
-            case UInt8(ascii: "+"), UInt8(ascii: "-"): value = 62
-            case UInt8(ascii: "/"), UInt8(ascii: "_"): value = 63
-            default:
-                throw ArtifactError("data URI \(URIText.display(uri)) has an invalid base64 character at position \(index) of its data; fix the encoding")
-            }
-            accumulator = (accumulator << 6) | value
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                output.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
-            }
-        }
-        // 1 leftover character (6 bits) cannot encode a byte; more than 2 '=' is not base64 either.
-        if end % 4 == 1 || text.count - end > 2 {
+        switch Base64.decode(text) {
+        case .success(let bytes): return bytes
+        case .failure(.invalidCharacter(let position)):
+            throw ArtifactError("data URI \(URIText.display(uri)) has an invalid base64 character at position \(position) of its data; fix the encoding")
+        case .failure(.invalidLength):
             throw ArtifactError("data URI \(URIText.display(uri)) has base64 data of invalid length; fix the encoding")
         }
-        return output
     }
 }
 

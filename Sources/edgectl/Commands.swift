@@ -22,16 +22,19 @@ struct Validate: ParsableCommand {
     var json = false
 
     func run() throws {
-        let (document, _) = try readJSON(file)
-        switch DeploymentParser.parse(document, thing: thing) {
+        let (document, bytes) = try readJSON(file)
+        let opened = try OperatorDocument.open(document, bytes: bytes, from: file)
+        let signed = opened.envelope == nil ? "" : ", signed by \(opened.signers.joined(separator: ", ")) (not verified here: the agent checks it)"
+        switch DeploymentParser.parse(opened.deployment, thing: thing) {
         case .success(let deployment) where json:
             printJSON(["valid": true, "deploymentId": .string(deployment.deploymentId), "revision": .int(Int64(deployment.revision)),
-                       "functions": .array(deployment.functions.keys.sorted().map { .string($0) })])
+                       "functions": .array(deployment.functions.keys.sorted().map { .string($0) }),
+                       "signedBy": .array(opened.signers.map { .string($0) })])
         case .failure(let rejection) where json:
             printJSON(["valid": false, "issues": .array(rejection.issues.map(\.json))])
             throw ExitCode(1)
         case .success(let deployment):
-            print("valid: \(deployment.deploymentId) revision \(deployment.revision), \(deployment.functions.count) function(s): \(deployment.functions.keys.sorted().joined(separator: ", "))")
+            print("valid: \(deployment.deploymentId) revision \(deployment.revision), \(deployment.functions.count) function(s): \(deployment.functions.keys.sorted().joined(separator: ", "))\(signed)")
         case .failure(let rejection):
             printIssues(rejection.issues)
             throw ExitCode(1)
@@ -66,18 +69,20 @@ struct Deploy: ParsableCommand {
               edgectl deploy digits.json --group line1 --json
               edgectl deploy digits.json --thing cam-99 --new-thing --no-wait
             """)
-    @Argument(help: "The deployment document (JSON).") var file: String
+    @Argument(help: "The deployment document (JSON), or a signed envelope (edgectl sign).") var file: String
     @OptionGroup var target: TargetOptions
     @OptionGroup var broker: BrokerOptions
+    @OptionGroup var signing: SigningOptions
     @Flag(help: "Publish and return without waiting for the outcome.") var noWait = false
     @Flag(help: "Deploy to a thing that has never connected to this broker (it gets the document when it does).") var newThing = false
     @Flag(help: "Print JSON: {topic, deploymentId, revision, status} (--thing) or {group, results: [{thing, status, reason}], …}.")
     var json = false
 
     func run() throws {
-        let (document, bytes) = try readJSON(file)
+        let (document, given) = try readJSON(file)
+        let opened = try OperatorDocument.open(document, bytes: given, from: file)
         let deployment: Deployment
-        switch DeploymentParser.parse(document, thing: target.thing ?? "thing") {
+        switch DeploymentParser.parse(opened.deployment, thing: target.thing ?? "thing") {
         case .success(let parsed): deployment = parsed
         case .failure(let rejection):
             if json {
@@ -87,6 +92,10 @@ struct Deploy: ParsableCommand {
                 print("nothing was published")
             }
             throw ExitCode(1)
+        }
+        var bytes = given
+        if let key = try signing.key() {
+            bytes = Array(JSONCodec.text(try signing.sign(opened, with: key).json).utf8)
         }
         let topic = target.thing.map { Topics(thing: $0).deployment } ?? Topics.groupDeployment(target.group!)
         let session = try Session(broker)
@@ -195,11 +204,11 @@ struct Deploy: ParsableCommand {
     private func checkBeforePublishing(_ deployment: Deployment, topic: String, session: Session) throws {
         let wait = min(broker.waitSeconds, 10)
         if let retained = try session.retainedMessage(topic, timeoutSeconds: wait),
-           case .success(let current) = JSONCodec.parse(retained.payload),
+           let current = OperatorDocument.retained(retained.payload),
            let revision = current["revision"]?.intValue, revision >= deployment.revision {
             let id = current["deploymentId"]?.stringValue ?? "?"
             throw Failure("revision \(deployment.revision) is not greater than revision \(revision) (\(id)) retained on \(topic): "
-                          + "the agent would ignore it. Set \"revision\": \(revision + 1) in \(file); nothing was published")
+                          + "the agent would ignore or refuse it. Set \"revision\": \(revision + 1) in \(file); nothing was published")
         }
         if let thing = target.thing, !newThing, try session.retainedMessage(Topics(thing: thing).health, timeoutSeconds: wait) == nil {
             throw Failure("no agent named \(thing) has connected to this broker (no health report on \(Topics(thing: thing).health)): "
@@ -238,21 +247,45 @@ struct Undeploy: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Clear a thing's or group's retained deployment.",
         discussion: """
-            The agent stops the functions that document named.
+            The agent stops the functions that document named. An agent that trusts signing keys refuses an \
+            unsigned clearing: with --key, a signed document that lists no function is published instead, as the \
+            next revision of the one retained.
 
             Examples:
               edgectl undeploy --thing cam-01
               edgectl undeploy --group line1
+              edgectl undeploy --thing cam-01 --key ops-2026.key
             """)
     @OptionGroup var target: TargetOptions
     @OptionGroup var broker: BrokerOptions
+    @OptionGroup var signing: SigningOptions
 
     func run() throws {
         let topic = target.thing.map { Topics(thing: $0).deployment } ?? Topics.groupDeployment(target.group!)
+        let key = try signing.key()
         let session = try Session(broker)
         defer { session.close() }
-        try session.publishConfirmed(topic, [], retain: true, timeoutSeconds: broker.waitSeconds)
-        print("cleared \(topic)")
+        guard let key else {
+            try session.publishConfirmed(topic, [], retain: true, timeoutSeconds: broker.waitSeconds)
+            print("cleared \(topic)")
+            return
+        }
+        // The next revision after the one retained and, for a thing, the one its status names
+        // (the retained document may be an older one the agent refused).
+        let wait = min(broker.waitSeconds, 10)
+        var newest = try session.retainedMessage(topic, timeoutSeconds: wait).flatMap { OperatorDocument.retained($0.payload) }?["revision"]?.intValue ?? 0
+        if let thing = target.thing, let status = try session.retainedMessage(Topics(thing: thing).deploymentStatus, timeoutSeconds: wait),
+           case .success(let document) = JSONCodec.parse(status.payload) {
+            // The status's own revision (perhaps refused) and that of the thing's document in force.
+            let applied = (document["sources"]?.arrayValue ?? []).filter { $0["source"]?.stringValue == "thing" }.compactMap { $0["revision"]?.intValue }
+            newest = max(newest, document["revision"]?.intValue ?? 0, applied.max() ?? 0)
+        }
+        let revision = newest + 1
+        let empty: JSONValue = ["deploymentId": .string("undeploy-r\(revision)"), "revision": .int(revision), "functions": [:]]
+        let document = OperatorDocument(deployment: empty, payload: Array(JSONCodec.text(empty).utf8))
+        let envelope = try signing.sign(document, with: key)
+        try session.publishConfirmed(topic, Array(JSONCodec.text(envelope.json).utf8), retain: true, timeoutSeconds: broker.waitSeconds)
+        print("published undeploy-r\(revision) (no functions, signed by \(signing.keyid)) to \(topic)")
     }
 }
 

@@ -11,7 +11,7 @@ struct Edgectl: ParsableCommand {
         abstract: "Operate edge-agent devices through their MQTT broker.",
         version: EdgectlVersion.text,
         subcommands: [Things.self, Validate.self, Deploy.self, Undeploy.self, Status.self, Health.self, Invoke.self, Logs.self, Shadow.self, Config.self,
-                      Check.self, Restart.self, Stop.self, Start.self, Dashboard.self, Completion.self])
+                      Check.self, Restart.self, Stop.self, Start.self, Keygen.self, Sign.self, Dashboard.self, Completion.self])
 }
 
 /// How to reach the broker, shared by every subcommand that talks to it. Each flag overrides its

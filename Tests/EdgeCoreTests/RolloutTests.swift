@@ -540,3 +540,64 @@ func fn(_ version: String = "1.0.0", _ set: [String: JSONValue] = [:]) -> JSONVa
         #expect(driver.send(.received(.document(doc(["a": fn("3.0.0")], revision: 3)), from: .thing)).isEmpty)
     }
 }
+
+@Suite struct RolloutReplayTests {
+    @Test func anOlderRevisionIsRefusedAsAReplayNamingWhatWasSeen() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 3)
+        var old = doc(["a": fn("0.9.0")], revision: 2)
+        old = old.setting("deploymentId", "old")
+        driver.send(.received(.document(old), from: .thing))
+        #expect(driver.lastState == .rejected)
+        #expect(driver.published.last?.revision == 2)
+        #expect(driver.published.last?.issues.map(\.path) == ["revision"])
+        #expect(driver.published.last?.issues.first?.message.contains("older than revision 3") == true)
+        #expect(driver.staging.count == 1)
+    }
+
+    @Test func theSameRevisionUnderAnotherIdIsRefusedAndARedeliveryIgnored() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 3)
+        let count = driver.published.count
+        #expect(driver.send(.received(.document(doc(["a": fn()], revision: 3)), from: .thing)) == [.log(.revisionSeen(.thing, 3))])
+        #expect(driver.published.count == count)
+        driver.send(.received(.document(doc(["a": fn()], revision: 3).setting("deploymentId", "other")), from: .thing))
+        #expect(driver.lastState == .rejected)
+        #expect(driver.published.last?.issues.map(\.path) == ["deploymentId"])
+    }
+
+    @Test func aRestoredAgentStillRefusesAnOlderRevision() {
+        var driver = RolloutDriver()
+        let saved = SavedDeployments(documents: [.thing: doc(["a": fn()], revision: 4)], seen: [.thing: 4])
+        driver.send(.restore(.success(saved)))
+        driver.stageAndStart()
+        driver.send(.received(.document(doc(["a": fn()], revision: 1)), from: .thing))
+        #expect(driver.lastState == .rejected)
+        #expect(driver.published.last?.issues.first?.message.contains("older than revision 4") == true)
+    }
+
+    @Test func anUntrustedDocumentIsRejectedWithItsIdentityAndNothingChanges() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        let a = driver.live("a")
+        let issue = ValidationIssue(path: "signatures", value: nil, message: "no signature is by a key this agent trusts")
+        driver.send(.received(.untrusted(doc(["a": fn("2.0.0")], revision: 2), [issue]), from: .thing))
+        #expect(driver.lastState == .rejected)
+        #expect(driver.published.last?.revision == 2)
+        #expect(driver.published.last?.reason == "the deployment is not signed by a key this agent trusts; nothing was changed")
+        #expect(driver.published.last?.issues == [issue])
+        #expect(driver.live("a") == a)
+        // Not seen: the same revision, properly signed, is applied afterwards.
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .thing))
+        #expect(driver.staging.count == 2)
+    }
+}
+
+private extension JSONValue {
+    /// This object with `key` set to `value`.
+    func setting(_ key: String, _ value: JSONValue) -> JSONValue {
+        guard case .object(var members) = self else { return self }
+        members[key] = value
+        return .object(members)
+    }
+}

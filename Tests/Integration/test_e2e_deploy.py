@@ -100,7 +100,7 @@ def test_malformed_and_invalid_documents_are_rejected(agent, edge, echo_bin):
     assert edge.send("other/+/x", {"n": 3}, "other")["version"] == "2"
 
 
-def test_redelivery_and_older_revisions_are_ignored(agent, edge, echo_bin):
+def test_redelivery_is_ignored_and_an_older_revision_refused_as_a_replay(agent, edge, echo_bin):
     a = agent()
     v1 = h.document("echo-v1", 1, {"echo": h.native_function(echo_bin, version="1")})
     # Revision 2 adds a function and leaves echo as it is (no replacement involved).
@@ -111,18 +111,29 @@ def test_redelivery_and_older_revisions_are_ignored(agent, edge, echo_bin):
     pid = edge.function_health("other", lambda f: f["version"] == "2" and f.get("pid"))["pid"]
     ignored = r"deployment revision already seen; ignored"
 
-    # The same revision again, then an older one: each is read and ignored (the debug log line is
-    # the positive signal that it was processed) and no new attempt starts.
-    for doc, count in ((v2, 1), (v1, 2)):
-        since = edge.obs.mark()
-        edge.publish_deployment(doc)
-        a.wait_log(ignored, count=count, what="the agent to ignore revision %d" % doc["revision"])
-        # Negative wait: an IN_PROGRESS would show the document being applied again.
-        edge.obs.assert_none(edge.topics.status, lambda m: m.json["status"] == "IN_PROGRESS", since=since,
-                             why="revision %d was already seen" % doc["revision"])
+    # The same revision again: read and ignored (the debug log line is the positive signal that it
+    # was processed), and no new attempt starts.
+    since = edge.obs.mark()
+    edge.publish_deployment(v2)
+    a.wait_log(ignored, what="the agent to ignore revision 2 delivered again")
+    # Negative wait: an IN_PROGRESS would show the document being applied again.
+    edge.obs.assert_none(edge.topics.status, lambda m: m.json["status"] == "IN_PROGRESS", since=since,
+                         why="revision 2 was already seen")
+
+    # An older revision is a replay (or a stale document): refused out loud, naming what was seen.
+    since = edge.obs.mark()
+    edge.publish_deployment(v1)
+    refused = edge.final_status("echo-v1", 1, since=since)
+    assert refused["status"] == "REJECTED", refused
+    assert [e["path"] for e in refused["errors"]] == ["revision"], refused
+    assert "older than revision 2 (echo-v2) already seen" in refused["errors"][0]["message"], refused
+    edge.obs.assert_none(edge.topics.status, lambda m: m.json["status"] == "IN_PROGRESS", since=since,
+                         why="revision 1 is older than what runs")
+    edge.publish_deployment(v2)
+    a.wait_log(ignored, count=2, what="revision 2 retained again, and ignored")
 
     # Force a reconnect (a client takes over the agent's client id): on re-subscribing the agent
-    # gets the retained document (revision 1 now) again and must ignore it.
+    # gets the retained document (revision 2 again) once more and must ignore it.
     seen_before = len(re.findall(ignored, a.log_text()))
     since = edge.obs.mark()
     intruder = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=edge.thing, protocol=mqtt.MQTTv5)

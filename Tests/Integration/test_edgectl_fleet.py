@@ -38,7 +38,7 @@ def _profile(tmp_path, profiles, default=None):
 
 
 COMMANDS = [["things"], ["validate"], ["deploy"], ["undeploy"], ["status"], ["health"], ["invoke"], ["config"], ["completion"],
-            ["check"], ["stop"], ["start"], ["restart"], ["logs"], ["dashboard"],
+            ["check"], ["stop"], ["start"], ["restart"], ["logs"], ["dashboard"], ["keygen"], ["sign"],
             ["shadow"], ["shadow", "get"], ["shadow", "update"], ["shadow", "delete"]]
 
 

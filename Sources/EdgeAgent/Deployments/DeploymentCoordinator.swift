@@ -1,6 +1,7 @@
 import EdgeCore
 import EdgeJSON
 import EdgePOSIX
+import EdgeSigning
 
 /// What the coordinator needs from the agent around it.
 protocol DeploymentCoordinatorDelegate: AnyObject {
@@ -24,6 +25,8 @@ protocol DeploymentCoordinatorDelegate: AnyObject {
 final class DeploymentCoordinator {
     private(set) var rollout: Rollout
     private let store: DeploymentStore
+    /// The keys deployments must be signed with (none: unsigned documents are applied).
+    private let trust: DeploymentTrust
     /// Stateless and Sendable: staging runs on a worker thread with it.
     let stager: ArtifactStager
     private let loop: EventLoop
@@ -45,9 +48,10 @@ final class DeploymentCoordinator {
     private var savesDone = 0
     private var statusesAfterSave = RingQueue<(status: DeploymentStatus, afterSave: Int)>()
 
-    init(thing: String, groups: [String], shadowRoot: String = "$aws", stateDir: String, loop: EventLoop, io: IOWorker, logger: Logger,
-         admit: ((FunctionSpec) -> Result<FunctionAdmission, DocumentRejection>)?) {
+    init(thing: String, groups: [String], shadowRoot: String = "$aws", stateDir: String, trust: DeploymentTrust = DeploymentTrust(),
+         loop: EventLoop, io: IOWorker, logger: Logger, admit: ((FunctionSpec) -> Result<FunctionAdmission, DocumentRejection>)?) {
         self.io = io
+        self.trust = trust
         rollout = Rollout(thing: thing, groups: groups, shadowRoot: shadowRoot, admit: admit)
         store = DeploymentStore(path: "\(stateDir)/deployments.json")
         stager = ArtifactStager(stateDir: stateDir)
@@ -66,12 +70,51 @@ final class DeploymentCoordinator {
     /// A retained deployment document arrived (an empty payload clears that source).
     func received(_ payload: [UInt8], from source: DeploymentSource) {
         if payload.isEmpty {
-            handle(.received(.cleared, from: source))
+            guard trust.requiresSignature else {
+                handle(.received(.cleared, from: source))
+                return
+            }
+            // Clearing stops every function the source ran: with signatures required, anyone who
+            // may publish must not be able to do that unsigned.
+            handle(.received(.untrusted(nil, [ValidationIssue(
+                path: "(document)", value: nil,
+                message: "is empty (the source was cleared), and this agent applies only signed deployments: to stop its "
+                    + "functions, deploy a signed document that lists none (edgectl undeploy --key KEYFILE)")]), from: source))
             return
         }
         switch JSONCodec.parse(payload, maxDepth: 32, uniqueKeys: true) {
-        case .success(let document): handle(.received(.document(document), from: source))
+        case .success(let document): handle(.received(opened(document, from: source), from: source))
         case .failure(let error): handle(.received(.invalid(error.message), from: source))
+        }
+    }
+
+    /// The document to apply: `document` itself, or what its verified envelope carries. The
+    /// decision is `DeploymentTrust`'s; the signature check is libcrypto's.
+    private func opened(_ document: JSONValue, from source: DeploymentSource) -> DeploymentPayload {
+        func parsed(_ bytes: [UInt8]) -> Result<JSONValue, JSONParseError> { JSONCodec.parse(bytes, maxDepth: 32, uniqueKeys: true) }
+        switch trust.open(document, verify: DeploymentSigner.verify) {
+        case .success(.plain(let plain)):
+            return .document(plain)
+        case .success(.signed(let payload, let keyid)):
+            switch parsed(payload) {
+            case .success(let inner) where SignedEnvelope.isEnvelope(inner):
+                return .untrusted(nil, [ValidationIssue(path: "payload", value: nil, message: "holds another envelope; sign the deployment document itself")])
+            case .success(let inner):
+                if let keyid {
+                    logger.info("deployment signature verified", ("source", source.description), ("keyid", keyid))
+                } else {
+                    logger.warning("a signed deployment is applied unchecked: this agent trusts no key (deployments.trustedKeys)",
+                                   ("source", source.description))
+                }
+                return .document(inner)
+            case .failure(let error):
+                return .untrusted(nil, [ValidationIssue(path: "payload", value: nil, message: "is not a JSON document: \(error.message)")])
+            }
+        case .failure(let refusal):
+            // The refused payload is read only to name its deploymentId and revision in the status.
+            var inner: JSONValue? = SignedEnvelope.isEnvelope(document) ? nil : document
+            if let payload = refusal.payload, case .success(let opened) = parsed(payload) { inner = opened }
+            return .untrusted(inner, refusal.issues)
         }
     }
 

@@ -53,6 +53,9 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var cgroupRoot: String?
     /// Whether functions with memory, CPU or pids limits may run when no cgroup can enforce them.
     public var allowUncapped = false
+    /// The keys whose signatures deployments must carry (`deployments.trustedKeys`); none: unsigned
+    /// documents are applied.
+    public var deploymentTrust = DeploymentTrust()
 
     public init(thingName: String) { self.thingName = thingName }
 

@@ -34,7 +34,7 @@ public enum ConfigurationLoader {
         """
 
     static let fileFields = ["thingName", "thingGroups", "broker", "brokers", "shadows", "stateDir", "healthIntervalSeconds",
-                             "logLevel", "runtimeDir", "python", "functions", "cgroups", "outbox"]
+                             "logLevel", "runtimeDir", "python", "functions", "cgroups", "outbox", "deployments"]
     static let functionsFields = ["user", "allowRoot", "limits"]
     static let cgroupsFields = ["mode", "root", "allowUncapped"]
     static let brokerFields = ["host", "port", "keepAliveSeconds", "reconnectMaxMs", "tls", "protocol", "username", "password",
@@ -104,6 +104,8 @@ struct Settings {
     var outboxMaxBytes: Int?
     var outboxMaxInFlight: Int?
     var outboxSync: String?
+    /// `deployments.trustedKeys`, checked as read (DeploymentTrustSetting.swift).
+    var trustedKeys: [String: [UInt8]] = [:]
 
     mutating func read(file: JSONValue) throws(ConfigurationError) {
         guard let top = file.objectValue else {
@@ -153,6 +155,7 @@ struct Settings {
             outboxMaxInFlight = try int(members, "maxInFlight", prefix: "outbox.")
             outboxSync = try string(members, "sync", prefix: "outbox.")
         }
+        try readDeployments(top)
         if let members = try section(top, "cgroups", known: ConfigurationLoader.cgroupsFields, holding: "mode, root, allowUncapped") {
             cgroupMode = try string(members, "mode", prefix: "cgroups.")
             cgroupRoot = try string(members, "root", prefix: "cgroups.")
@@ -285,6 +288,7 @@ struct Settings {
             config.functionUser = functionUser
         }
         config.allowRootFunctions = allowRootFunctions ?? false
+        config.deploymentTrust = DeploymentTrust(keys: trustedKeys)
         config.defaultLimits = defaultLimits
         if let cgroupMode {
             guard let mode = CgroupMode(rawValue: cgroupMode) else {

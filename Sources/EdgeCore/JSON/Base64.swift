@@ -22,4 +22,51 @@ public enum Base64 {
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// Why a text is not base64: the first bad character's position, or a bad length.
+    public enum DecodingProblem: Error, Sendable, Equatable, CustomStringConvertible {
+        case invalidCharacter(position: Int)
+        case invalidLength
+
+        public var description: String {
+            switch self {
+            case .invalidCharacter(let position): return "has an invalid base64 character at position \(position)"
+            case .invalidLength: return "has base64 data of invalid length"
+            }
+        }
+    }
+
+    /// Decodes the standard or the URL-safe alphabet, padding optional; whitespace is not allowed.
+    public static func decode(_ text: some Collection<UInt8>) -> Result<[UInt8], DecodingProblem> {
+        let text = Array(text)
+        var end = text.count
+        while end > 0 && text[end - 1] == UInt8(ascii: "=") { end -= 1 }
+        var output: [UInt8] = []
+        output.reserveCapacity(end * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for index in 0..<end {
+            let char = text[index]
+            let value: UInt32
+            switch char {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = UInt32(char - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = UInt32(char - UInt8(ascii: "a")) + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = UInt32(char - UInt8(ascii: "0")) + 52
+            case UInt8(ascii: "+"), UInt8(ascii: "-"): value = 62
+            case UInt8(ascii: "/"), UInt8(ascii: "_"): value = 63
+            default: return .failure(.invalidCharacter(position: index))
+            }
+            accumulator = (accumulator << 6) | value
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                output.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+            }
+        }
+        // 1 leftover character (6 bits) cannot encode a byte; more than 2 '=' is not base64 either.
+        if end % 4 == 1 || text.count - end > 2 { return .failure(.invalidLength) }
+        return .success(output)
+    }
+
+    public static func decode(_ text: String) -> Result<[UInt8], DecodingProblem> { decode(text.utf8) }
 }

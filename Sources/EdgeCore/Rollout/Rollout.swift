@@ -214,7 +214,7 @@ public struct Rollout {
             break
         case .document:
             guard let newer, newer.revision > running.revision else { return }
-        case .invalid:
+        case .invalid, .untrusted:
             return
         }
         let why = Self.arrival(of: payload)
@@ -272,6 +272,10 @@ public struct Rollout {
         case .invalid(let message):
             reject(source: source, document: nil, issues: [ValidationIssue(path: "(document)", value: nil, message: message)])
             return
+        case .untrusted(let document, let issues):
+            reject(source: source, document: document, issues: issues,
+                   reason: "the deployment is not signed by a key this agent trusts; nothing was changed")
+            return
         case .document(let document):
             switch DeploymentParser.parse(document, thing: thing, shadowRoot: shadowRoot) {
             case .failure(let rejection):
@@ -279,7 +283,12 @@ public struct Rollout {
                 return
             case .success(let parsed):
                 guard applied.isNewer(parsed.revision, from: source) else {
-                    effects.append(.log(.revisionSeen(source, parsed.revision)))
+                    if let replay = replayIssue(parsed, from: source) {
+                        reject(source: source, document: document, issues: [replay],
+                               reason: "the deployment is older than one this agent has seen; nothing was changed")
+                    } else {
+                        effects.append(.log(.revisionSeen(source, parsed.revision)))
+                    }
                     return
                 }
                 let issues = admissionIssues(parsed)
@@ -414,6 +423,28 @@ public struct Rollout {
                            effective: effective, started: changes.started.sorted(), stopped: changes.stopped.sorted(), isRestore: false)
         next.fromShadow = true
         begin(next)
+    }
+
+    /// A document no newer than what was seen from its source is a re-delivery (the same revision
+    /// and id: ignored) or a replay: an older revision, or the same revision under another id. A
+    /// replay is refused out loud, since a signed document stays valid forever and republishing an
+    /// old one must not quietly bring back what it deployed; `seen` is saved, so this holds across
+    /// restarts.
+    private func replayIssue(_ parsed: Deployment, from source: DeploymentSource) -> ValidationIssue? {
+        guard let seen = applied.seenRevisions[source] else { return nil }
+        let appliedId = applied.documents[source].flatMap { $0.revision == seen ? $0.deploymentId : nil }
+        if parsed.revision < seen {
+            let named = appliedId.map { " (\($0))" } ?? ""
+            return ValidationIssue(path: "revision", value: String(parsed.revision),
+                                   message: "is older than revision \(seen)\(named) already seen from this source: a replayed or stale "
+                                       + "document; to go back, publish the old content as a new revision greater than \(seen)")
+        }
+        if let appliedId, appliedId != parsed.deploymentId {
+            return ValidationIssue(path: "deploymentId", value: parsed.deploymentId,
+                                   message: "revision \(seen) was already applied as '\(appliedId)'; a document that reuses the "
+                                       + "revision under another id is refused: publish it as revision \(seen + 1)")
+        }
+        return nil
     }
 
     private mutating func nextAttempt() -> Int {

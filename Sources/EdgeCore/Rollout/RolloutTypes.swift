@@ -26,6 +26,9 @@ public enum DeploymentPayload: Sendable, Equatable {
     /// Not JSON: why.
     case invalid(String)
     case document(JSONValue)
+    /// Not trusted (unsigned where signatures are required, or a signature that does not verify):
+    /// why, and the document inside the envelope when it could be read.
+    case untrusted(JSONValue?, [ValidationIssue])
 }
 
 /// What happened, as the rollout's shell saw it.
