@@ -31,6 +31,7 @@ failed=0
 TMP=""
 MOSQ_PID=""
 client_seq=0
+WATCHERS=()  # long-lived mosquitto_sub processes of the takeover checks
 
 pass() { passed=$((passed + 1)); printf 'PASS: %s\n' "$1"; }
 fail() {
@@ -57,6 +58,8 @@ stop_broker() {
 cleanup() {
     local status=$?
     trap - EXIT
+    local pid
+    for pid in ${WATCHERS[@]+"${WATCHERS[@]}"}; do kill "$pid" 2>/dev/null || true; done
     stop_broker
     if (( failed > 0 )) && [[ -n "$TMP" && -f "$TMP/mosquitto.log" ]]; then
         printf -- '--- last lines of the broker log ---\n'
@@ -420,8 +423,7 @@ fi
 # mosquitto_sub with -d: it prints "sending CONNECT" on every (re)connection, so a watcher that
 # was disconnected and reconnected shows two. It exits after its first message (a marker the
 # operator sends once the attempts are over).
-WATCHERS=()
-start_watcher() {  # NAME WHO TOPIC [ID]: sets nothing; output in $TMP/watch-NAME.out
+start_watcher() {  # NAME WHO TOPIC [ID]: its pid is appended to WATCHERS, its output in $TMP/watch-NAME.out
     identity "$2" "${4:-}"
     timeout $(( POS_WAIT + 40 )) stdbuf -oL mosquitto_sub -d -R "${BASE[@]}" "${ID_ARGS[@]}" -q 1 -t "$3" -C 1 -W $(( POS_WAIT + 30 )) \
         >"$TMP/watch-$1.out" 2>&1 &
@@ -434,7 +436,8 @@ start_watcher() {  # NAME WHO TOPIC [ID]: sets nothing; output in $TMP/watch-NAM
         sleep 0.05
     done
 }
-# expect_watcher_undisturbed DESC NAME MARKER: the watcher got MARKER over its one connection.
+# expect_watcher_undisturbed DESC NAME MARKER PID: the watcher NAME (process PID) got MARKER over
+# its one connection.
 expect_watcher_undisturbed() {
     local pid="$4" rc=0 connects
     wait "$pid" || rc=$?
