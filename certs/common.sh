@@ -33,12 +33,13 @@ validate_name() {
     reject_reserved "$2"
 }
 
-# reject_reserved NAME: "ca" would collide with the CA's own ca.key/ca.crt in the output
-# directory (compared case-insensitively for case-insensitive file systems).
+# reject_reserved NAME: "ca" and "operators-ca" would collide with the CAs' own files in the
+# output directory (compared case-insensitively for case-insensitive file systems).
 reject_reserved() {
     local lower
     lower="$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')"
-    [[ "$lower" != "ca" ]] || die "the name '$1' is reserved: it would overwrite the CA's files"
+    [[ "$lower" != "ca" && "$lower" != "operators-ca" ]] \
+        || die "the name '$1' is reserved: it would overwrite a CA's files"
 }
 
 # is_hostname VALUE: true for a DNS name of dot-separated labels, at most 253 characters.
@@ -194,10 +195,14 @@ random_serial() {
     printf '0x%s\n' "$(openssl rand -hex 16)"
 }
 
+# The CA that signs: "ca" (devices and the broker) unless a script sets "operators-ca" (the
+# operators' CA, which only the broker's operator listener trusts: deploy/mosquitto.conf).
+SIGNING_CA="ca"
+
 # require_ca: the CA files must exist before a leaf certificate can be signed.
 require_ca() {
-    [[ -f "$OUT/ca.crt" && -f "$OUT/ca.key" ]] \
-        || die "no CA in '$OUT' (expected ca.crt and ca.key): run make-ca.sh --out '$OUT' first"
+    [[ -f "$OUT/$SIGNING_CA.crt" && -f "$OUT/$SIGNING_CA.key" ]] \
+        || die "no CA in '$OUT' (expected $SIGNING_CA.crt and $SIGNING_CA.key): run make-ca.sh --out '$OUT' first"
 }
 
 # issue_leaf KEYFILE CERTFILE SUBJECT EXTFILE: sign a CSR for KEYFILE with the CA.
@@ -207,12 +212,12 @@ issue_leaf() {
     write_req_config "$reqcnf"
     openssl req -new -config "$reqcnf" -key "$key" -subj "$subject" -out "$csr" \
         || die "openssl could not create the certificate request"
-    openssl x509 -req -in "$csr" -CA "$OUT/ca.crt" -CAkey "$OUT/ca.key" \
+    openssl x509 -req -in "$csr" -CA "$OUT/$SIGNING_CA.crt" -CAkey "$OUT/$SIGNING_CA.key" \
         -set_serial "$(random_serial)" -days "$DAYS" -sha256 \
         -extfile "$ext" -extensions leaf -out "$crt" 2>"$WORK/x509.err" \
         || { cat -- "$WORK/x509.err" >&2; die "openssl could not sign the certificate"; }
-    openssl verify -CAfile "$OUT/ca.crt" "$crt" >/dev/null \
-        || die "the new certificate does not verify against $OUT/ca.crt"
+    openssl verify -CAfile "$OUT/$SIGNING_CA.crt" "$crt" >/dev/null \
+        || die "the new certificate does not verify against $OUT/$SIGNING_CA.crt"
     chmod 0644 -- "$crt"
 }
 

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Create the certificate authority that signs the broker, device and operator certificates.
+# Create the two certificate authorities:
 #
 #   make-ca.sh [--out DIR] [--days N] [--force] [--subject-cn NAME]
 #
-# Writes DIR/ca.key (EC P-256, mode 0600) and DIR/ca.crt (self-signed, 10 years by default,
-# basicConstraints critical CA:TRUE with pathlen 0, keyUsage critical keyCertSign,cRLSign).
+# DIR/ca.key, DIR/ca.crt: the CA of the broker and the devices.
+# DIR/operators-ca.key, DIR/operators-ca.crt: the CA of the operators (edgectl, dashboards).
+# The broker's device listener trusts only the first and its operator listener only the
+# second (deploy/mosquitto.conf), so the issuing CA decides which listener a certificate
+# opens. Both: EC P-256, key mode 0600, self-signed, 10 years by default, basicConstraints
+# critical CA:TRUE with pathlen 0, keyUsage critical keyCertSign,cRLSign.
+# A CA whose key already exists is kept (the other one is still made), unless --force.
 set -euo pipefail
 
 PROG="$(basename -- "$0")"
@@ -16,13 +21,16 @@ usage() {
     cat <<USAGE
 usage: $PROG [--out DIR] [--days N] [--force] [--subject-cn NAME]
 
-Create a certificate authority: DIR/ca.key (0600) and DIR/ca.crt.
+Create the certificate authorities: DIR/ca.key (0600) and DIR/ca.crt for the broker and
+the devices, DIR/operators-ca.key (0600) and DIR/operators-ca.crt for the operators.
+A CA that already exists is kept; the command fails only if both exist.
   --out DIR          output directory (default: certs/out next to this script,
                      or \$EDGE_CERTS_OUT)
   --days N           validity in days (default: 3650)
-  --subject-cn NAME  the CA's common name (default: "edge-agent CA")
-  --force            replace an existing CA key. Every certificate it signed stops
-                     being trusted by anything that gets the new ca.crt.
+  --subject-cn NAME  the devices CA's common name (default: "edge-agent CA"); the
+                     operators' CA is named "NAME operators"
+  --force            replace existing CA keys. Every certificate they signed stops
+                     being trusted by anything that gets the new ca.crt/operators-ca.crt.
 USAGE
 }
 
@@ -45,37 +53,50 @@ while (( $# > 0 )); do
 done
 parse_common usage ${rest[@]+"${rest[@]}"}
 (( ${#ARGS[@]} == 0 )) || die "unexpected argument '${ARGS[0]}'; see --help"
-# The CN goes into a config file: allow only a plain, printable set of characters.
-[[ "$CA_CN" =~ ^[A-Za-z0-9\ ._:-]{1,64}$ ]] \
-    || die "invalid --subject-cn '$CA_CN': 1 to 64 characters from A-Z a-z 0-9 space . _ : -"
+# The CN goes into a config file: allow only a plain, printable set of characters, and room
+# for the " operators" suffix within X.509's 64 characters.
+[[ "$CA_CN" =~ ^[A-Za-z0-9\ ._:-]{1,54}$ ]] \
+    || die "invalid --subject-cn '$CA_CN': 1 to 54 characters from A-Z a-z 0-9 space . _ : -"
 
 need_openssl
 prepare_out
-refuse_existing_key "$OUT/ca.key"
+if [[ -e "$OUT/ca.key" && -e "$OUT/operators-ca.key" ]] && (( ! FORCE )); then
+    die "$OUT/ca.key and $OUT/operators-ca.key already exist; refusing to overwrite a private key (use --force to replace both and re-issue every certificate)"
+fi
 make_work_dir
 
-cnf="$WORK/ca.cnf"
-{
-    printf '%s\n' \
-        '[req]' \
-        'distinguished_name = dn' \
-        'x509_extensions = v3_ca' \
-        'prompt = no' \
-        'utf8 = yes' \
-        '[dn]' \
-        'O = edge-agent'
-    printf 'CN = %s\n' "$CA_CN"
-    printf '%s\n' \
-        '[v3_ca]' \
-        'basicConstraints = critical, CA:TRUE, pathlen:0' \
-        'keyUsage = critical, keyCertSign, cRLSign' \
-        'subjectKeyIdentifier = hash' \
-        'authorityKeyIdentifier = keyid:always'
-} >"$cnf"
+# make_ca NAME CN: NAME.key and NAME.crt in OUT.
+make_ca() {
+    local name="$1" cn="$2" cnf="$WORK/$1.cnf"
+    if [[ -e "$OUT/$name.key" ]] && (( ! FORCE )); then
+        printf 'kept the existing %s (and %s)\n' "$OUT/$name.key" "$OUT/$name.crt"
+        return 0
+    fi
+    refuse_existing_key "$OUT/$name.key"
+    {
+        printf '%s\n' \
+            '[req]' \
+            'distinguished_name = dn' \
+            'x509_extensions = v3_ca' \
+            'prompt = no' \
+            'utf8 = yes' \
+            '[dn]' \
+            'O = edge-agent'
+        printf 'CN = %s\n' "$cn"
+        printf '%s\n' \
+            '[v3_ca]' \
+            'basicConstraints = critical, CA:TRUE, pathlen:0' \
+            'keyUsage = critical, keyCertSign, cRLSign' \
+            'subjectKeyIdentifier = hash' \
+            'authorityKeyIdentifier = keyid:always'
+    } >"$cnf"
+    new_key "$WORK/$name.key"
+    openssl req -new -x509 -config "$cnf" -key "$WORK/$name.key" -sha256 -days "$DAYS" \
+        -set_serial "$(random_serial)" -out "$WORK/$name.crt" \
+        || die "openssl could not create the $name certificate"
+    chmod 0644 -- "$WORK/$name.crt"
+    install_pair "$name"
+}
 
-new_key "$WORK/ca.key"
-openssl req -new -x509 -config "$cnf" -key "$WORK/ca.key" -sha256 -days "$DAYS" \
-    -set_serial "$(random_serial)" -out "$WORK/ca.crt" \
-    || die "openssl could not create the CA certificate"
-chmod 0644 -- "$WORK/ca.crt"
-install_pair ca
+make_ca ca "$CA_CN"
+make_ca operators-ca "$CA_CN operators"

@@ -3,8 +3,10 @@
 #
 #   make-operator-cert.sh [--out DIR] [--days N] [--force] NAME
 #
-# The subject is OU=operators, CN=NAME. Mosquitto maps only the CN to the username; the OU
-# documents the role. NAME must also be listed as a `user` in deploy/mosquitto.acl.
+# The subject is OU=operators, CN=NAME, signed by the operators' CA (operators-ca.crt), which
+# only the broker's operator listener (8884) trusts: an operator certificate cannot connect
+# as a device, and a device certificate cannot use the operator listener. Mosquitto maps the
+# CN to the username; NAME must also be listed as a `user` in deploy/operators.acl.
 set -euo pipefail
 
 PROG="$(basename -- "$0")"
@@ -16,10 +18,11 @@ usage() {
     cat <<USAGE
 usage: $PROG [--out DIR] [--days N] [--force] [--] NAME
 
-Issue an operator client certificate (OU = operators, CN = NAME, clientAuth).
+Issue an operator client certificate (OU = operators, CN = NAME, clientAuth), signed by
+the operators' CA (operators-ca.crt, made by make-ca.sh).
   NAME        the operator's name: 1-128 characters from A-Z a-z 0-9 : _ -
-              It must be listed as "user NAME" in deploy/mosquitto.acl.
-  --out DIR   directory holding ca.crt/ca.key, and where NAME.key/NAME.crt go
+              It must be listed as "user NAME" in deploy/operators.acl.
+  --out DIR   directory holding operators-ca.crt/.key, and where NAME.key/NAME.crt go
               (default: certs/out next to this script, or \$EDGE_CERTS_OUT)
   --days N    validity in days (default: 825)
   --force     replace an existing NAME.key
@@ -27,6 +30,7 @@ USAGE
 }
 
 DAYS=825
+SIGNING_CA="operators-ca"
 parse_common usage "$@"
 (( ${#ARGS[@]} == 1 )) || { usage >&2; die "expected exactly one NAME"; }
 name="${ARGS[0]}"
@@ -54,4 +58,4 @@ printf '%s\n' \
 new_key "$WORK/$name.key"
 issue_leaf "$WORK/$name.key" "$WORK/$name.crt" "/O=edge-agent/OU=operators/CN=$name" "$ext"
 install_pair "$name"
-printf 'remember: add "user %s" to deploy/mosquitto.acl (see the operators section)\n' "$name"
+printf 'remember: add "user %s" to deploy/operators.acl (see the operators section)\n' "$name"

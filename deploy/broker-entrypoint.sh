@@ -3,7 +3,7 @@
 #
 # Mosquitto drops from root to user "mosquitto" BEFORE it reads its certificate and key, so
 # a key bind-mounted from the host (mode 0600, owned by whoever ran make-broker-cert.sh)
-# would be unreadable. As root, copy the three files from the read-only mount into
+# would be unreadable. As root, copy the four files from the read-only mount into
 # /etc/mosquitto/certs with the key readable by the mosquitto group only, then start the
 # command. docker-compose.yml mounts a tmpfs there so the key copy never touches disk.
 set -eu
@@ -15,7 +15,7 @@ src="${BROKER_CERTS_SRC:-/run/edge-agent/certs}"
 dst="${BROKER_CERTS_DST:-/etc/mosquitto/certs}"
 
 if [ "$(id -u)" = 0 ] && [ -d "$src" ]; then
-    for file in ca.crt broker.crt broker.key; do
+    for file in ca.crt operators-ca.crt broker.crt broker.key; do
         if [ ! -f "$src/$file" ]; then
             echo "broker-entrypoint: missing $src/$file (make it with certs/make-*.sh)" >&2
             exit 1
@@ -25,6 +25,7 @@ if [ "$(id -u)" = 0 ] && [ -d "$src" ]; then
     chown root:mosquitto "$dst"
     chmod 0750 "$dst"
     install -m 0644 -o root -g root "$src/ca.crt" "$dst/ca.crt"
+    install -m 0644 -o root -g root "$src/operators-ca.crt" "$dst/operators-ca.crt"
     install -m 0644 -o root -g root "$src/broker.crt" "$dst/broker.crt"
     install -m 0640 -o root -g mosquitto "$src/broker.key" "$dst/broker.key"
 fi

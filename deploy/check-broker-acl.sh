@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Check deploy/mosquitto.conf and deploy/mosquitto.acl against a real Mosquitto.
+# Check deploy/mosquitto.conf, deploy/mosquitto.acl and deploy/operators.acl against a real
+# Mosquitto.
 #
 #   deploy/check-broker-acl.sh
 #
 # Self-contained: it makes a CA and certificates with certs/make-*.sh in a temporary
-# directory, starts mosquitto on a free local port with a test copy of the shipped
-# configuration (only the listener port, file paths and the run-as user are changed), runs
-# mosquitto_pub/mosquitto_sub as devices and operators, prints PASS/FAIL per check and
+# directory, starts mosquitto on two free local ports (the device and the operator listener)
+# with a test copy of the shipped configuration (only the listener ports, file paths and the
+# run-as user are changed), runs mosquitto_pub/mosquitto_sub as devices and operators,
+# including a device that tries to take over another's client id, prints PASS/FAIL per check and
 # "N passed, M failed" on the last line. Exit status 0 only if every check passed. The
 # broker is stopped and the temporary directory removed on every exit path.
 #
@@ -19,6 +21,7 @@ REPO_DIR="$(cd -- "$SCRIPT_DIR/.." && pwd)"
 CERT_TOOLS="$REPO_DIR/certs"
 SHIPPED_CONF="$SCRIPT_DIR/mosquitto.conf"
 SHIPPED_ACL="$SCRIPT_DIR/mosquitto.acl"
+SHIPPED_OPERATORS_ACL="$SCRIPT_DIR/operators.acl"
 NEG_WAIT="${CHECK_NEGATIVE_WAIT:-2}"
 POS_WAIT="${CHECK_POSITIVE_WAIT:-5}"
 START_WAIT=10
@@ -28,6 +31,7 @@ failed=0
 TMP=""
 MOSQ_PID=""
 client_seq=0
+WATCHERS=()  # long-lived mosquitto_sub processes of the takeover checks
 
 pass() { passed=$((passed + 1)); printf 'PASS: %s\n' "$1"; }
 fail() {
@@ -54,6 +58,8 @@ stop_broker() {
 cleanup() {
     local status=$?
     trap - EXIT
+    local pid
+    for pid in ${WATCHERS[@]+"${WATCHERS[@]}"}; do kill "$pid" 2>/dev/null || true; done
     stop_broker
     if (( failed > 0 )) && [[ -n "$TMP" && -f "$TMP/mosquitto.log" ]]; then
         printf -- '--- last lines of the broker log ---\n'
@@ -67,10 +73,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'fail "interrupted before all checks ran"; exit 130' INT TERM
 
-for tool in mosquitto mosquitto_pub mosquitto_sub openssl timeout; do
+for tool in mosquitto mosquitto_pub mosquitto_sub openssl timeout stdbuf; do
     command -v "$tool" >/dev/null 2>&1 || abort "required tool '$tool' is installed"
 done
-for file in "$SHIPPED_CONF" "$SHIPPED_ACL" "$CERT_TOOLS/make-ca.sh" "$CERT_TOOLS/make-broker-cert.sh" \
+for file in "$SHIPPED_CONF" "$SHIPPED_ACL" "$SHIPPED_OPERATORS_ACL" "$CERT_TOOLS/make-ca.sh" "$CERT_TOOLS/make-broker-cert.sh" \
     "$CERT_TOOLS/make-device-cert.sh" "$CERT_TOOLS/make-operator-cert.sh"; do
     [[ -f "$file" ]] || abort "required file $file exists"
 done
@@ -80,6 +86,7 @@ TMP="$(mktemp -d "${TMPDIR:-/tmp}/edge-broker-check.XXXXXX")"
 [[ "$TMP" =~ ^[A-Za-z0-9/._-]+$ ]] || abort "temporary directory path '$TMP' has no unusual characters"
 CERTS="$TMP/certs"
 ROGUE="$TMP/rogue"
+IMPOSTOR="$TMP/impostor"
 
 # --- The shipped configuration keeps its security settings --------------------------------
 conf_has() {  # KEY VALUE: an active line "KEY VALUE" in the shipped configuration
@@ -90,7 +97,9 @@ conf_has() {  # KEY VALUE: an active line "KEY VALUE" in the shipped configurati
     return 1
 }
 for setting in "require_certificate true" "use_identity_as_username true" "allow_anonymous false" \
-    "tls_version tlsv1.2" "persistence true" "acl_file /etc/mosquitto/edge-agent.acl"; do
+    "tls_version tlsv1.2" "persistence true" "acl_file /etc/mosquitto/edge-agent.acl" \
+    "acl_file /etc/mosquitto/edge-agent-operators.acl" "use_username_as_clientid true" \
+    "cafile /etc/mosquitto/certs/operators-ca.crt"; do
     if conf_has "${setting%% *}" "${setting#* }"; then
         pass "shipped mosquitto.conf sets '$setting'"
     else
@@ -98,12 +107,18 @@ for setting in "require_certificate true" "use_identity_as_username true" "allow
     fi
 done
 
-# The operator identity is the first "user" in the shipped ACL.
+# The operator identity is the first "user" in the shipped operators' ACL.
 OPERATOR=""
 while read -r key value; do
     if [[ "$key" == "user" ]]; then OPERATOR="$value"; break; fi
-done <"$SHIPPED_ACL"
-[[ -n "$OPERATOR" ]] || abort "the shipped ACL names an operator with a 'user' line"
+done <"$SHIPPED_OPERATORS_ACL"
+[[ -n "$OPERATOR" ]] || abort "the shipped operators' ACL names an operator with a 'user' line"
+# The devices' ACL grants no operator rights: it has no "user" block at all.
+if grep -Eq '^[[:space:]]*user[[:space:]]' "$SHIPPED_ACL"; then
+    fail "the shipped devices' ACL (deploy/mosquitto.acl) has no 'user' block"
+else
+    pass "the shipped devices' ACL (deploy/mosquitto.acl) has no 'user' block"
+fi
 
 # --- Certificates -------------------------------------------------------------------------
 make_certs() {
@@ -114,9 +129,14 @@ make_certs() {
     "$CERT_TOOLS/make-operator-cert.sh" --out "$CERTS" "$OPERATOR"
     # An operator-style certificate whose CN is not listed in the ACL.
     "$CERT_TOOLS/make-operator-cert.sh" --out "$CERTS" unlisted-operator
-    # A certificate for "dev1" from a CA the broker does not trust.
+    # Certificates for "dev1" and the operator from CAs the broker does not trust.
     "$CERT_TOOLS/make-ca.sh" --out "$ROGUE" --subject-cn "rogue CA"
     "$CERT_TOOLS/make-device-cert.sh" --out "$ROGUE" dev1
+    "$CERT_TOOLS/make-operator-cert.sh" --out "$ROGUE" "$OPERATOR"
+    # A device certificate of the trusted devices CA that carries the operator's name.
+    mkdir -m 0700 -- "$IMPOSTOR"
+    cp -- "$CERTS/ca.crt" "$CERTS/ca.key" "$IMPOSTOR/"
+    "$CERT_TOOLS/make-device-cert.sh" --out "$IMPOSTOR" "$OPERATOR"
 }
 if make_certs >"$TMP/certs.log" 2>&1; then
     pass "certificates made with certs/make-*.sh"
@@ -127,25 +147,29 @@ fi
 # --- Test copy of the configuration -------------------------------------------------------
 mkdir -p -- "$TMP/data"
 cp -- "$SHIPPED_ACL" "$TMP/mosquitto.acl"
+cp -- "$SHIPPED_OPERATORS_ACL" "$TMP/operators.acl"
 
-write_test_conf() {  # PORT
-    local port="$1" line key value
+write_test_conf() {  # DEVICE_PORT OPERATOR_PORT
+    local line key value
     while IFS= read -r line || [[ -n "$line" ]]; do
         read -r key value <<<"$line" || true
-        case "$key" in
-            listener)
-                if [[ "$value" == "8883" ]]; then
-                    printf 'listener %s 127.0.0.1\n' "$port"
-                else
-                    printf 'unexpected listener in the shipped config: %s\n' "$line" >&2
-                    return 1
-                fi ;;
-            cafile) printf 'cafile %s\n' "$CERTS/ca.crt" ;;
-            certfile) printf 'certfile %s\n' "$CERTS/localhost.crt" ;;
-            keyfile) printf 'keyfile %s\n' "$CERTS/localhost.key" ;;
-            acl_file) printf 'acl_file %s\n' "$TMP/mosquitto.acl" ;;
-            persistence_location) printf 'persistence_location %s/\n' "$TMP/data" ;;
-            user|pid_file) ;;
+        case "$key $value" in
+            "listener 8883") printf 'listener %s 127.0.0.1\n' "$1" ;;
+            "listener 8884") printf 'listener %s 127.0.0.1\n' "$2" ;;
+            listener\ *)
+                printf 'unexpected listener in the shipped config: %s\n' "$line" >&2
+                return 1 ;;
+            "cafile /etc/mosquitto/certs/ca.crt") printf 'cafile %s\n' "$CERTS/ca.crt" ;;
+            "cafile /etc/mosquitto/certs/operators-ca.crt") printf 'cafile %s\n' "$CERTS/operators-ca.crt" ;;
+            "certfile /etc/mosquitto/certs/broker.crt") printf 'certfile %s\n' "$CERTS/localhost.crt" ;;
+            "keyfile /etc/mosquitto/certs/broker.key") printf 'keyfile %s\n' "$CERTS/localhost.key" ;;
+            "acl_file /etc/mosquitto/edge-agent.acl") printf 'acl_file %s\n' "$TMP/mosquitto.acl" ;;
+            "acl_file /etc/mosquitto/edge-agent-operators.acl") printf 'acl_file %s\n' "$TMP/operators.acl" ;;
+            cafile\ *|certfile\ *|keyfile\ *|acl_file\ *)
+                printf 'unexpected file in the shipped config: %s\n' "$line" >&2
+                return 1 ;;
+            persistence_location\ *) printf 'persistence_location %s/\n' "$TMP/data" ;;
+            user\ *|pid_file\ *) ;;
             *) printf '%s\n' "$line" ;;
         esac
     done <"$SHIPPED_CONF"
@@ -158,20 +182,27 @@ port_open() {  # PORT: true if something accepts TCP connections on 127.0.0.1:PO
     timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
 }
 
-# --- Start the broker on a free port -------------------------------------------------------
+# --- Start the broker on two free ports -----------------------------------------------------
 PORT=""
+OP_PORT=""
 for _attempt in 1 2 3 4 5 6 7 8 9 10; do
     candidate=$((20000 + RANDOM % 40000))
+    op_candidate=$((20000 + RANDOM % 40000))
+    (( candidate != op_candidate )) || continue
     port_open "$candidate" && continue
-    if ! write_test_conf "$candidate" >"$TMP/mosquitto.conf" 2>"$TMP/conf.err"; then
-        abort "shipped config has only the TLS listener" "$(cat -- "$TMP/conf.err")"
+    port_open "$op_candidate" && continue
+    if ! write_test_conf "$candidate" "$op_candidate" >"$TMP/mosquitto.conf" 2>"$TMP/conf.err"; then
+        abort "shipped config has only the device and operator TLS listeners and the known files" \
+            "$(cat -- "$TMP/conf.err")"
     fi
     mosquitto -c "$TMP/mosquitto.conf" >"$TMP/mosquitto.log" 2>&1 &
     MOSQ_PID=$!
     deadline=$((SECONDS + START_WAIT))
     while (( SECONDS < deadline )); do
         kill -0 "$MOSQ_PID" 2>/dev/null || break
-        if port_open "$candidate"; then PORT="$candidate"; break; fi
+        if port_open "$candidate" && port_open "$op_candidate"; then
+            PORT="$candidate"; OP_PORT="$op_candidate"; break
+        fi
         sleep 0.1
     done
     [[ -n "$PORT" ]] && break
@@ -182,18 +213,23 @@ done
 if [[ -z "$PORT" ]]; then
     abort "mosquitto starts with the shipped config and ACL" "see the broker log below"
 fi
-pass "mosquitto starts with the shipped config and ACL (port $PORT)"
+pass "mosquitto starts with the shipped config and ACLs (devices on port $PORT, operators on $OP_PORT)"
 
 # --- Client helpers -----------------------------------------------------------------------
-BASE=(-h localhost -p "$PORT" --cafile "$CERTS/ca.crt")
+BASE=(-h localhost --cafile "$CERTS/ca.crt")
 NONCE="$$-$RANDOM"
 
-identity() {  # WHO [DIR]: sets ID_ARGS for WHO's certificate; devices use their name as id
-    local who="$1" dir="${2:-$CERTS}"
+# identity WHO [ID]: sets ID_ARGS for WHO's certificate and listener: operators on the
+# operator listener with an id of their own, devices on the device listener with their
+# name as id unless ID is given.
+identity() {
+    local who="$1"
     client_seq=$((client_seq + 1))
-    local id="$who"
-    [[ "$who" == "$OPERATOR" || "$who" == unlisted-operator ]] && id="$who-check-$client_seq"
-    ID_ARGS=(--cert "$dir/$who.crt" --key "$dir/$who.key" -i "$id")
+    if [[ "$who" == "$OPERATOR" || "$who" == unlisted-operator ]]; then
+        ID_ARGS=(-p "$OP_PORT" --cert "$CERTS/$who.crt" --key "$CERTS/$who.key" -i "${2:-$who-check-$client_seq}")
+    else
+        ID_ARGS=(-p "$PORT" --cert "$CERTS/$who.crt" --key "$CERTS/$who.key" -i "${2:-$who}")
+    fi
 }
 
 # publish WHO TOPIC PAYLOAD: retained, QoS 1 (the broker stores it before it acknowledges).
@@ -262,13 +298,13 @@ expect_publish_dropped() {
 }
 
 # expect_refused DESC PAYLOAD ARGS...: mosquitto_pub with ARGS must fail, and dev1's health
-# must be unchanged afterwards.
+# must be unchanged afterwards. ARGS must name the port (-p).
 expect_refused() {
     local desc="$1" payload="$2" rc=0 before
     shift 2
     receive "$OPERATOR" edge/things/dev1/health "$POS_WAIT"
     before="$GOT"
-    timeout 15 mosquitto_pub -p "$PORT" -q 1 -r -t edge/things/dev1/health -m "$payload" "$@" \
+    timeout 15 mosquitto_pub -q 1 -r -t edge/things/dev1/health -m "$payload" "$@" \
         >"$TMP/pub.out" 2>&1 || rc=$?
     receive "$OPERATOR" edge/things/dev1/health "$POS_WAIT"
     if (( rc != 0 )) && [[ -n "$before" && "$GOT" == "$before" ]]; then
@@ -352,8 +388,114 @@ expect_publish_dropped "dev1 cannot write sensors/#" \
 expect_nothing "an operator-style certificate whose CN is not in the ACL gets no operator rights" \
     unlisted-operator edge/things/dev1/deployment
 expect_refused "a TLS client without a certificate is refused" "no-cert" \
-    -h localhost --cafile "$CERTS/ca.crt" -i dev1 -u dev1
+    -p "$PORT" -h localhost --cafile "$CERTS/ca.crt" -i dev1 -u dev1
 expect_refused "a plain (non-TLS) client is refused on the TLS port" "plain" \
-    -h 127.0.0.1 -i dev1 -u dev1
+    -p "$PORT" -h 127.0.0.1 -i dev1 -u dev1
 expect_refused "a certificate from another CA is refused" "rogue" \
-    -h localhost --cafile "$CERTS/ca.crt" --cert "$ROGUE/dev1.crt" --key "$ROGUE/dev1.key" -i dev1
+    -p "$PORT" -h localhost --cafile "$CERTS/ca.crt" --cert "$ROGUE/dev1.crt" --key "$ROGUE/dev1.key" -i dev1
+expect_refused "a TLS client without a certificate is refused on the operator listener" "no-cert-op" \
+    -p "$OP_PORT" -h localhost --cafile "$CERTS/ca.crt" -i dev1 -u "$OPERATOR"
+expect_refused "a plain (non-TLS) client is refused on the operator listener" "plain-op" \
+    -p "$OP_PORT" -h 127.0.0.1 -i dev1 -u "$OPERATOR"
+expect_refused "a device certificate is refused on the operator listener" "device-on-op" \
+    -p "$OP_PORT" -h localhost --cafile "$CERTS/ca.crt" --cert "$CERTS/dev1.crt" --key "$CERTS/dev1.key" -i dev1
+expect_refused "an operator certificate is refused on the device listener" "operator-on-dev" \
+    -p "$PORT" -h localhost --cafile "$CERTS/ca.crt" --cert "$CERTS/$OPERATOR.crt" --key "$CERTS/$OPERATOR.key" -i op-on-dev
+expect_refused "an operator certificate from another operators' CA is refused" "rogue-op" \
+    -p "$OP_PORT" -h localhost --cafile "$CERTS/ca.crt" --cert "$ROGUE/$OPERATOR.crt" --key "$ROGUE/$OPERATOR.key" -i rogue-op
+
+# A device certificate that carries an operator's CN is still a device: the devices listener's
+# ACL has no operator rights to give.
+client_seq=$((client_seq + 1))
+SUB_RC=0
+GOT="$(timeout $(( NEG_WAIT + 10 )) mosquitto_sub "${BASE[@]}" -p "$PORT" --cert "$IMPOSTOR/$OPERATOR.crt" \
+    --key "$IMPOSTOR/$OPERATOR.key" -i "impostor-$client_seq" -t edge/things/dev1/deployment -C 1 -W "$NEG_WAIT" \
+    2>"$TMP/sub.err")" || SUB_RC=$?
+if (( SUB_RC == 27 )) && [[ -z "$GOT" ]]; then
+    pass "a device certificate with the operator's CN gets no operator rights"
+else
+    fail "a device certificate with the operator's CN gets no operator rights" \
+        "it received '$GOT' (mosquitto_sub exit $SUB_RC: $(head -c 200 -- "$TMP/sub.err"))"
+fi
+
+# --- Client ids: no takeover ---------------------------------------------------------------
+# Mosquitto closes the older of two connections with one client id. A watcher is a long-lived
+# mosquitto_sub with -d: it prints "sending CONNECT" on every (re)connection, so a watcher that
+# was disconnected and reconnected shows two. It exits after its first message (a marker the
+# operator sends once the attempts are over).
+start_watcher() {  # NAME WHO TOPIC [ID]: its pid is appended to WATCHERS, its output in $TMP/watch-NAME.out
+    identity "$2" "${4:-}"
+    timeout $(( POS_WAIT + 40 )) stdbuf -oL mosquitto_sub -d -R "${BASE[@]}" "${ID_ARGS[@]}" -q 1 -t "$3" -C 1 -W $(( POS_WAIT + 30 )) \
+        >"$TMP/watch-$1.out" 2>&1 &
+    WATCHERS+=($!)
+    local deadline=$((SECONDS + POS_WAIT))
+    until grep -q 'received SUBACK' "$TMP/watch-$1.out" 2>/dev/null; do
+        if (( SECONDS >= deadline )); then
+            abort "watcher $1 ($2) subscribed to $3" "$(head -c 300 -- "$TMP/watch-$1.out")"
+        fi
+        sleep 0.05
+    done
+}
+# expect_watcher_undisturbed DESC NAME MARKER PID: the watcher NAME (process PID) got MARKER over
+# its one connection.
+expect_watcher_undisturbed() {
+    local pid="$4" rc=0 connects
+    wait "$pid" || rc=$?
+    connects="$(grep -c 'sending CONNECT' "$TMP/watch-$2.out" || true)"
+    if (( rc == 0 )) && grep -qx -- "$3" "$TMP/watch-$2.out" && [[ "$connects" == 1 ]]; then
+        pass "$1"
+    else
+        fail "$1" "exit $rc, $connects connection(s), output: $(tr '\n' '|' <"$TMP/watch-$2.out" | head -c 400)"
+    fi
+}
+
+start_watcher dev1 dev1 edge/things/dev1/control
+# dev2's certificate asks for client id dev1: the broker gives it client id dev2 instead.
+# It publishes a forged health report for dev1 (dropped: its ACL is dev2's), then its own.
+publish_as() {  # WHO ID TOPIC PAYLOAD
+    identity "$1" "$2"
+    PUB_RC=0
+    timeout 15 mosquitto_pub "${BASE[@]}" "${ID_ARGS[@]}" -q 1 -r -t "$3" -m "$4" >"$TMP/pub.out" 2>&1 || PUB_RC=$?
+}
+publish_as dev2 dev1 edge/things/dev1/health "forged-by-dev2-as-dev1"
+publish_as dev2 dev1 edge/things/dev2/health "dev2-as-dev1-$NONCE"
+TAKEOVER_RC=$PUB_RC
+# The same id through the operator listener, and with a rogue CA's dev1 certificate: refused.
+timeout 15 mosquitto_pub "${BASE[@]}" -p "$OP_PORT" --cert "$CERTS/dev2.crt" --key "$CERTS/dev2.key" -i dev1 \
+    -q 1 -t edge/things/dev1/health -m "forged-on-op" >"$TMP/pub-op.out" 2>&1 && OP_TAKEOVER_RC=0 || OP_TAKEOVER_RC=$?
+timeout 15 mosquitto_pub "${BASE[@]}" -p "$PORT" --cert "$ROGUE/dev1.crt" --key "$ROGUE/dev1.key" -i dev1 \
+    -q 1 -t edge/things/dev1/health -m "forged-rogue" >/dev/null 2>&1 || true
+# dev2 subscribing under the id dev1 reads nothing of dev1's either.
+receive dev2 edge/things/dev1/deployment "$NEG_WAIT"
+DEV2_AS_DEV1_SUB_RC=$SUB_RC DEV2_AS_DEV1_GOT="$GOT"
+publish "$OPERATOR" edge/things/dev1/control "marker-$NONCE"
+expect_watcher_undisturbed "dev1 stays connected while dev2's certificate connects with client id dev1" \
+    dev1 "marker-$NONCE" "${WATCHERS[0]}"
+if (( TAKEOVER_RC == 0 )); then
+    expect_receive "dev2's certificate with client id dev1 still acts as dev2 (its own health is written)" \
+        "$OPERATOR" edge/things/dev2/health "dev2-as-dev1-$NONCE"
+    expect_receive "dev2's certificate with client id dev1 cannot write dev1's health" \
+        "$OPERATOR" edge/things/dev1/health "$HEALTH"
+else
+    fail "dev2's certificate with client id dev1 connects (as dev2)" "mosquitto_pub exit $TAKEOVER_RC: $(head -c 200 -- "$TMP/pub.out")"
+fi
+if (( DEV2_AS_DEV1_SUB_RC == 27 )) && [[ -z "$DEV2_AS_DEV1_GOT" ]]; then
+    pass "dev2's certificate with client id dev1 cannot read dev1's deployment"
+else
+    fail "dev2's certificate with client id dev1 cannot read dev1's deployment" \
+        "got '$DEV2_AS_DEV1_GOT' (exit $DEV2_AS_DEV1_SUB_RC)"
+fi
+if (( OP_TAKEOVER_RC != 0 )); then
+    pass "dev2's certificate cannot use client id dev1 through the operator listener"
+else
+    fail "dev2's certificate cannot use client id dev1 through the operator listener" "mosquitto_pub succeeded"
+fi
+# Two sessions of one operator (edgectl and a dashboard sharing a certificate) keep their
+# own client ids and do not disconnect each other.
+start_watcher op-a "$OPERATOR" edge/things/dev1/health "$OPERATOR-session-a"
+start_watcher op-b "$OPERATOR" edge/things/dev1/health "$OPERATOR-session-b"
+publish dev1 edge/things/dev1/health "marker-op-$NONCE"
+expect_watcher_undisturbed "two sessions of one operator certificate stay connected side by side (a)" \
+    op-a "marker-op-$NONCE" "${WATCHERS[1]}"
+expect_watcher_undisturbed "two sessions of one operator certificate stay connected side by side (b)" \
+    op-b "marker-op-$NONCE" "${WATCHERS[2]}"

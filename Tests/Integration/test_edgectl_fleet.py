@@ -240,11 +240,14 @@ def test_deploy_says_when_the_broker_refuses_the_publish(make_broker, agent_bin,
 
 def test_under_tls_and_the_shipped_acl_edgectl_deploys_lists_and_invokes(agent, make_broker, tmp_path, thing, agent_bin,
                                                                           echo_bin):
-    """The shipped ACL (deploy/mosquitto.acl) with mutual TLS: the device's CN is its thing name,
-    edgectl connects as `operator`. The invoke's reply topic (edgectl/replies/THING/ID) is one
-    the device may write and the operator read, and the agent's delivery check is allowed."""
+    """The shipped ACLs (deploy/mosquitto.acl for devices, deploy/operators.acl for operators)
+    with mutual TLS: the device's CN is its thing name, edgectl connects as `operator`. The
+    invoke's reply topic (edgectl/replies/THING/ID) is one the device may write and the operator
+    read, and the agent's delivery check is allowed. The shipped broker has one listener for each
+    (deploy/check-broker-acl.sh checks that layout); here one listener takes both files' rules."""
     pki = h.make_tls_material(tmp_path / "pki", client_names=(thing, "operator"))
-    acl = h.REPO / "deploy" / "mosquitto.acl"
+    acl = tmp_path / "shipped.acl"
+    acl.write_text((h.REPO / "deploy" / "mosquitto.acl").read_text() + "\n" + (h.REPO / "deploy" / "operators.acl").read_text())
     broker = make_broker(tls={"ca": pki["ca"], "cert": pki["server_cert"], "key": pki["server_key"], "require_certificate": True},
                          settings=["acl_file %s" % acl])
     agent(port=broker.port, extra_args=["--tls-ca", pki["ca"], "--tls-cert", pki[thing]["cert"], "--tls-key", pki[thing]["key"]])
