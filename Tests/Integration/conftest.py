@@ -187,3 +187,25 @@ def shadow(broker, thing):
     client = h.ShadowClient(broker.port, thing).start()
     yield client
     client.close()
+
+
+@pytest.fixture
+def shipped(request, tmp_path, thing):
+    """Starts a broker with the shipped configuration (or its control variant, without the client id
+    guard): shipped(guard=True) -> (broker, pki, other), `pki` holding certificates the certs/
+    scripts made for the test's thing, another device `other` and `operator`."""
+    other = h.unique("dev-")
+    pki = h.make_certificates(tmp_path / "pki", (thing, other))
+    brokers = []
+    request.node._edge_brokers = brokers
+
+    def start(guard=True):
+        # (Not "brokerN": the agent fixture's own broker fixture uses those folders.)
+        broker = h.ShippedBroker(tmp_path / ("shipped-broker%d" % (len(brokers) + 1)), pki, takeover_guard=guard)
+        brokers.append(broker)
+        broker.start()
+        return broker, pki, other
+
+    yield start
+    for broker in brokers:
+        broker.stop()

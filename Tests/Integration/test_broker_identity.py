@@ -8,110 +8,13 @@ A control run of the same attack on the same configuration without `use_username
 shows that the attack is seen when it works. deploy/check-broker-acl.sh checks the same rules with
 mosquitto_pub/mosquitto_sub, among its other checks."""
 
-import getpass
 import os
-import socket
 import subprocess
 
 import paho.mqtt.client as mqtt
 import pytest
 
 import harness as h
-
-CERTS = h.REPO / "certs"
-DEPLOY = h.REPO / "deploy"
-
-
-def _shipped_config(device_port, operator_port, pki, acl_dir, data_dir, takeover_guard=True):
-    """deploy/mosquitto.conf with only its listener ports (on 127.0.0.1), its file paths and its
-    run-as user changed; `takeover_guard=False` comments out use_username_as_clientid (the control)."""
-    files = {
-        "cafile /etc/mosquitto/certs/ca.crt": "cafile %s" % (pki / "ca.crt"),
-        "cafile /etc/mosquitto/certs/operators-ca.crt": "cafile %s" % (pki / "operators-ca.crt"),
-        "certfile /etc/mosquitto/certs/broker.crt": "certfile %s" % (pki / "localhost.crt"),
-        "keyfile /etc/mosquitto/certs/broker.key": "keyfile %s" % (pki / "localhost.key"),
-        "acl_file /etc/mosquitto/edge-agent.acl": "acl_file %s" % (acl_dir / "mosquitto.acl"),
-        "acl_file /etc/mosquitto/edge-agent-operators.acl": "acl_file %s" % (acl_dir / "operators.acl"),
-        "listener 8883": "listener %d 127.0.0.1" % device_port,
-        "listener 8884": "listener %d 127.0.0.1" % operator_port,
-    }
-    lines = []
-    used = set()
-    for line in (DEPLOY / "mosquitto.conf").read_text().splitlines():
-        words = " ".join(line.split())
-        key = words.split(" ", 1)[0] if words else ""
-        if words in files:
-            lines.append(files[words])
-            used.add(words)
-        elif key in ("cafile", "certfile", "keyfile", "acl_file", "listener"):
-            raise AssertionError("deploy/mosquitto.conf has a line this test does not know: %r" % line)
-        elif key == "persistence_location":
-            lines.append("persistence_location %s/" % data_dir)
-        elif key in ("user", "pid_file"):
-            continue
-        elif words == "use_username_as_clientid true" and not takeover_guard:
-            lines.append("# (control run) " + line)
-        else:
-            lines.append(line)
-    assert used == set(files), "deploy/mosquitto.conf lost lines this test expects: %s" % sorted(set(files) - used)
-    # As root, mosquitto would drop to user "mosquitto", who cannot read pytest's tmp_path.
-    lines.append("user %s" % getpass.getuser())
-    return "\n".join(lines) + "\n"
-
-
-class ShippedBroker(h.Broker):
-    """A real mosquitto with the shipped configuration: devices on `port`, operators on `operator_port`."""
-
-    def __init__(self, workdir, pki, takeover_guard=True):
-        super().__init__(workdir)
-        self.operator_port = h.free_port()
-        acl_dir = self.workdir / "acl"
-        acl_dir.mkdir(exist_ok=True)
-        for name in ("mosquitto.acl", "operators.acl"):
-            (acl_dir / name).write_text((DEPLOY / name).read_text())
-        data = self.workdir / "data"
-        data.mkdir(exist_ok=True)
-        self._text = _shipped_config(self.port, self.operator_port, pki, acl_dir, data, takeover_guard)
-
-    def _config(self):
-        return self._text
-
-    def start(self, timeout=10.0):
-        """Starts mosquitto and waits until both listeners accept connections (it opens them one
-        after the other); returns self."""
-        super().start(timeout)
-
-        def operator_listener_open():
-            try:
-                with socket.create_connection(("127.0.0.1", self.operator_port), timeout=0.5):
-                    return True
-            except OSError:
-                return False
-        h.poll_until(operator_listener_open, timeout, "the operator listener on 127.0.0.1:%d" % self.operator_port)
-        return self
-
-
-def _certificates(directory, things):
-    """The CAs, the broker's certificate (localhost, 127.0.0.1), one per thing and `operator`, made
-    with the certs/ scripts."""
-    out = str(directory)
-
-    def run(script, *args):
-        result = subprocess.run([str(CERTS / script), "--out", out, "--days", "2", *args],
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, "%s failed: %s" % (script, result.stderr)
-
-    run("make-ca.sh")
-    run("make-broker-cert.sh", "localhost")
-    for thing in things:
-        run("make-device-cert.sh", "--", thing)
-    run("make-operator-cert.sh", "operator")
-    return directory
-
-
-def _tls(pki, who):
-    return {"ca": str(pki / "ca.crt"), "cert": str(pki / ("%s.crt" % who)), "key": str(pki / ("%s.key" % who))}
-
 
 class Intruder:
     """An MQTT 5 client with another device's certificate that asks for `client_id`: it connects,
@@ -120,7 +23,7 @@ class Intruder:
     def __init__(self, port, pki, who, client_id):
         self.connected = []
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        tls = _tls(pki, who)
+        tls = h.tls_files(pki, who)
         self.client.tls_set(ca_certs=tls["ca"], certfile=tls["cert"], keyfile=tls["key"])
         self.client.on_connect = lambda c, u, f, rc, p: self.connected.append(rc == 0)
         self.port = port
@@ -148,32 +51,12 @@ class Intruder:
         self.client.loop_stop()
 
 
-@pytest.fixture
-def shipped(request, tmp_path, thing):
-    """Start a broker with the shipped configuration (or its control variant): shipped(guard=True)."""
-    other = h.unique("dev-")
-    pki = _certificates(tmp_path / "pki", (thing, other))
-    brokers = []
-    request.node._edge_brokers = brokers
-
-    def start(guard=True):
-        # (Not "brokerN": the agent fixture's own broker fixture uses those folders.)
-        broker = ShippedBroker(tmp_path / ("shipped-broker%d" % (len(brokers) + 1)), pki, takeover_guard=guard)
-        brokers.append(broker)
-        broker.start()
-        return broker, pki, other
-
-    yield start
-    for broker in brokers:
-        broker.stop()
-
-
 def _online_agent(agent, make_observer, broker, pki, thing):
     """The real agent connected as `thing` over mutual TLS, and an operator observer (on the
     operator listener) that has seen it healthy and delivering."""
     agent(port=broker.port, extra_args=["--tls-ca", str(pki / "ca.crt"), "--tls-cert", str(pki / ("%s.crt" % thing)),
                                         "--tls-key", str(pki / ("%s.key" % thing))])
-    watcher = make_observer(broker.operator_port, name="operator", tls=_tls(pki, "operator"),
+    watcher = make_observer(broker.operator_port, name="operator", tls=h.tls_files(pki, "operator"),
                             filters=("edge/things/#",))
     health = "edge/things/%s/health" % thing
     watcher.wait_for(health, lambda m: m.json["connection"]["delivering"] is True, what="the agent online and delivering")
@@ -239,7 +122,7 @@ def test_operator_sessions_keep_their_own_ids_and_device_certificates_stay_off_t
     assert watcher.client.is_connected(), "the first operator session was disconnected"
     # A device certificate is refused on the operator listener, whatever client id it asks for.
     refused = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=thing, protocol=mqtt.MQTTv5)
-    tls = _tls(pki, other)
+    tls = h.tls_files(pki, other)
     refused.tls_set(ca_certs=tls["ca"], certfile=tls["cert"], keyfile=tls["key"])
     with pytest.raises(OSError):
         refused.connect("127.0.0.1", broker.operator_port, keepalive=30)

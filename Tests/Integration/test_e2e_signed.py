@@ -162,3 +162,49 @@ def test_a_bad_trusted_key_in_the_configuration_stops_the_agent_naming_it(agent_
                              capture_output=True, text=True, timeout=30)
     assert started.returncode != 0, started
     assert "deployments.trustedKeys.ops" in started.stderr and "32-byte Ed25519 public key" in started.stderr, started
+
+
+def test_on_the_shipped_broker_an_operator_signs_and_every_bad_document_is_refused(shipped, agent, make_observer, thing,
+                                                                                   echo_bin, tmp_path, agent_bin):
+    """The same refusals through the shipped configuration (deploy/mosquitto.conf, its ACLs, certs/
+    scripts' certificates): the device on its listener, the operator (edgectl) on the operators'."""
+    broker, pki, _ = shipped()
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    ops, rogue = _keygen(agent_bin, keys, "ops"), _keygen(agent_bin, keys, "rogue")
+    config = tmp_path / "agent.json"
+    _trust(config, ops)
+    device = h.tls_files(pki, thing)
+    a = agent(port=broker.port, extra_args=["--config", config, "--tls-ca", device["ca"], "--tls-cert", device["cert"],
+                                            "--tls-key", device["key"]])
+    operator = h.tls_files(pki, "operator")
+    edge = h.Edge(make_observer(broker.operator_port, name="operator", tls=operator, filters=("edge/things/#",)), thing)
+    edge.health(lambda j: j["status"] == "online", what="the agent online on the shipped broker")
+    connection = ["--host", "localhost", "--port", broker.operator_port, "--tls-ca", operator["ca"],
+                  "--tls-cert", operator["cert"], "--tls-key", operator["key"]]
+
+    v1 = h.document("echo-v1", 1, {"echo": h.native_function(echo_bin, version="1")})
+    (tmp_path / "v1.json").write_text(json.dumps(v1))
+    signed = _edgectl(agent_bin, "deploy", tmp_path / "v1.json", "--thing", thing, "--sign", keys / "ops.key", *connection)
+    assert signed.returncode == 0 and "SUCCEEDED" in signed.stdout, signed
+    v2 = h.document("echo-v2", 2, {"echo": h.native_function(echo_bin, version="2")})
+    (tmp_path / "v2.json").write_text(json.dumps(v2))
+    unsigned = _edgectl(agent_bin, "deploy", tmp_path / "v2.json", "--thing", thing, *connection)
+    assert unsigned.returncode == 1 and "REJECTED" in unsigned.stdout and "is not signed" in unsigned.stdout, unsigned
+
+    tampered = _sign(agent_bin, tmp_path, v2, ops)
+    tampered["payload"] = base64.b64encode(base64.b64decode(tampered["payload"]).replace(b'"2"', b'"9"')).decode()
+    _refused(edge, tampered, v2, edge.obs.mark(), "signatures[0].sig", "does not verify with the trusted key 'ops'")
+    wrong = _sign(agent_bin, tmp_path, v2, rogue, key_id="ops", name="wrong")
+    _refused(edge, wrong, v2, edge.obs.mark(), "signatures[0].sig", "does not verify with the trusted key 'ops'")
+    unknown = _sign(agent_bin, tmp_path, v2, rogue, name="unknown")
+    _refused(edge, unknown, v2, edge.obs.mark(), "signatures", "signed by 'rogue'; trusted: 'ops'")
+    v3 = h.document("echo-v3", 3, {"echo": h.native_function(echo_bin, version="3")})
+    since = edge.obs.mark()
+    edge.publish_deployment(None, raw=json.dumps(_sign(agent_bin, tmp_path, v3, ops)))
+    assert edge.final_status("echo-v3", 3, since=since)["status"] == "SUCCEEDED"
+    replay = _sign(agent_bin, tmp_path, v1, ops, name="replay")
+    _refused(edge, replay, v1, edge.obs.mark(), "revision", "older than revision 3 (echo-v3) already seen")
+    a.stop()
+    a.start()
+    _refused(edge, replay, v1, edge.obs.mark(), "revision", "older than revision 3 (echo-v3) already seen")

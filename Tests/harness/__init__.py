@@ -24,6 +24,7 @@ One concern a module:
     shadow_client  ShadowClient: an independent AWS IoT Device Shadow client
     shadow_service ShadowService: the cloud side of the shadow API, for `shadows: cloud`
     tls            make_tls_material
+    shipped_broker ShippedBroker: mosquitto with deploy/'s configuration; make_certificates (certs/ scripts)
 
 Nothing here sleeps to let something happen: every wait is for the event itself, with a deadline,
 and fails naming what it waited for.
@@ -38,6 +39,7 @@ from .deployments import (FINAL, artifact, b64, document, example_deployment, na
 from .edge import Edge
 from .layout import DEFAULT_AGENT_BIN, REPO, RUNTIME_DIR
 from .observer import Message, Observer, holds
+from .shipped_broker import ShippedBroker, make_certificates, tls_files
 from .ports import free_port
 from .prerequisites import (DEFAULT_FUNCTION_PYTHON, FUNCTION_USER, function_python, require, require_cgroups,
                             require_function_user, require_root, user_exists)
