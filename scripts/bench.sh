@@ -19,6 +19,9 @@
 #                                  updates per second, live configuration from the classic shadow to
 #                                  a running function and back into reported, the agent's memory and
 #                                  the shadows' size on disk (any user)
+#   bash scripts/bench.sh signing  signed deployments: publish-to-SUCCEEDED with and without a
+#                                  trusted key, over plain MQTT and mutual TLS, the agent's memory
+#                                  (libcrypto's share) and edgectl sign's time (any user)
 #
 # Like scripts/demo.sh it runs scripts/setup.sh and builds the release binaries of this checkout
 # first. Settings (environment):
@@ -28,6 +31,7 @@
 #           BENCH_LOAD_SECONDS, BENCH_RATE, BENCH_SETTLE_SECONDS, BENCH_CGROUPS_OFF, BENCH_TIMEOUT
 #   shadow: BENCH_UPDATES, BENCH_WARMUP, BENCH_PIPELINED, BENCH_CLIENTS, BENCH_BURSTS, BENCH_CONFIG_ROUNDS,
 #           BENCH_DISK_WRITES, BENCH_TIMEOUT
+#   signing: BENCH_DEPLOYS, BENCH_TIMEOUT
 #                            see benchmarks/README.md
 #   EDGE_AGENT_BIN, EDGECTL_BIN  use these binaries instead of building (both, or neither)
 #   BENCH_AGENT_SOURCE       the checkout those binaries were built from (its revision is reported,
@@ -44,7 +48,7 @@ cd "$(dirname "$0")/.."
 repo="$(pwd)"
 
 usage() {
-    echo "usage: bash scripts/bench.sh [footprint|invocation|deployment|fleet|cluster|offline|soak|caps|shadow]   (see docs/benchmarks.md)" >&2
+    echo "usage: bash scripts/bench.sh [footprint|invocation|deployment|fleet|cluster|offline|soak|caps|shadow|signing]   (see docs/benchmarks.md)" >&2
     exit 2
 }
 [ "$#" -le 1 ] || usage
@@ -58,6 +62,8 @@ case "$bench" in
     shadow)
         settings="BENCH_UPDATES BENCH_WARMUP BENCH_PIPELINED BENCH_CLIENTS BENCH_BURSTS BENCH_CONFIG_ROUNDS
                   BENCH_DISK_WRITES" ;;
+    signing)
+        settings="BENCH_DEPLOYS" ;;
     *) usage ;;
 esac
 
@@ -95,7 +101,7 @@ else
     source_dir="$repo"
 fi
 loadgen_bin=""
-if [ "$bench" != caps ] && [ "$bench" != shadow ]; then
+if [ "$bench" != caps ] && [ "$bench" != shadow ] && [ "$bench" != signing ]; then
     # The load generator is the benchmark's own tool, always built from this checkout.
     echo "== building edge-loadgen (release)"
     swift build -c release --product edge-loadgen
@@ -119,6 +125,8 @@ if [ ! -x "$python_bin" ]; then
     python_note="no interpreter at $python_bin (scripts/setup.sh makes it; or set BENCH_PYTHON)"
     if [ "$bench" = shadow ]; then
         echo "bench: note: the live configuration part (a Python function) is skipped: $python_note"
+    elif [ "$bench" = signing ]; then
+        :  # no Python function here
     elif [ "$bench" != caps ]; then
         echo "bench: note: the Python function and deployments are skipped: $python_note"
     else
@@ -173,7 +181,7 @@ trap 'exit 143' TERM
 out="${BENCH_OUT:-$repo/benchmarks/results/$bench-latest.json}"
 # The drivers are modules of the package benchmarks/ and import the harness package Tests/harness.
 export PYTHONPATH="$repo:$repo/Tests${PYTHONPATH:+:$PYTHONPATH}"
-if [ "$bench" != shadow ]; then
+if [ "$bench" != shadow ] && [ "$bench" != signing ]; then
     echo "== compiling the native echo function (examples/echo-native/echo.c)"
     # shellcheck disable=SC2046 # pkg-config prints several flags
     cc -O2 -Wall -Wextra -o "$work/echo" "$source_dir/examples/echo-native/echo.c" $(pkg-config --cflags --libs json-c)
@@ -206,5 +214,11 @@ case "$bench" in
             --runtime-dir "$source_dir/runtime" ${python_bin:+--python "$python_bin"} --python-note "$python_note" \
             --workdir "$work" --out "$out" \
             --revision "$revision" --command "$reproduce"
+        ;;
+    signing)
+        echo "== running the signing benchmark (work folder $work)"
+        python3 -m benchmarks.signing_bench \
+            --agent "$agent_bin" --edgectl "$edgectl_bin" --runtime-dir "$source_dir/runtime" \
+            --workdir "$work" --out "$out" --revision "$revision" --command "$reproduce"
         ;;
 esac
