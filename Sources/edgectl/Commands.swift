@@ -15,10 +15,11 @@ struct Validate: ParsableCommand {
               edgectl validate digits.json
               edgectl validate digits.json --thing cam-01     # {thing} in topics expanded as on cam-01
               edgectl validate digits.json --json
+              edgectl validate digits.signed.json             # an envelope from edgectl sign: names its signers
             """)
     @Argument(help: "The deployment document (JSON).") var file: String
     @Option(help: "Thing name used to expand {thing} in topics.") var thing = "thing"
-    @Flag(help: "Print JSON: {valid, deploymentId, revision, functions} or {valid: false, issues: [{path, message, value}]}.")
+    @Flag(help: "Print JSON: {valid, deploymentId, revision, functions, signedBy} or {valid: false, issues: [{path, message, value}]}.")
     var json = false
 
     func run() throws {

@@ -398,7 +398,7 @@ def test_deploy_to_a_group_follows_every_member_and_names_those_that_failed(agen
 def test_validate_and_deploy_print_json(agent_bin, tmp_path, echo_bin):
     good = _run(agent_bin, "validate", _deployment(tmp_path, echo_bin, "echo", 4), "--json")
     assert good.returncode == 0 and json.loads(good.stdout) == {"valid": True, "deploymentId": "echo", "revision": 4,
-                                                                  "functions": ["echo"]}, good
+                                                                  "functions": ["echo"], "signedBy": []}, good
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"deploymentId": "x", "revision": 0, "functions": {}}))
     refused = _run(agent_bin, "validate", bad, "--json")
