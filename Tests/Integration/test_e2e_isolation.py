@@ -165,7 +165,7 @@ def test_the_uid_survives_restarts_and_redeployments_and_is_given_back_once_the_
     assert gamma["uid"] not in (alpha["uid"], beta["uid"]), (alpha, beta, gamma)
 
 
-def test_an_explicit_user_wins_over_a_uid_of_its_own(agent, edge):
+def test_an_explicit_user_wins_over_a_uid_of_its_own(agent, edge, agent_bin, broker):
     user = h.require_function_user()
     agent()
     deploy_pair(edge, extra={"named": prober("named/+/in", user=h.FUNCTION_USER)})
@@ -175,6 +175,14 @@ def test_an_explicit_user_wins_over_a_uid_of_its_own(agent, edge):
     assert health["user"] == h.FUNCTION_USER, health
     alpha = ask(edge, "alpha", {"op": "whoami"})
     assert RANGE[0] <= alpha["uid"] <= RANGE[1], alpha
+    # edgectl says who each runs as.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("EDGECTL_")}
+    env.update({"EDGECTL_HOST": "127.0.0.1", "EDGECTL_PORT": str(broker.port), "EDGECTL_TIMEOUT": "20"})
+    edge.function_health("alpha", lambda f: f.get("pid") == alpha["pid"])
+    shown = subprocess.run([str(agent_bin.with_name("edgectl")), "health", "--thing", edge.thing], capture_output=True, text=True,
+                           timeout=60, env=env)
+    assert shown.returncode == 0, shown
+    assert "as uid %d" % alpha["uid"] in shown.stdout and "as %s" % h.FUNCTION_USER in shown.stdout, shown.stdout
     # Its folder opens to its user's group, not to the others.
     assert ask(edge, "named", {"op": "read", "path": os.path.join(named["dir"], "prober.py")}) == {"ok": True}
     assert ask(edge, "alpha", {"op": "read", "path": os.path.join(named["dir"], "prober.py")})["errno"] == "EACCES"

@@ -56,13 +56,17 @@ enum FunctionFiles {
         return own
     }
 
-    /// lchown and chmod of a folder the agent made (never following a link a function left).
+    /// chmod and lchown of a folder the agent made (never following a link a function left).
+    /// A folder the function already owns is left as it is: its mode is then the function's
+    /// to choose. chmod first, while root still owns it, so the agent needs CAP_CHOWN (which
+    /// the systemd unit grants) but not CAP_FOWNER.
     private static func setOwner(_ path: String, uid: UInt32, gid: UInt32, mode: mode_t) throws(SystemError) {
         let status = try Files.status(path, followingLinks: false)
         guard status.kind == .directory else {
             throw SystemError("lchown", path: path, errno: .notDirectory, detail: "is not a directory; remove it")
         }
-        _ = try systemCall("lchown", path: path) { lchown(path, uid, gid) }
+        if uid != 0 && status.owner == uid { return }
         _ = try systemCall("chmod", path: path) { chmod(path, mode) }
+        _ = try systemCall("lchown", path: path) { lchown(path, uid, gid) }
     }
 }
