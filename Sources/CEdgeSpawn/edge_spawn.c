@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,6 +104,7 @@ static void edge_spawn_child(const struct edge_spawn_request *request, int repor
         if (setresgid(request->gid, request->gid, request->gid) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_SETGID);
         if (setresuid(request->uid, request->uid, request->uid) != 0) edge_spawn_fail(report, EDGE_SPAWN_STEP_SETUID);
     }
+    if (request->set_umask) (void)umask((mode_t)(request->umask_bits & 0777));
     if (request->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         edge_spawn_fail(report, EDGE_SPAWN_STEP_NO_NEW_PRIVS);
     }

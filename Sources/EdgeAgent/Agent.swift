@@ -149,14 +149,17 @@ public final class Agent {
             cgroupProblem = error.description
         }
         let python = Agent.resolveExecutable(config.python) ?? config.python
+        let functionUids = try Agent.functionUids(config, logger: logger)
         host = FunctionHost(thing: config.thingName, python: python, pythonRuntimeDir: runtime, logDir: logDir, cgroups: tree,
-                            mayLimitOtherUsers: DeviceProbe.hasCapability(DeviceProbe.capSysResource), io: io)
+                            mayLimitOtherUsers: DeviceProbe.hasCapability(DeviceProbe.capSysResource), io: io,
+                            functionUids: functionUids)
         let pythonProblem = DeviceProbe.traversalProblem(python, need: "x").map { "\(python): \($0)" }
             ?? runtime.flatMap { folder in DeviceProbe.traversalProblem("\(folder)/edge_runtime.py", need: "r").map { "\(folder): \($0)" } }
         var policy = FunctionHostPolicy(
-            defaultLimits: config.defaultLimits, defaultUser: config.functionUser ?? (Users.isRoot ? Agent.defaultFunctionUser : nil),
+            defaultLimits: config.defaultLimits, defaultUser: config.functionUser ?? (Users.isRoot && functionUids == nil ? Agent.defaultFunctionUser : nil),
             allowRoot: config.allowRootFunctions, agentUid: geteuid(), capacity: DeviceProbe.capacity(),
             controllers: tree?.controllers ?? [], cgroupProblem: cgroupProblem, allowUncapped: config.allowUncapped)
+        policy.functionUids = functionUids?.range
         policy.stateDirProblem = DeviceProbe.traversalProblem(config.stateDir)
         policy.pythonProblem = pythonProblem
         self.policy = policy
@@ -171,8 +174,11 @@ public final class Agent {
         coordinator = DeploymentCoordinator(thing: config.thingName, groups: config.thingGroups, shadowRoot: config.shadows.topicRoot,
                                             stateDir: config.stateDir, trust: config.deploymentTrust,
                                             loop: loop, io: io, logger: logger) { [policy] spec in
-            FunctionAdmission.check(spec, policy: policy, lookupUser: Users.lookup)
+            FunctionAdmission.check(spec, policy: policy, lookupUser: Users.lookup) { name in
+                functionUids.map { $0.assign(name) } ?? .failure(FunctionUidProblem(message: "functions.uids is off"))
+            }
         }
+        coordinator.garbageCollected = { functionUids?.releaseGone() }
         coordinator.delegate = self
     }
 
@@ -194,6 +200,18 @@ public final class Agent {
     /// A delay added to every save, for tests of the agent on a slow disk; never set in production.
     static var testSlowDiskMs: Int {
         getenv("EDGE_AGENT_TEST_SLOW_DISK_MS").flatMap { Int(String(cString: $0)) }.map { max(0, min($0, 60_000)) } ?? 0
+    }
+
+    /// The table of per-function uids, when functions get one each: the agent is root, and
+    /// neither `functions.user` nor `functions.uids: off` says otherwise (an explicit user wins).
+    static func functionUids(_ config: AgentConfiguration, logger: Logger) throws(StartupError) -> FunctionUidStore? {
+        guard let range = config.functionUids, config.functionUser == nil else { return nil }
+        guard Users.isRoot else { return nil }
+        let store = try FunctionUidStore(stateDir: config.stateDir, range: range, logger: logger)
+        // What was removed while the agent was down (or before a crash) is given back now.
+        store.releaseGone()
+        logger.info("functions run under uids of their own", ("range", range.description), ("held", String(store.table.held.count)))
+        return store
     }
 
     /// The user functions run as by default when the agent is root (created by scripts/setup.sh).

@@ -24,6 +24,8 @@ public struct SpawnRequest: Sendable {
     /// Supplementary groups with the identity (its user's, from /etc/group: video, dialout…).
     public var groups: [UInt32] = []
     public var noNewPrivileges = true
+    /// The child's umask (nil: the agent's): 0o077 keeps what it creates to itself.
+    public var umask: UInt32?
 
     public init(executable: String, arguments: [String], environment: [String], workingDirectory: String?,
                 stdout: CInt, stderr: CInt, runtimeChannel: CInt) {
@@ -139,6 +141,10 @@ public enum Spawner {
                         raw.group_count = fill(&raw.groups, with: request.groups)
                     }
                     raw.no_new_privs = request.noNewPrivileges ? 1 : 0
+                    if let bits = request.umask {
+                        raw.set_umask = 1
+                        raw.umask_bits = bits
+                    }
                     raw.parent_death_signal = SIGKILL
                     raw.parent = getpid()
                     return body(&raw)

@@ -30,7 +30,8 @@ enum HealthSummary {
         return lines
     }
 
-    /// "as edgefn: memory 1.2/64 MB (peak 3.4), cpus 0.5, pids 2/16, files 5/64, OOM kills 1".
+    /// "as uid 61003: memory 1.2/64 MB (peak 3.4), cpus 0.5, pids 2/16, files 5/64, OOM kills 1" (the
+    /// user is a name, or "uid N" for a function under a uid of its own).
     static func capsLine(_ function: JSONValue) -> String? {
         let limits = function["limits"] ?? [:]
         let usage = function["usage"] ?? [:]

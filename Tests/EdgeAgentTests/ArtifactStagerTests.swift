@@ -54,10 +54,18 @@ import EdgePOSIX
     }
 
     @Test func aFunctionRunningAsTheAgentsUserGetsACopy() throws {
-        let (file, blob, folder) = try staged(user: nil)
+        let (file, blob, folder) = try staged(user: Users.isRoot ? "root" : nil)
         defer { remove(folder) }
         #expect(file.inode != blob.inode, "a function that may write as the agent's user was given the store's blob")
         #expect(file.permissions & 0o7777 == 0o755)
         #expect(blob.permissions & 0o7777 == 0o600, "the blob was opened up although nothing links to it")
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "only an agent running as root gives functions uids of their own"))
+    func aFunctionWithAUidOfItsOwnGetsALinkWhenTheAgentIsRoot() throws {
+        // No user named, the agent root: admission named no user because the function has a uid of its own.
+        let (file, blob, folder) = try staged(user: nil)
+        defer { remove(folder) }
+        #expect(file.inode == blob.inode, "a function under a uid of its own cannot write the blob: it should be linked")
     }
 }

@@ -187,8 +187,8 @@ private func file(_ set: [String: JSONValue]) -> JSONValue {
     }
 
     @Test(arguments: [
-        (JSONValue.object(["functions": ["users": "x"]]), "functions.users", "user, allowRoot, limits"),
-        (["functions": ["cgroups": [:]]], "functions.cgroups", "user, allowRoot, limits"),
+        (JSONValue.object(["functions": ["users": "x"]]), "functions.users", "user, uids, allowRoot, limits"),
+        (["functions": ["cgroups": [:]]], "functions.cgroups", "user, uids, allowRoot, limits"),
         (["cgroups": ["version": "v2"]], "cgroups.version", "mode, root, allowUncapped"),
         (["cgroups": ["allowUnCapped": true]], "cgroups.allowUnCapped", "mode, root, allowUncapped"),
     ] as [(JSONValue, String, String)])

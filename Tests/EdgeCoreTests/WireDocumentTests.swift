@@ -51,7 +51,7 @@ import Testing
         let digits = HealthDocument.Function(
             state: .running, version: "1.0.0", lifecycle: .longLived, pids: [4242], restarts: 0, invocations: 360, errors: 0,
             timeouts: 0, queueDepth: 0, queueCapacity: 100, dropped: 0, latencyMs: (p50: 0.25, p99: 0.94), lastError: "…",
-            user: "edgefn", limits: ["memoryMB": 128, "cpus": 0.5, "pids": 32],
+            user: "uid 61000", limits: ["memoryMB": 128, "cpus": 0.5, "pids": 32],
             usage: ["memoryBytes": 41_943_040, "memoryPeakBytes": 52_428_800, "memoryLimitBytes": 134_217_728, "cpuUsageUsec": 912_000,
                     "cpuThrottledUsec": 0, "cpuThrottledPeriods": 0, "pids": 3, "pidsLimit": 32, "oomKills": 0, "pidsLimitHits": 0,
                     "openFiles": 9])

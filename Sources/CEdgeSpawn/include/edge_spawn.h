@@ -35,6 +35,8 @@ struct edge_spawn_request {
     int group_count;                /* supplementary groups (0: the primary group only) */
     unsigned int groups[EDGE_SPAWN_MAX_GROUPS];
     int no_new_privs;               /* nonzero: PR_SET_NO_NEW_PRIVS */
+    int set_umask;                  /* nonzero: umask(umask_bits) before exec */
+    unsigned int umask_bits;
     int parent_death_signal;        /* a signal sent to the child if the agent dies, or 0 */
     pid_t parent;                   /* the agent's pid: a child whose parent is already gone exits */
 };

@@ -39,7 +39,9 @@ struct ArtifactStager: Sendable {
     func stage(_ specs: [FunctionSpec]) -> Result<[String: String], StagingFailure> {
         let store: ContentStore
         do {
-            try Files.makeDirectories(functionsDir, mode: 0o755)
+            // Others may reach their own folder (functions/<name>, 0750 with its group), not list them.
+            try Files.makeDirectories(functionsDir, mode: 0o711)
+            try Files.setPermissions(functionsDir, 0o711)
             store = try ContentStore(root: storeDir)
         } catch {
             return .failure(StagingFailure(path: "(state directory)", message: "cannot prepare \(stateDir): \(error)"))
@@ -73,6 +75,8 @@ struct ArtifactStager: Sendable {
         let linkable = Self.cannotWrite(asUser: spec.user)
         do {
             try Files.removeTree(staging)
+            // Its own folder is closed to others until the function's first start opens it to its group.
+            try Files.makeDirectories(Files.parent(of: target), mode: 0o700)
             try Files.makeDirectories(staging, mode: 0o755)
         } catch {
             return .failure(StagingFailure(path: "functions.\(spec.name)", message: "cannot create \(staging): \(error)"))
@@ -128,8 +132,11 @@ struct ArtifactStager: Sendable {
 
     /// Whether a function running as `user` can never write a file owned by the agent's user
     /// with mode 0o444: it runs as another user, and not as root.
+    /// No user when the agent is root means a uid of its own (an agent running as root names
+    /// every other user, root included, at admission).
     static func cannotWrite(asUser user: String?) -> Bool {
-        guard let user, let identity = Users.lookup(user) else { return false }
+        guard let user else { return geteuid() == 0 }
+        guard let identity = Users.lookup(user) else { return false }
         return identity.uid != 0 && identity.uid != geteuid()
     }
 

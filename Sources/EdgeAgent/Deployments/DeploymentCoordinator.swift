@@ -29,6 +29,8 @@ final class DeploymentCoordinator {
     private let trust: DeploymentTrust
     /// Stateless and Sendable: staging runs on a worker thread with it.
     let stager: ArtifactStager
+    /// Called on the loop once unused function folders are removed (their uids can be given back).
+    var garbageCollected: (() -> Void)?
     private let loop: EventLoop
     private let io: IOWorker
     private let logger: Logger
@@ -191,8 +193,9 @@ final class DeploymentCoordinator {
             // On the lane that stages, after what was staged before it: removing an old version's
             // files takes the disk's time, and a folder being staged is never listed half-made.
             let stager = self.stager
-            io.run(.network, { stager.collectGarbage(keeping: keeping) }) { [logger] problem in
+            io.run(.network, { stager.collectGarbage(keeping: keeping) }) { [logger, garbageCollected] problem in
                 if let problem { logger.warning("cannot remove unused artifacts", ("reason", problem)) }
+                garbageCollected?()
             }
         case .log(let line):
             log(line)

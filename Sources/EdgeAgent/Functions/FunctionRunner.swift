@@ -54,6 +54,12 @@ final class FunctionRunner {
     var pids: [pid_t] { supervisor.pids }
     var hasInstances: Bool { supervisor.hasInstances }
     var logPath: String { supervisor.logPath }
+    /// Who its processes run as, for health and logs: a user's name, or "uid N" for a uid of its
+    /// own (no account has it), or nil for the agent's own user.
+    var runsAs: String? {
+        if let user = spec.user { return user }
+        return Users.isRoot ? host.functionUids?.uid(of: name).map { "uid \($0)" } : nil
+    }
     /// limits.cpuSeconds of an on-demand function, enforced by the kernel or watched by the agent.
     private let cpuBudget: CPUBudget?
     /// What the function may publish itself, and what it did.
@@ -177,7 +183,8 @@ final class FunctionRunner {
             let err = try Channels.makePipe()
             let errRead = err.readEnd
             let errWrite = err.writeEnd
-            var request = try LaunchPlan.request(for: spec, directory: directory, host: host,
+            let own = try FunctionFiles.prepare(spec, directory: directory, host: host)
+            var request = try LaunchPlan.request(for: spec, directory: directory, host: host, own: own,
                                                  stdout: outWrite.rawValue, stderr: errWrite.rawValue, channel: channelChild.rawValue)
             var joining = FileDescriptorList()
             if let tree = host.cgroups {
@@ -217,7 +224,7 @@ final class FunctionRunner {
             process.stderr = OutputCapture(descriptor: errRead, loop: loop, log: log, onError: reportLogError)
             processes[id] = process
             logger.info("function instance started", ("pid", String(pid)), ("cgroup", cgroup?.path ?? "none"),
-                        ("user", spec.user ?? "(the agent's)"))
+                        ("user", runsAs ?? "(the agent's)"))
             handle(.spawned(id, pid: pid))
         } catch {
             if let cgroup { removeCgroup(cgroup) }

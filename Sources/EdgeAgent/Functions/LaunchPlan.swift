@@ -19,6 +19,8 @@ struct FunctionHost {
     var mayLimitOtherUsers = false
     /// Where blocking work goes (cgroup kills and clean-up).
     var io: IOWorker
+    /// The table of per-function uids; nil when functions do not get one each.
+    var functionUids: FunctionUidStore?
 }
 
 /// Turns a function's spec and directory into the exact process to start: executable,
@@ -26,13 +28,15 @@ struct FunctionHost {
 enum LaunchPlan {
     static let basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    static func request(for spec: FunctionSpec, directory: String, host: FunctionHost,
+    /// `own`: the uid of its own the function runs under, if it has one (FunctionFiles.prepare).
+    static func request(for spec: FunctionSpec, directory: String, host: FunctionHost, own: OwnIdentity? = nil,
                         stdout: Int32, stderr: Int32, channel: Int32) throws(LaunchError) -> SpawnRequest {
         var environment: [String: String] = [
-            "PATH": basePath, "LANG": "C.UTF-8", "HOME": "/tmp",
+            "PATH": basePath, "LANG": "C.UTF-8", "HOME": own?.dataDir ?? "/tmp",
             "EDGE_RUNTIME_FD": "3", "EDGE_THING_NAME": host.thing, "EDGE_FUNCTION_NAME": spec.name,
             "EDGE_FUNCTION_VERSION": spec.version, "EDGE_FUNCTION_DIR": directory,
         ]
+        if let own { environment["EDGE_FUNCTION_DATA_DIR"] = own.dataDir }
         let executable: String
         let arguments: [String]
         switch spec.entry {
@@ -56,7 +60,13 @@ enum LaunchPlan {
             environment: environment.keys.sorted().map { "\($0)=\(environment[$0]!)" },
             workingDirectory: directory, stdout: stdout, stderr: stderr, runtimeChannel: channel)
         request.rlimits = rlimits(for: spec, cpuBudgetByKernel: CPUBudget(spec: spec, mayLimitOtherUsers: host.mayLimitOtherUsers)?.byKernel ?? false)
-        if let user = spec.user {
+        if let own, spec.user == nil {
+            // Its own uid and group, no other group: a group-readable file of another function stays closed.
+            request.identity = (own.uid, own.uid)
+            request.groups = [own.uid]
+            // What it creates (in /tmp too) is its own unless it says otherwise.
+            request.umask = 0o077
+        } else if let user = spec.user {
             guard let identity = Users.lookup(user) else {
                 throw LaunchError("user '\(user)' does not exist on this device: create it or change functions.\(spec.name).user")
             }

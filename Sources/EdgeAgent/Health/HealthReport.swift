@@ -29,7 +29,7 @@ public struct HealthReport {
                 restarts: supervisor.restarts, invocations: supervisor.invocations, errors: supervisor.errors,
                 timeouts: supervisor.timeouts, queueDepth: supervisor.queueDepth, queueCapacity: runner.spec.queueSize,
                 dropped: supervisor.dropped, latencyMs: latency, lastError: supervisor.lastError,
-                user: runner.spec.user ?? HealthReport.agentUser, limits: runner.spec.limits.json, usage: runner.usage())
+                user: runner.runsAs ?? HealthReport.agentUser, limits: runner.spec.limits.json, usage: runner.usage())
             entry.publishes = (runner.publishBudget.allowed, runner.publishBudget.refused)
             functions[runner.name] = entry
         }

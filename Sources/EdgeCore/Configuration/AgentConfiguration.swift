@@ -44,6 +44,9 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// The user functions run as when their spec names none; nil: `edgefn` when the agent is root,
     /// else the agent's own user.
     public var functionUser: String?
+    /// The uids functions get one each of (`functions.uids`), or nil (`off`); used only when the
+    /// agent is root and neither the configuration nor the function's spec names a user.
+    public var functionUids: FunctionUidRange? = .standard
     /// Whether a function may run as root (uid 0); off unless the operator says so.
     public var allowRootFunctions = false
     /// Limits every function gets unless its deployment sets them.

@@ -25,6 +25,8 @@ public enum ConfigurationLoader {
           --python PATH            the Python interpreter for python3 functions (default: python3 on PATH)
           --function-user NAME     the user functions run as unless their deployment names one
                                    (default edgefn when the agent is root)
+          --function-uids RANGE    the uids functions get one each of, FIRST-LAST, or off (default
+                                   61000-61183; used when root and no user is named)
           --allow-root-functions   let functions run as root
           --cgroups MODE           auto, v2, v1 or off (default auto: what the machine has)
           --cgroup-root PATH       the agent's cgroup subtree: absolute from each hierarchy's root,
@@ -35,7 +37,7 @@ public enum ConfigurationLoader {
 
     static let fileFields = ["thingName", "thingGroups", "broker", "brokers", "shadows", "stateDir", "healthIntervalSeconds",
                              "logLevel", "runtimeDir", "python", "functions", "cgroups", "outbox", "deployments"]
-    static let functionsFields = ["user", "allowRoot", "limits"]
+    static let functionsFields = ["user", "uids", "allowRoot", "limits"]
     static let cgroupsFields = ["mode", "root", "allowUncapped"]
     static let brokerFields = ["host", "port", "keepAliveSeconds", "reconnectMaxMs", "tls", "protocol", "username", "password",
                                "passwordFile", "connectTimeoutMs", "allowPasswordWithoutTLS"]
@@ -95,6 +97,7 @@ struct Settings {
     var runtimeDir: String?
     var python: String?
     var functionUser: String?
+    var functionUids: String?
     var allowRootFunctions: Bool?
     var defaultLimits = ResourceLimits()
     var cgroupMode: String?
@@ -138,8 +141,9 @@ struct Settings {
         logLevel = try string(top, "logLevel", prefix: "")
         runtimeDir = try string(top, "runtimeDir", prefix: "")
         python = try string(top, "python", prefix: "")
-        if let members = try section(top, "functions", known: ConfigurationLoader.functionsFields, holding: "user, allowRoot, limits") {
+        if let members = try section(top, "functions", known: ConfigurationLoader.functionsFields, holding: "user, uids, allowRoot, limits") {
             functionUser = try string(members, "user", prefix: "functions.")
+            functionUids = try string(members, "uids", prefix: "functions.")
             allowRootFunctions = try bool(members, "allowRoot", prefix: "functions.")
             if members["limits"] != nil {
                 let reader = FieldReader()
@@ -208,6 +212,7 @@ struct Settings {
             case "--runtime-dir": runtimeDir = try value(flag)
             case "--python": python = try value(flag)
             case "--function-user": functionUser = try value(flag)
+            case "--function-uids": functionUids = try value(flag)
             case "--allow-root-functions": allowRootFunctions = true
             case "--cgroups": cgroupMode = try value(flag)
             case "--cgroup-root": cgroupRoot = try value(flag)
@@ -286,6 +291,16 @@ struct Settings {
                 throw ConfigurationError(setting: "functions.user", message: "'\(functionUser)' is not valid: \(problem)")
             }
             config.functionUser = functionUser
+        }
+        if let functionUids {
+            if functionUids == "off" {
+                config.functionUids = nil
+            } else {
+                switch FunctionUidRange.parse(functionUids) {
+                case .success(let range): config.functionUids = range
+                case .failure(let problem): throw ConfigurationError(setting: "functions.uids", message: problem.message)
+                }
+            }
         }
         config.allowRootFunctions = allowRootFunctions ?? false
         config.deploymentTrust = DeploymentTrust(keys: trustedKeys)

@@ -2,8 +2,12 @@
 public struct FunctionHostPolicy: Sendable {
     /// Limits for every function, under the deployment's own.
     public var defaultLimits: ResourceLimits
-    /// The user a function runs as when its spec names none (nil: the agent's own user).
+    /// The user a function runs as when its spec names none (nil: the agent's own user, or a uid
+    /// of its own when `functionUids` is set).
     public var defaultUser: String?
+    /// The range a function with no user named (in its spec or `defaultUser`) gets a uid of its
+    /// own from, when the agent is root; nil: off.
+    public var functionUids: FunctionUidRange?
     public var allowRoot: Bool
     /// The agent's effective uid: only root can switch users.
     public var agentUid: UInt32
@@ -39,11 +43,15 @@ public struct FunctionAdmission: Sendable, Equatable {
     public var user: String?
     public var uid: UInt32
     public var gid: UInt32
+    /// Whether `uid` is the function's own (from `functions.uids`), gid = uid, no other groups.
+    public var ownUid = false
 
     /// Checks a spec against the host: the user exists and is allowed, every limit fits the device
     /// and can be enforced. Returns every problem at once, each naming the field and the fix.
     public static func check(_ spec: FunctionSpec, policy: FunctionHostPolicy,
-                             lookupUser: (String) -> (uid: UInt32, gid: UInt32)?) -> Result<FunctionAdmission, DocumentRejection> {
+                             lookupUser: (String) -> (uid: UInt32, gid: UInt32)?,
+                             assignUid: (String) -> Result<UInt32, FunctionUidProblem> = { _ in .failure("functions.uids is off") })
+        -> Result<FunctionAdmission, DocumentRejection> {
         let path = "functions.\(spec.name)"
         var issues: [ValidationIssue] = []
         let limits = spec.limits.over(policy.defaultLimits)
@@ -93,19 +101,22 @@ public struct FunctionAdmission: Sendable, Equatable {
                     admission.uid = identity.uid
                     admission.gid = identity.gid
                     if identity.uid != policy.agentUid {
-                        if let problem = policy.stateDirProblem {
-                            issues.append(ValidationIssue(path: userField, value: userName,
-                                                          message: "cannot reach the agent's stateDir, where the function's files are: \(problem); give others search (x) permission on it or choose another stateDir"))
-                        }
-                        if case .python = spec.entry, let problem = policy.pythonProblem {
-                            issues.append(ValidationIssue(path: "\(path).runtime", value: "python3",
-                                                          message: "user '\(userName)' cannot run the agent's Python: \(problem); set python (or runtimeDir) in the agent's configuration to an interpreter every user can read"))
-                        }
+                        issues += reachIssues(spec, policy: policy, field: userField, user: userName)
                     }
                 }
             } else {
                 issues.append(ValidationIssue(path: userField, value: userName,
                                               message: "no such user on this device; create it (useradd --system \(userName)) or name an existing user"))
+            }
+        } else if policy.agentUid == 0, let range = policy.functionUids {
+            switch assignUid(spec.name) {
+            case .success(let uid):
+                admission.uid = uid
+                admission.gid = uid
+                admission.ownUid = true
+                issues += reachIssues(spec, policy: policy, field: "agent configuration functions.uids", user: "uid \(uid)")
+            case .failure(let refusal):
+                issues.append(ValidationIssue(path: "agent configuration functions.uids", value: range.description, message: refusal.message))
             }
         } else if policy.agentUid == 0 && !policy.allowRoot {
             issues.append(ValidationIssue(path: "\(path).user", value: nil,
@@ -116,6 +127,22 @@ public struct FunctionAdmission: Sendable, Equatable {
             admission.gid = 0
         }
         return issues.isEmpty ? .success(admission) : .failure(DocumentRejection(issues))
+    }
+}
+
+extension FunctionAdmission {
+    /// What keeps another user than the agent's from reaching the function's files or its Python.
+    static func reachIssues(_ spec: FunctionSpec, policy: FunctionHostPolicy, field: String, user: String) -> [ValidationIssue] {
+        var issues: [ValidationIssue] = []
+        if let problem = policy.stateDirProblem {
+            issues.append(ValidationIssue(path: field, value: user,
+                                          message: "cannot reach the agent's stateDir, where the function's files are: \(problem); give others search (x) permission on it or choose another stateDir"))
+        }
+        if case .python = spec.entry, let problem = policy.pythonProblem {
+            issues.append(ValidationIssue(path: "functions.\(spec.name).runtime", value: "python3",
+                                          message: "user '\(user)' cannot run the agent's Python: \(problem); set python (or runtimeDir) in the agent's configuration to an interpreter every user can read"))
+        }
+        return issues
     }
 }
 
