@@ -7,6 +7,9 @@ public enum Ed25519 {
 
     /// Whether `signature` is `publicKey`'s signature of `message`. Any malformed input is false.
     public static func verify(publicKey: [UInt8], message: [UInt8], signature: [UInt8]) -> Bool {
+        // A failed check leaves entries on this thread's error queue; left there, they could be
+        // taken for a later TLS call's error.
+        defer { ERR_clear_error() }
         guard publicKey.count == publicKeyBytes, signature.count == signatureBytes,
               let key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, publicKey, publicKey.count) else { return false }
         defer { EVP_PKEY_free(key) }
@@ -63,12 +66,15 @@ public final class Ed25519PrivateKey: @unchecked Sendable {
 
     /// Reads a PEM private key; anything but an Ed25519 key is refused.
     public init(pem: [UInt8]) throws(SigningError) {
-        guard let bio = pem.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else {
-            throw SigningError("cannot read the key")
+        // The memory BIO reads `pem` in place: it is used and freed inside the closure. The
+        // password callback refuses, so an encrypted key fails instead of prompting a terminal.
+        let read: OpaquePointer? = pem.withUnsafeBytes { bytes in
+            guard let bio = BIO_new_mem_buf(bytes.baseAddress, Int32(bytes.count)) else { return nil }
+            defer { BIO_free(bio) }
+            return PEM_read_bio_PrivateKey(bio, nil, { _, _, _, _ in 0 }, nil)
         }
-        defer { BIO_free(bio) }
-        guard let read = PEM_read_bio_PrivateKey(bio, nil, nil, nil) else {
-            throw SigningError("not a PEM private key (make one with edgectl keygen)")
+        guard let read else {
+            throw SigningError("not an unencrypted PEM private key (make one with edgectl keygen)")
         }
         guard EVP_PKEY_get_base_id(read) == EVP_PKEY_ED25519 else {
             EVP_PKEY_free(read)

@@ -5,6 +5,7 @@ import ArgumentParser
 import EdgeCore
 import EdgeJSON
 import EdgePOSIX
+import EdgeSigning
 
 /// Checks a deployment document with the agent's own rules, without publishing it.
 struct Validate: ParsableCommand {
@@ -94,9 +95,12 @@ struct Deploy: ParsableCommand {
             }
             throw ExitCode(1)
         }
+        if let named = opened.deployment["target"]?.stringValue, named != target.deploymentTarget {
+            throw ValidationError("the document's target is \(named), not \(target.deploymentTarget): the agent would refuse it; nothing was published")
+        }
         var bytes = given
         if let key = try signing.key() {
-            bytes = Array(JSONCodec.text(try signing.sign(opened, with: key).json).utf8)
+            bytes = Array(JSONCodec.text(try signing.sign(opened.targeted(target.deploymentTarget), with: key).json).utf8)
         }
         let topic = target.thing.map { Topics(thing: $0).deployment } ?? Topics.groupDeployment(target.group!)
         let session = try Session(broker)
@@ -208,8 +212,9 @@ struct Deploy: ParsableCommand {
            let current = OperatorDocument.retained(retained.payload),
            let revision = current["revision"]?.intValue, revision >= deployment.revision {
             let id = current["deploymentId"]?.stringValue ?? "?"
+            let fix = revision < Int64.max ? "Set \"revision\": \(revision + 1) in \(file)" : "Clear the topic first (edgectl undeploy)"
             throw Failure("revision \(deployment.revision) is not greater than revision \(revision) (\(id)) retained on \(topic): "
-                          + "the agent would ignore or refuse it. Set \"revision\": \(revision + 1) in \(file); nothing was published")
+                          + "the agent would ignore or refuse it. \(fix); nothing was published")
         }
         if let thing = target.thing, !newThing, try session.retainedMessage(Topics(thing: thing).health, timeoutSeconds: wait) == nil {
             throw Failure("no agent named \(thing) has connected to this broker (no health report on \(Topics(thing: thing).health)): "
@@ -271,22 +276,48 @@ struct Undeploy: ParsableCommand {
             print("cleared \(topic)")
             return
         }
-        // The next revision after the one retained and, for a thing, the one its status names
-        // (the retained document may be an older one the agent refused).
+        // The next revision after the newest this key signed on the topic (a retained envelope
+        // whose signature verifies with it) and, for a thing, the newest its agent reports: the
+        // revisions in force (`sources`) and that of its last status unless it was REJECTED (whose
+        // revision is whatever the refused document claimed). Nothing anyone else published counts.
         let wait = min(broker.waitSeconds, 10)
-        var newest = try session.retainedMessage(topic, timeoutSeconds: wait).flatMap { OperatorDocument.retained($0.payload) }?["revision"]?.intValue ?? 0
+        var newest: Int64 = 0
+        let own = try key.publicKey()
+        if let retained = try session.retainedMessage(topic, timeoutSeconds: wait),
+           case .success(let document) = JSONCodec.parse(retained.payload), case .success(let envelope) = SignedEnvelope.parse(document),
+           envelope.signatures.contains(where: { Ed25519.verify(publicKey: own, message: envelope.signedBytes, signature: $0.sig) }),
+           case .success(let inner) = JSONCodec.parse(envelope.payload) {
+            newest = inner["revision"]?.intValue ?? 0
+        }
         if let thing = target.thing, let status = try session.retainedMessage(Topics(thing: thing).deploymentStatus, timeoutSeconds: wait),
            case .success(let document) = JSONCodec.parse(status.payload) {
-            // The status's own revision (perhaps refused) and that of the thing's document in force.
-            let applied = (document["sources"]?.arrayValue ?? []).filter { $0["source"]?.stringValue == "thing" }.compactMap { $0["revision"]?.intValue }
-            newest = max(newest, document["revision"]?.intValue ?? 0, applied.max() ?? 0)
+            let inForce = (document["sources"]?.arrayValue ?? []).filter { $0["source"]?.stringValue == "thing" }.compactMap { $0["revision"]?.intValue }
+            newest = max(newest, inForce.max() ?? 0)
+            if document["status"]?.stringValue != "REJECTED", document["source"]?.stringValue == "thing" {
+                newest = max(newest, document["revision"]?.intValue ?? 0)
+            }
         }
+        guard newest < Int64.max else { throw Failure("revision \(newest) is the largest there is: no later revision can be signed") }
         let revision = newest + 1
-        let empty: JSONValue = ["deploymentId": .string("undeploy-r\(revision)"), "revision": .int(revision), "functions": [:]]
+        let empty: JSONValue = ["deploymentId": .string("undeploy-r\(revision)"), "revision": .int(revision), "functions": [:],
+                                "target": .string(target.deploymentTarget)]
         let document = OperatorDocument(deployment: empty, payload: Array(JSONCodec.text(empty).utf8))
         let envelope = try signing.sign(document, with: key)
+        let statusTopic = target.thing.map { Topics(thing: $0).deploymentStatus }
+        if let statusTopic { try session.subscribe(statusTopic, timeoutSeconds: broker.waitSeconds) }
         try session.publishConfirmed(topic, Array(JSONCodec.text(envelope.json).utf8), retain: true, timeoutSeconds: broker.waitSeconds)
         print("published undeploy-r\(revision) (no functions, signed by \(signing.keyid)) to \(topic)")
+        guard let statusTopic else { return }
+        let answer = try session.waitFor(statusTopic, timeoutSeconds: broker.waitSeconds) { message in
+            guard case .success(let status) = JSONCodec.parse(message.payload) else { return false }
+            return status["deploymentId"]?.stringValue == "undeploy-r\(revision)" && status["revision"]?.intValue == revision
+                && GroupProgress.terminal.contains(status["status"]?.stringValue ?? "")
+        }
+        guard let answer, case .success(let status) = JSONCodec.parse(answer.payload) else {
+            throw noAnswer("no final status from \(target.thing!) within \(broker.waitSeconds) s: is its agent running and connected?")
+        }
+        printStatus(status)
+        if status["status"]?.stringValue != "SUCCEEDED" { throw ExitCode(1) }
     }
 }
 

@@ -52,4 +52,7 @@ struct TargetOptions: ParsableArguments {
     func validate() throws {
         if (thing == nil) == (group == nil) { throw ValidationError("give exactly one of --thing and --group") }
     }
+
+    /// The deployment `target` these name: things/NAME or groups/NAME.
+    var deploymentTarget: String { thing.map { "things/\($0)" } ?? "groups/\(group!)" }
 }

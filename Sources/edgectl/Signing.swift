@@ -55,22 +55,32 @@ struct Sign: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sign a deployment document (a DSSE envelope, Ed25519).",
         discussion: """
-            The document is checked with the agent's rules first. Given an envelope already signed, the signature \
+            The document is checked with the agent's rules first. A signature is valid only on the topic the \
+            document names in its "target" (things/NAME or groups/NAME), which --thing or --group adds: a signed \
+            document cannot be replayed to another device or group. Given an envelope already signed, the signature \
             is added beside the others (one per key id): during a key rotation, a document signed by both the old \
             and the new key is accepted by agents that trust either. The envelope goes to standard output or --out; \
             publish it with edgectl deploy ENVELOPE.
 
             Examples:
-              edgectl sign digits.json --key ops-2026.key > digits.signed.json
+              edgectl sign digits.json --thing cam-01 --key ops-2026.key > digits.signed.json
+              edgectl sign digits.json --group line1 --key ops-2026.key --out digits.signed.json
               edgectl sign digits.signed.json --key ops-2027.key --out digits.signed.json
             """)
     @Argument(help: "The deployment document (JSON), or an envelope to add a signature to.") var file: String
     @OptionGroup var signing: SigningOptions
+    @Option(help: "The thing the document is for (its target).") var thing: String?
+    @Option(help: "The thing group the document is for (its target).") var group: String?
     @Option(help: "Write the envelope to this file instead of standard output.") var out: String?
+
+    func validate() throws {
+        if thing != nil && group != nil { throw ValidationError("give at most one of --thing and --group") }
+    }
 
     func run() throws {
         let (document, bytes) = try readJSON(file)
-        let opened = try OperatorDocument.open(document, bytes: bytes, from: file)
+        let target = thing.map { "things/\($0)" } ?? group.map { "groups/\($0)" }
+        let opened = try OperatorDocument.open(document, bytes: bytes, from: file).targeted(target)
         try OperatorDocument.check(opened.deployment, in: file)
         guard let key = try signing.key() else { throw ValidationError("--key is required: the private key to sign with (edgectl keygen makes one)") }
         let envelope = try signing.sign(opened, with: key)
@@ -152,6 +162,27 @@ struct OperatorDocument {
         switch JSONCodec.parse(envelope.payload, maxDepth: 32, uniqueKeys: true) {
         case .success(let inner): return OperatorDocument(deployment: inner, payload: envelope.payload, envelope: envelope)
         case .failure(let error): throw ValidationError("the payload of the envelope \(file) is not JSON: \(error.message)")
+        }
+    }
+
+    /// This document with `target` set: added when it names none (unless it is signed already),
+    /// refused when it names another; one of the two must say where it is for.
+    func targeted(_ target: String?) throws -> OperatorDocument {
+        let named = deployment["target"]?.stringValue
+        switch (named, target) {
+        case (let named?, let target?) where named != target:
+            throw ValidationError("the document's target is \(named), not \(target): sign it for where it is meant to go")
+        case (.some, _):
+            return self
+        case (nil, let target?) where envelope == nil:
+            guard case .object(var members) = deployment else { return self }
+            if let problem = DeploymentTarget.problem(target) { throw ValidationError("\(target): \(problem)") }
+            members["target"] = .string(target)
+            let document = JSONValue.object(members)
+            return OperatorDocument(deployment: document, payload: Array(JSONCodec.text(document).utf8))
+        case (nil, _):
+            throw ValidationError("say which thing or group the document is for (--thing or --group): a signature is valid "
+                                  + "only on the topic its \"target\" names")
         }
     }
 

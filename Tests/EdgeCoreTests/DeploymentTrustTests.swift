@@ -108,6 +108,7 @@ private func refusal(_ result: Result<DeploymentTrust.Opened, DeploymentTrust.Re
         for (file, setting) in [(["deployments": ["trustedKeys": ["ops-a": "c2hvcnQ="]]], "deployments.trustedKeys.ops-a"),
                                 (["deployments": ["trustedKeys": ["bad key": .string(key)]]], "deployments.trustedKeys.bad key"),
                                 (["deployments": ["trustedKeys": ["ops-a"]]], "deployments.trustedKeys"),
+                                (["deployments": ["trustedKeys": [:]]], "deployments.trustedKeys"),
                                 (["deployments": ["keys": [:]]], "deployments.keys")] as [(JSONValue, String)] {
             do {
                 _ = try ConfigurationLoader.load(file: file, arguments: ["--thing-name", "dev1"])
@@ -116,5 +117,43 @@ private func refusal(_ result: Result<DeploymentTrust.Opened, DeploymentTrust.Re
                 #expect(error.setting == setting)
             }
         }
+    }
+}
+
+@Suite struct DeploymentTargetTests {
+    let plain: JSONValue = ["deploymentId": "d", "revision": 1, "functions": [:]]
+
+    private func with(_ target: String) -> JSONValue {
+        guard case .object(var members) = plain else { return plain }
+        members["target"] = .string(target)
+        return .object(members)
+    }
+
+    @Test func aSignedDocumentMustNameTheTopicItCameOn() {
+        #expect(DeploymentTarget.issue(with("things/cam-01"), from: .thing, thing: "cam-01", signed: true) == nil)
+        #expect(DeploymentTarget.issue(with("groups/line1"), from: .group("line1"), thing: "cam-01", signed: true) == nil)
+        // Replayed to another thing, or from a group's topic onto the thing's own.
+        #expect(DeploymentTarget.issue(with("things/cam-02"), from: .thing, thing: "cam-01", signed: true)?.path == "target")
+        #expect(DeploymentTarget.issue(with("groups/line1"), from: .thing, thing: "cam-01", signed: true)?.value == "groups/line1")
+        #expect(DeploymentTarget.issue(with("things/cam-01"), from: .group("line1"), thing: "cam-01", signed: true) != nil)
+        let missing = DeploymentTarget.issue(plain, from: .thing, thing: "cam-01", signed: true)
+        #expect(missing?.message.contains("is required in a signed deployment") == true)
+        #expect(missing?.message.contains("things/cam-01") == true)
+        // Unsigned: optional, but checked when given.
+        #expect(DeploymentTarget.issue(plain, from: .thing, thing: "cam-01", signed: false) == nil)
+        #expect(DeploymentTarget.issue(with("things/cam-02"), from: .thing, thing: "cam-01", signed: false) != nil)
+    }
+
+    @Test func theParserChecksTheTargetsForm() {
+        #expect(DeploymentTarget.problem("things/cam-01") == nil)
+        #expect(DeploymentTarget.problem("groups/line1") == nil)
+        for bad in ["cam-01", "thing/cam-01", "things/", "groups/a/b", "things/a b"] {
+            #expect(DeploymentTarget.problem(bad) != nil, "\(bad)")
+        }
+        guard case .failure(let rejection) = DeploymentParser.parse(with("devices/x"), thing: "t") else {
+            Issue.record("a bad target was accepted")
+            return
+        }
+        #expect(rejection.issues.map(\.path) == ["target"])
     }
 }

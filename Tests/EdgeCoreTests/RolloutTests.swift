@@ -576,6 +576,34 @@ func fn(_ version: String = "1.0.0", _ set: [String: JSONValue] = [:]) -> JSONVa
         #expect(driver.published.last?.issues.first?.message.contains("older than revision 4") == true)
     }
 
+    @Test func theSameRevisionUnderAnotherIdIsRefusedEvenWhenItFailed() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2).setting("deploymentId", "two")), from: .thing))
+        driver.send(.staged(attempt: driver.staging.last!, .failure(StagingFailure(path: "functions.a.artifacts[0].sha256", message: "digest mismatch"))))
+        #expect(driver.lastState == .failed)
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2).setting("deploymentId", "other")), from: .thing))
+        #expect(driver.lastState == .rejected)
+        #expect(driver.published.last?.issues.first?.message.contains("already seen as 'two'") == true)
+    }
+
+    @Test func anUntrustedDocumentDoesNotReplaceOneWaitingItsTurn() {
+        var driver = RolloutDriver()
+        driver.deploy(["a": fn()], revision: 1)
+        driver.send(.received(.document(doc(["a": fn("2.0.0")], revision: 2)), from: .group("g")))
+        let staging = driver.staging.count
+        // Revision 3 of the thing waits for the group's attempt; an untrusted one arrives after it.
+        driver.send(.received(.document(doc(["a": fn("3.0.0")], revision: 3)), from: .thing))
+        let issue = ValidationIssue(path: "(document)", value: nil, message: "is not signed")
+        driver.send(.received(.untrusted(nil, [issue]), from: .thing))
+        #expect(driver.lastState == .rejected)
+        #expect(!driver.published.contains { $0.state == .superseded })
+        driver.stageAndStart()
+        // The waiting revision 3 is applied next.
+        #expect(driver.staging.count > staging)
+        #expect(driver.published.contains { $0.revision == 3 && $0.state == .inProgress })
+    }
+
     @Test func anUntrustedDocumentIsRejectedWithItsIdentityAndNothingChanges() {
         var driver = RolloutDriver()
         driver.deploy(["a": fn()], revision: 1)

@@ -73,7 +73,7 @@ private let vectors: [(seed: String, publicKey: String, message: String, signatu
             _ = try Ed25519PrivateKey(pem: Array("not a key".utf8))
             Issue.record("text was taken for a key")
         } catch {
-            #expect(error.description.hasPrefix("not a PEM private key"))
+            #expect(error.description.hasPrefix("not an unencrypted PEM private key"))
         }
     }
 

@@ -30,11 +30,11 @@ def _trust(path, *keys):
     path.write_text(json.dumps({"deployments": {"trustedKeys": {k["keyid"]: k["publicKey"] for k in keys}}}))
 
 
-def _sign(agent_bin, tmp_path, doc, key, key_id=None, name=None):
-    """The envelope edgectl sign makes of `doc` with `key` (a keygen result)."""
+def _sign(agent_bin, tmp_path, doc, key, thing, key_id=None, name=None):
+    """The envelope edgectl sign makes of `doc` for `thing` (its target) with `key` (a keygen result)."""
     plain = tmp_path / ("%s-r%d.json" % (name or doc["deploymentId"], doc["revision"]))
     plain.write_text(json.dumps(doc))
-    args = ["sign", plain, "--key", key["privateKeyFile"]] + (["--key-id", key_id] if key_id else [])
+    args = ["sign", plain, "--key", key["privateKeyFile"], "--thing", thing] + (["--key-id", key_id] if key_id else [])
     signed = _edgectl(agent_bin, *args)
     assert signed.returncode == 0, signed
     return json.loads(signed.stdout)
@@ -60,7 +60,7 @@ def test_only_deployments_signed_by_a_trusted_key_are_applied(agent, edge, echo_
 
     v1 = h.document("echo-v1", 1, {"echo": h.native_function(echo_bin, version="1")})
     since = edge.obs.mark()
-    edge.publish_deployment(None, raw=json.dumps(_sign(agent_bin, tmp_path, v1, ops)))
+    edge.publish_deployment(None, raw=json.dumps(_sign(agent_bin, tmp_path, v1, ops, edge.thing)))
     assert edge.final_status("echo-v1", 1, since=since)["status"] == "SUCCEEDED"
     a.wait_log(r"deployment signature verified.*keyid=ops-a", what="the agent naming the key that signed revision 1")
 
@@ -77,19 +77,22 @@ def test_only_deployments_signed_by_a_trusted_key_are_applied(agent, edge, echo_
     v3 = h.document("echo-v3", 3, {"echo": h.native_function(echo_bin, version="3")})
     _refused(edge, v3, v3, edge.obs.mark(), "(document)", "is not signed")
     # Tampered: the payload changed after it was signed (version 3 → 6).
-    tampered = _sign(agent_bin, tmp_path, v3, ops)
+    tampered = _sign(agent_bin, tmp_path, v3, ops, edge.thing)
     inner = json.loads(base64.b64decode(tampered["payload"]))
     inner["functions"]["echo"]["version"] = "6"
     tampered["payload"] = base64.b64encode(json.dumps(inner).encode()).decode()
     _refused(edge, tampered, v3, edge.obs.mark(), "signatures[0].sig", "does not verify with the trusted key 'ops-a'")
     # Signed with another key under the trusted key's id.
-    wrong = _sign(agent_bin, tmp_path, v3, rogue, key_id="ops-a", name="wrong")
+    wrong = _sign(agent_bin, tmp_path, v3, rogue, edge.thing, key_id="ops-a", name="wrong")
     _refused(edge, wrong, v3, edge.obs.mark(), "signatures[0].sig", "does not verify with the trusted key 'ops-a'")
     # Signed by a key the agent does not know.
-    unknown = _sign(agent_bin, tmp_path, v3, rogue, name="unknown")
+    unknown = _sign(agent_bin, tmp_path, v3, rogue, edge.thing, name="unknown")
     _refused(edge, unknown, v3, edge.obs.mark(), "signatures", "signed by 'rogue'; trusted: 'ops-a'")
+    # Signed for another thing: a valid signature, replayed onto this thing's topic.
+    elsewhere = _sign(agent_bin, tmp_path, v3, ops, "cam-elsewhere", name="elsewhere")
+    _refused(edge, elsewhere, v3, edge.obs.mark(), "target", "names another thing or group than the topic it came on")
     # A replay: revision 1, validly signed, published again.
-    replay = _sign(agent_bin, tmp_path, v1, ops, name="replay")
+    replay = _sign(agent_bin, tmp_path, v1, ops, edge.thing, name="replay")
     _refused(edge, replay, v1, edge.obs.mark(), "revision", "older than revision 2 (echo-v2) already seen")
     # Clearing the topic would stop every function: unsigned, it is refused too.
     since = edge.obs.mark()
@@ -109,7 +112,7 @@ def test_only_deployments_signed_by_a_trusted_key_are_applied(agent, edge, echo_
     # A signed document that lists no function is how a trusting agent is undeployed.
     undeployed = _edgectl(agent_bin, "undeploy", "--thing", edge.thing, "--key", keys / "ops-a.key",
                           "--host", "127.0.0.1", "--port", edge.obs.port)
-    assert undeployed.returncode == 0 and "undeploy-r3" in undeployed.stdout, undeployed
+    assert undeployed.returncode == 0 and "SUCCEEDED: undeploy-r3 revision 3" in undeployed.stdout, undeployed
     assert edge.final_status("undeploy-r3", 3, since=since)["status"] == "SUCCEEDED"
 
 
@@ -123,7 +126,7 @@ def test_a_key_rotation_trusts_old_and_new_then_only_the_new(agent, edge, echo_b
 
     def deploy(revision, *signers, expect="SUCCEEDED"):
         doc = h.document("rot", revision, {"echo": h.native_function(echo_bin, version=str(revision))})
-        envelope = _sign(agent_bin, tmp_path, doc, signers[0], name="rot-%s" % signers[0]["keyid"])
+        envelope = _sign(agent_bin, tmp_path, doc, signers[0], edge.thing, name="rot-%s" % signers[0]["keyid"])
         for extra in signers[1:]:
             path = tmp_path / ("rot-%d-env.json" % revision)
             path.write_text(json.dumps(envelope))
@@ -192,18 +195,18 @@ def test_on_the_shipped_broker_an_operator_signs_and_every_bad_document_is_refus
     unsigned = _edgectl(agent_bin, "deploy", tmp_path / "v2.json", "--thing", thing, *connection)
     assert unsigned.returncode == 1 and "REJECTED" in unsigned.stdout and "is not signed" in unsigned.stdout, unsigned
 
-    tampered = _sign(agent_bin, tmp_path, v2, ops)
+    tampered = _sign(agent_bin, tmp_path, v2, ops, edge.thing)
     tampered["payload"] = base64.b64encode(base64.b64decode(tampered["payload"]).replace(b'"2"', b'"9"')).decode()
     _refused(edge, tampered, v2, edge.obs.mark(), "signatures[0].sig", "does not verify with the trusted key 'ops'")
-    wrong = _sign(agent_bin, tmp_path, v2, rogue, key_id="ops", name="wrong")
+    wrong = _sign(agent_bin, tmp_path, v2, rogue, edge.thing, key_id="ops", name="wrong")
     _refused(edge, wrong, v2, edge.obs.mark(), "signatures[0].sig", "does not verify with the trusted key 'ops'")
-    unknown = _sign(agent_bin, tmp_path, v2, rogue, name="unknown")
+    unknown = _sign(agent_bin, tmp_path, v2, rogue, edge.thing, name="unknown")
     _refused(edge, unknown, v2, edge.obs.mark(), "signatures", "signed by 'rogue'; trusted: 'ops'")
     v3 = h.document("echo-v3", 3, {"echo": h.native_function(echo_bin, version="3")})
     since = edge.obs.mark()
-    edge.publish_deployment(None, raw=json.dumps(_sign(agent_bin, tmp_path, v3, ops)))
+    edge.publish_deployment(None, raw=json.dumps(_sign(agent_bin, tmp_path, v3, ops, edge.thing)))
     assert edge.final_status("echo-v3", 3, since=since)["status"] == "SUCCEEDED"
-    replay = _sign(agent_bin, tmp_path, v1, ops, name="replay")
+    replay = _sign(agent_bin, tmp_path, v1, ops, edge.thing, name="replay")
     _refused(edge, replay, v1, edge.obs.mark(), "revision", "older than revision 3 (echo-v3) already seen")
     a.stop()
     a.start()

@@ -27,6 +27,7 @@ final class DeploymentCoordinator {
     private let store: DeploymentStore
     /// The keys deployments must be signed with (none: unsigned documents are applied).
     private let trust: DeploymentTrust
+    private let thing: String
     /// Stateless and Sendable: staging runs on a worker thread with it.
     let stager: ArtifactStager
     /// Called on the loop once unused function folders are removed (their uids can be given back).
@@ -54,6 +55,7 @@ final class DeploymentCoordinator {
          loop: EventLoop, io: IOWorker, logger: Logger, admit: ((FunctionSpec) -> Result<FunctionAdmission, DocumentRejection>)?) {
         self.io = io
         self.trust = trust
+        self.thing = thing
         rollout = Rollout(thing: thing, groups: groups, shadowRoot: shadowRoot, admit: admit)
         store = DeploymentStore(path: "\(stateDir)/deployments.json")
         stager = ArtifactStager(stateDir: stateDir)
@@ -86,6 +88,9 @@ final class DeploymentCoordinator {
         }
         switch JSONCodec.parse(payload, maxDepth: 32, uniqueKeys: true) {
         case .success(let document): handle(.received(opened(document, from: source), from: source))
+        case .failure(let error) where trust.requiresSignature:
+            // Not even an envelope: refused without waiting, like any untrusted document.
+            handle(.received(.untrusted(nil, [ValidationIssue(path: "(document)", value: nil, message: error.message)]), from: source))
         case .failure(let error): handle(.received(.invalid(error.message), from: source))
         }
     }
@@ -94,9 +99,13 @@ final class DeploymentCoordinator {
     /// decision is `DeploymentTrust`'s; the signature check is libcrypto's.
     private func opened(_ document: JSONValue, from source: DeploymentSource) -> DeploymentPayload {
         func parsed(_ bytes: [UInt8]) -> Result<JSONValue, JSONParseError> { JSONCodec.parse(bytes, maxDepth: 32, uniqueKeys: true) }
+        func placed(_ document: JSONValue, signed: Bool) -> DeploymentPayload {
+            if let issue = DeploymentTarget.issue(document, from: source, thing: thing, signed: signed) { return .untrusted(document, [issue]) }
+            return .document(document)
+        }
         switch trust.open(document, verify: DeploymentSigner.verify) {
         case .success(.plain(let plain)):
-            return .document(plain)
+            return placed(plain, signed: false)
         case .success(.signed(let payload, let keyid)):
             switch parsed(payload) {
             case .success(let inner) where SignedEnvelope.isEnvelope(inner):
@@ -108,7 +117,7 @@ final class DeploymentCoordinator {
                     logger.warning("a signed deployment is applied unchecked: this agent trusts no key (deployments.trustedKeys)",
                                    ("source", source.description))
                 }
-                return .document(inner)
+                return placed(inner, signed: keyid != nil)
             case .failure(let error):
                 return .untrusted(nil, [ValidationIssue(path: "payload", value: nil, message: "is not a JSON document: \(error.message)")])
             }

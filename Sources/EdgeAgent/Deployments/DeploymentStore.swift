@@ -12,7 +12,9 @@ struct DeploymentStore: Sendable {
         for (source, document) in snapshot.documents { documents[source.description] = document }
         var seen: [String: JSONValue] = [:]
         for (source, revision) in snapshot.seen { seen[source.description] = .int(revision) }
-        let file: JSONValue = ["format": 1, "documents": .object(documents), "seen": .object(seen)]
+        var seenIds: [String: JSONValue] = [:]
+        for (source, id) in snapshot.seenIds { seenIds[source.description] = .string(id) }
+        let file: JSONValue = ["format": 1, "documents": .object(documents), "seen": .object(seen), "seenIds": .object(seenIds)]
         try Files.writeAtomically(path, JSONCodec.serialize(file))
     }
 
@@ -30,6 +32,9 @@ struct DeploymentStore: Sendable {
         }
         for (label, revision) in top["seen"]?.objectValue ?? [:] {
             if let source = DeploymentSource(label: label), let number = revision.intValue { snapshot.seen[source] = number }
+        }
+        for (label, id) in top["seenIds"]?.objectValue ?? [:] {
+            if let source = DeploymentSource(label: label), let text = id.stringValue { snapshot.seenIds[source] = text }
         }
         return .success(snapshot)
     }

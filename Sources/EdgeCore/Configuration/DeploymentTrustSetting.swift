@@ -16,6 +16,12 @@ extension Settings {
             throw ConfigurationError(setting: "deployments.trustedKeys",
                                      message: "must be an object of key id → base64 Ed25519 public key, as edgectl keygen prints it")
         }
+        guard !keys.isEmpty else {
+            // An empty list would silently mean "no signature needed": say it instead.
+            throw ConfigurationError(setting: "deployments.trustedKeys",
+                                     message: "lists no key: add one (edgectl keygen prints it), or remove deployments.trustedKeys "
+                                         + "to apply unsigned deployments")
+        }
         guard keys.count <= Self.maxTrustedKeys else {
             throw ConfigurationError(setting: "deployments.trustedKeys", message: "lists \(keys.count) keys; at most \(Self.maxTrustedKeys) are allowed")
         }

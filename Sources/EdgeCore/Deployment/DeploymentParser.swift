@@ -1,7 +1,7 @@
 /// The one place where a deployment document is validated (docs/deployments.md lists the rules).
 public enum DeploymentParser {
     public static let maxFunctions = 64
-    static let topFields = ["deploymentId", "revision", "functions", "policy"]
+    static let topFields = ["deploymentId", "revision", "functions", "policy", "target"]
     static let policyFields = ["onFailure", "healthySeconds"]
 
     /// Validates `document`, expanding `{thing}` in topics for `thing`; `shadowRoot` is the root
@@ -16,6 +16,9 @@ public enum DeploymentParser {
             NameRule.check($0, extra: "._:-", what: "a deploymentId", maxLength: 128)
         }
         let revision = reader.integer(reader.required(top, "revision", at: ""), at: "revision", range: 1...Int64.max)
+        // Where the document is for (what a signature binds it to); checked against the topic it
+        // came on by DeploymentTrust.targetIssue.
+        _ = reader.string(top["target"], at: "target", maxLength: 200) { DeploymentTarget.problem($0) }
         var functions: [String: FunctionSpec] = [:]
         if let members = reader.object(reader.required(top, "functions", at: ""), at: "functions") {
             if members.count > maxFunctions {

@@ -24,12 +24,17 @@ public struct DeploymentSet: Sendable, Equatable {
     public private(set) var documents: [DeploymentSource: Deployment] = [:]
     /// The highest revision seen per source, applied or not: re-delivery of it is a no-op.
     public private(set) var seenRevisions: [DeploymentSource: Int64] = [:]
+    /// The deploymentId of that revision (when known), so that the same revision under another id
+    /// is told from a re-delivery even when the seen revision failed and was never applied.
+    public private(set) var seenIds: [DeploymentSource: String] = [:]
 
     public init() {}
 
-    public init(documents: [DeploymentSource: Deployment], seenRevisions: [DeploymentSource: Int64]) {
+    public init(documents: [DeploymentSource: Deployment], seenRevisions: [DeploymentSource: Int64],
+                seenIds: [DeploymentSource: String] = [:]) {
         self.documents = documents
         self.seenRevisions = seenRevisions
+        self.seenIds = seenIds
     }
 
     /// Whether a document with `revision` from `source` should be acted on.
@@ -38,13 +43,16 @@ public struct DeploymentSet: Sendable, Equatable {
         return revision > seen
     }
 
-    public mutating func markSeen(_ revision: Int64, from source: DeploymentSource) {
-        seenRevisions[source] = max(revision, seenRevisions[source] ?? 0)
+    public mutating func markSeen(_ revision: Int64, id: String? = nil, from source: DeploymentSource) {
+        let seen = seenRevisions[source] ?? 0
+        guard revision >= seen else { return }
+        if revision > seen || id != nil { seenIds[source] = id }
+        seenRevisions[source] = revision
     }
 
     public mutating func set(_ deployment: Deployment?, from source: DeploymentSource) {
         documents[source] = deployment
-        if let deployment { markSeen(deployment.revision, from: source) }
+        if let deployment { markSeen(deployment.revision, id: deployment.deploymentId, from: source) }
     }
 
     /// The effective deployment: groups in the configured order (a later group wins for a

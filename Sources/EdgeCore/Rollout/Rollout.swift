@@ -143,7 +143,7 @@ public struct Rollout {
             effects.append(.log(.restoreFailed(problem.message)))
             return
         }
-        var set = DeploymentSet(documents: [:], seenRevisions: snapshot.seen)
+        var set = DeploymentSet(documents: [:], seenRevisions: snapshot.seen, seenIds: snapshot.seenIds)
         var unrunnable: Set<DeploymentSource> = []
         for (source, raw) in snapshot.documents.sorted(by: { $0.key.description < $1.key.description }) {
             guard case .success(let deployment) = DeploymentParser.parse(raw, thing: thing, shadowRoot: shadowRoot) else {
@@ -163,7 +163,7 @@ public struct Rollout {
             set.set(deployment, from: source)
         }
         // What was saved stays saved even if this restore fails: the next start tries again.
-        applied = DeploymentSet(documents: [:], seenRevisions: set.seenRevisions)
+        applied = DeploymentSet(documents: [:], seenRevisions: set.seenRevisions, seenIds: set.seenIds)
         appliedRaw = snapshot.documents.filter { set.documents[$0.key] != nil || unrunnable.contains($0.key) }
         restoredDocuments = set
         guard !set.documents.isEmpty else { return }
@@ -180,6 +180,12 @@ public struct Rollout {
     /// arrives during an attempt waits, replacing an older one from the same source.
     private mutating func received(_ payload: DeploymentPayload, from source: DeploymentSource) {
         if shuttingDown { return }
+        if attempt != nil, case .untrusted = payload {
+            // Refused at once: a document nobody trusted must not replace (and so cancel) a
+            // trusted one waiting its turn.
+            process(payload, from: source)
+            return
+        }
         if attempt != nil {
             // One document of a source waits at a time: the newer. The one it replaces gets an
             // answer (SUPERSEDED), so that no revision is left without a final status; an arrival
@@ -273,8 +279,10 @@ public struct Rollout {
             reject(source: source, document: nil, issues: [ValidationIssue(path: "(document)", value: nil, message: message)])
             return
         case .untrusted(let document, let issues):
+            let misplaced = issues.allSatisfy { $0.path == "target" }
             reject(source: source, document: document, issues: issues,
-                   reason: "the deployment is not signed by a key this agent trusts; nothing was changed")
+                   reason: misplaced ? "the deployment is not for this topic; nothing was changed"
+                       : "the deployment is not signed by a key this agent trusts; nothing was changed")
             return
         case .document(let document):
             switch DeploymentParser.parse(document, thing: thing, shadowRoot: shadowRoot) {
@@ -432,7 +440,7 @@ public struct Rollout {
     /// restarts.
     private func replayIssue(_ parsed: Deployment, from source: DeploymentSource) -> ValidationIssue? {
         guard let seen = applied.seenRevisions[source] else { return nil }
-        let appliedId = applied.documents[source].flatMap { $0.revision == seen ? $0.deploymentId : nil }
+        let appliedId = applied.seenIds[source] ?? applied.documents[source].flatMap { $0.revision == seen ? $0.deploymentId : nil }
         if parsed.revision < seen {
             let named = appliedId.map { " (\($0))" } ?? ""
             return ValidationIssue(path: "revision", value: String(parsed.revision),
@@ -441,7 +449,7 @@ public struct Rollout {
         }
         if let appliedId, appliedId != parsed.deploymentId {
             return ValidationIssue(path: "deploymentId", value: parsed.deploymentId,
-                                   message: "revision \(seen) was already applied as '\(appliedId)'; a document that reuses the "
+                                   message: "revision \(seen) was already seen as '\(appliedId)'; a document that reuses the "
                                        + "revision under another id is refused: publish it as revision \(seen + 1)")
         }
         return nil
@@ -605,7 +613,7 @@ public struct Rollout {
         current.subscriptionNote = note
         current.phase = .saving
         attempt = current
-        effects.append(.save(SavedDeployments(documents: current.candidateRaw, seen: current.candidate.seenRevisions), attempt: number))
+        effects.append(.save(SavedDeployments(documents: current.candidateRaw, of: current.candidate), attempt: number))
     }
 
     /// The save of what the attempt applies ended. A deployment that could not be saved would
@@ -685,12 +693,12 @@ public struct Rollout {
             applied = restored
         } else if let deployment = done.deployment {
             // A revision that failed is not tried again on re-delivery: publish a new revision to retry.
-            applied.markSeen(deployment.revision, from: done.source)
+            applied.markSeen(deployment.revision, id: deployment.deploymentId, from: done.source)
         }
         restoredDocuments = nil
         attempt = nil
         if done.fromShadow { shadowFailure = state == .succeeded ? nil : reason }
-        if !saved { effects.append(.persist(SavedDeployments(documents: appliedRaw, seen: applied.seenRevisions))) }
+        if !saved { effects.append(.persist(SavedDeployments(documents: appliedRaw, of: applied))) }
         var final = status(state, reason: reason, of: done)
         if state == .superseded { final.supersededBy = done.superseded?.replacement }
         publish(final)

@@ -12,10 +12,19 @@ public struct RunnerID: Hashable, Sendable, Comparable, CustomStringConvertible 
 public struct SavedDeployments: Sendable, Equatable {
     public var documents: [DeploymentSource: JSONValue]
     public var seen: [DeploymentSource: Int64]
+    /// The deploymentId of each seen revision, when known (older files have none).
+    public var seenIds: [DeploymentSource: String]
 
-    public init(documents: [DeploymentSource: JSONValue] = [:], seen: [DeploymentSource: Int64] = [:]) {
+    public init(documents: [DeploymentSource: JSONValue] = [:], seen: [DeploymentSource: Int64] = [:],
+                seenIds: [DeploymentSource: String] = [:]) {
         self.documents = documents
         self.seen = seen
+        self.seenIds = seenIds
+    }
+
+    /// What `set` holds, with the documents as given.
+    public init(documents: [DeploymentSource: JSONValue], of set: DeploymentSet) {
+        self.init(documents: documents, seen: set.seenRevisions, seenIds: set.seenIds)
     }
 }
 
