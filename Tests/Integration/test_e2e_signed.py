@@ -26,6 +26,13 @@ def _keygen(agent_bin, keys, name):
     return info
 
 
+def _keys(agent_bin, tmp_path, *names):
+    """Keys made by edgectl keygen in <tmp>/keys, one per name."""
+    folder = tmp_path / "keys"
+    folder.mkdir(exist_ok=True)
+    return [_keygen(agent_bin, folder, name) for name in names]
+
+
 def _trust(path, *keys):
     path.write_text(json.dumps({"deployments": {"trustedKeys": {k["keyid"]: k["publicKey"] for k in keys}}}))
 
@@ -52,8 +59,7 @@ def _refused(edge, payload, doc, since, path, text):
 
 def test_only_deployments_signed_by_a_trusted_key_are_applied(agent, edge, echo_bin, tmp_path, agent_bin):
     keys = tmp_path / "keys"
-    keys.mkdir()
-    ops, rogue = _keygen(agent_bin, keys, "ops-a"), _keygen(agent_bin, keys, "rogue")
+    ops, rogue = _keys(agent_bin, tmp_path, "ops-a", "rogue")
     config = tmp_path / "agent.json"
     _trust(config, ops)
     a = agent(extra_args=["--config", config])
@@ -117,9 +123,7 @@ def test_only_deployments_signed_by_a_trusted_key_are_applied(agent, edge, echo_
 
 
 def test_a_key_rotation_trusts_old_and_new_then_only_the_new(agent, edge, echo_bin, tmp_path, agent_bin):
-    keys = tmp_path / "keys"
-    keys.mkdir()
-    old, new = _keygen(agent_bin, keys, "ops-2026"), _keygen(agent_bin, keys, "ops-2027")
+    old, new = _keys(agent_bin, tmp_path, "ops-2026", "ops-2027")
     config = tmp_path / "agent.json"
     _trust(config, old)
     a = agent(extra_args=["--config", config])
@@ -173,8 +177,7 @@ def test_on_the_shipped_broker_an_operator_signs_and_every_bad_document_is_refus
     scripts' certificates): the device on its listener, the operator (edgectl) on the operators'."""
     broker, pki, _ = shipped()
     keys = tmp_path / "keys"
-    keys.mkdir()
-    ops, rogue = _keygen(agent_bin, keys, "ops"), _keygen(agent_bin, keys, "rogue")
+    ops, rogue = _keys(agent_bin, tmp_path, "ops", "rogue")
     config = tmp_path / "agent.json"
     _trust(config, ops)
     device = h.tls_files(pki, thing)
