@@ -8,8 +8,8 @@ loopback:
   cpu.max throttling in health and events, pids.max holding a fork bomb, and cgroups left by a
   killed agent (with a daemonised grandchild in one) cleaned at start;
 - vm_guest_cgroup_v2.py: the v2 files written, cgroup.kill used on stop (a daemonised grandchild
-  killed with its function), and the agent in a delegated systemd unit cgroup (Delegate=yes)
-  moving itself into the leaf `agent/`.
+  killed with its function), and the agent moving itself into the leaf `agent/` in a delegated
+  systemd unit cgroup (Delegate=yes) and at a container's cgroup namespace root.
 
 One VM boot serves every scenario; each is reported as a test of its own here. The VM needs root,
 qemu and the kernel (scripts/setup.sh installs them): without them the tests skip, and fail under
@@ -35,6 +35,7 @@ SCENARIOS = [
     GUEST + "test_limits_are_written_into_the_v2_files_of_the_function_cgroup",
     GUEST + "test_stopping_a_function_kills_its_cgroup_through_cgroup_kill",
     GUEST + "test_agent_in_a_delegated_unit_cgroup_moves_into_a_leaf",
+    GUEST + "test_agent_at_a_cgroup_namespace_root_moves_into_a_leaf",
 ]
 
 

@@ -9,7 +9,9 @@ scenarios (test_e2e_caps.py) unchanged; these add what v2 does differently:
   cgroup.kill (seen by an inotify watch on the cgroup), not the freeze-and-kill fallback;
 - the systemd unit's case (deploy/edge-agent.service, Delegate=yes): the agent started inside a
   service cgroup it was handed, with no --cgroup-root, moves itself into the leaf `agent/`,
-  enables the controllers for the service cgroup's children, and runs its functions there.
+  enables the controllers for the service cgroup's children, and runs its functions there;
+- the container's case (a private cgroup namespace, Docker's default on v2): the agent at its
+  namespace's root, which is not the real root, makes its subtree and moves into its leaf.
 """
 
 from pathlib import Path
@@ -120,30 +122,61 @@ def test_stopping_a_function_kills_its_cgroup_through_cgroup_kill(agent, edge, m
         h.kill_quietly(grandchild)
 
 
-class DelegatedUnit:
-    """What systemd does for a unit with Delegate=yes on a cgroup v2 machine, done by hand: the
-    unit's cgroup /edge-vm.slice/<unit>.service, the controllers enabled in every cgroup above it
-    (so that the unit's own cgroup.controllers offers them), and the unit's main process started
-    inside it. The unit runs as root, so nothing is chowned (systemd chowns only for User=)."""
+class HandedCgroup:
+    """A cgroup a supervisor hands the agent on a cgroup v2 machine, made by hand: `cgroup`
+    below `parent`, with memory, cpu and pids enabled in every cgroup above it (so that its own
+    cgroup.controllers offers them), as systemd and container runtimes do. `wrapper()` starts the
+    agent inside it."""
 
-    def __init__(self, name):
-        self.cgroup = "/%s/%s.service" % (SLICE, name)
+    def __init__(self, parent, name):
+        self.parent = parent
+        self.cgroup = "/%s/%s" % (parent, name)
         self.folder = CGROUP2 / self.cgroup.lstrip("/")
 
     def create(self):
-        for parent in (CGROUP2, CGROUP2 / SLICE):
-            parent.mkdir(exist_ok=True)
-            (parent / "cgroup.subtree_control").write_text("+memory +cpu +pids")
+        for above in (CGROUP2, CGROUP2 / self.parent):
+            above.mkdir(exist_ok=True)
+            (above / "cgroup.subtree_control").write_text("+memory +cpu +pids")
         self.folder.mkdir()
         return self
+
+    def remove(self):
+        return h.remove_cgroup_tree("/" + self.parent)
+
+
+class DelegatedUnit(HandedCgroup):
+    """What systemd does for a unit with Delegate=yes: the unit's cgroup
+    /edge-vm.slice/<unit>.service, and its main process started inside it. The unit runs as root,
+    so nothing is chowned (systemd chowns the cgroup only for User=)."""
+
+    def __init__(self, name):
+        super().__init__(SLICE, name + ".service")
 
     def wrapper(self):
         """A command that moves itself into the unit's cgroup, then execs the rest (same pid):
         ExecStart= under systemd. The cgroup's path is an argument, never part of the script."""
         return ["/bin/sh", "-c", 'echo 0 > "$0/cgroup.procs" && exec "$@"', str(self.folder)]
 
-    def remove(self):
-        return h.remove_cgroup_tree("/" + SLICE)
+
+class NamespacedContainer(HandedCgroup):
+    """What a container runtime with a private cgroup namespace (Docker's default on cgroup v2)
+    gives its process: a cgroup of its own, /edge-vm-containers/<name>, which it sees as "/", with
+    cgroup2 mounted again on /sys/fs/cgroup in a mount namespace of its own."""
+
+    def __init__(self, name):
+        super().__init__("edge-vm-containers", name)
+
+    def wrapper(self):
+        """Moves itself into the container's cgroup, enters new cgroup and mount namespaces
+        (unshare execs: same pid), mounts the namespace's view of cgroup2, then execs the rest.
+        The paths are arguments, never part of the scripts."""
+        # The outer mount goes first (mount(8) refuses a second cgroup2 on the same place), as
+        # in a container, whose mount namespace never had it.
+        inside = 'umount -l /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec "$@"'
+        return ["/bin/sh", "-c",
+                'echo 0 > "$0/cgroup.procs" && inside="$1" && shift && '
+                'exec unshare --cgroup --mount --propagation private /bin/sh -c "$inside" container "$@"',
+                str(self.folder), inside]
 
 
 def test_agent_in_a_delegated_unit_cgroup_moves_into_a_leaf(request, agent_bin, broker, edge, misbehave_bin, thing,
@@ -189,4 +222,47 @@ def test_agent_in_a_delegated_unit_cgroup_moves_into_a_leaf(request, agent_bin, 
     finally:
         a.cleanup()
         left = unit.remove()
+        assert not left, left
+
+
+def test_agent_at_a_cgroup_namespace_root_moves_into_a_leaf(request, agent_bin, broker, edge, misbehave_bin, thing,
+                                                             python_launcher, tmp_path):
+    """The agent in a container with a private cgroup namespace: its cgroup is the namespace's
+    root, which is not the real root, so v2 forbids it to hold processes while it enables
+    controllers for its children. The agent makes /edge-agent-<thing>, moves itself into its leaf
+    `agent/`, and enables the controllers from the namespace root down."""
+    container = NamespacedContainer(h.unique("ctr-")).create()
+    a = h.Agent(agent_bin, thing, broker.port, h.shared_location("state"), tmp_path / "agent.log",
+                python=python_launcher, wrapper=container.wrapper())
+    request.node._edge_agents = [a]  # its log goes into the report of a failure (conftest.py)
+    subtree = container.folder / ("edge-agent-" + thing)
+    try:
+        a.start()
+        since = edge.obs.mark()
+        spec = misbehave(misbehave_bin, "ok", topic="ctr/+/in", limits={"memoryMB": 40, "pids": 12})
+        deploy_with_ok(edge, misbehave_bin, "ctr", spec)
+        cgroups = v2_health(edge)
+        # Paths as the agent sees them, in its own mount of its namespace's cgroup2.
+        assert cgroups["paths"] == ["/sys/fs/cgroup/edge-agent-" + thing], cgroups
+
+        assert own_cgroup(a.pid) == "%s/edge-agent-%s/agent" % (container.cgroup, thing), own_cgroup(a.pid)
+        assert (container.folder / "cgroup.procs").read_text().split() == [], "processes left in the namespace root"
+        for folder in (container.folder, subtree):
+            assert {"memory", "cpu", "pids"} <= words(folder / "cgroup.subtree_control"), folder
+
+        pid = running_pid(edge, "ctr", since)
+        folder = h.cgroup_of(pid, "memory", "v2")
+        assert folder.parent == subtree and folder.name.startswith("ctr."), folder
+        assert (folder / "memory.max").read_text().strip() == str(40 * MiB)
+        assert (folder / "pids.max").read_text().strip() == "12"
+        assert_ok_answers(edge)
+
+        assert a.stop() == 0, h.tail(a.log_text())
+        assert not h.process_alive(pid)
+        assert h.cgroup_tree_procs(container.folder) == set(), "processes left in %s" % container.folder
+        left = sorted(p.name for p in subtree.iterdir() if p.is_dir())
+        assert left == ["agent"], "cgroups left in the agent's subtree after it stopped: %s" % left
+    finally:
+        a.cleanup()
+        left = container.remove()
         assert not left, left
