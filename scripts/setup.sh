@@ -15,7 +15,11 @@ debian_packages=(mosquitto mosquitto-clients libmosquitto-dev libjson-c-dev libc
                  nats-server rabbitmq-server ejabberd
                  # The dashboard's browser test (Tests/Integration/test_dashboard.py): headless
                  # Chromium driven through the system's chromedriver, never a downloaded one.
-                 chromium chromium-driver)
+                 chromium chromium-driver
+                 # The cgroup v2 test VM (scripts/vm/, Tests/Integration/test_cgroup_v2_vm.py): qemu,
+                 # Debian's kernel (booted by qemu only; the machine's own kernel stays as it is), and
+                 # busybox and cpio for the VM's initramfs.
+                 qemu-system-x86 linux-image-amd64 busybox-static cpio)
 missing=()
 for package in "${debian_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

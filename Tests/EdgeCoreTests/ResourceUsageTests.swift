@@ -69,7 +69,7 @@ private enum V1Files {
         #expect(usage.cpuThrottledPeriods == 700)
         #expect(usage.pids == 3)
         #expect(usage.pidsLimit == 32)
-        #expect(usage.oomKills == 2)
+        #expect(usage.oomKills == 1)
         #expect(usage.pidsLimitHits == 4)
     }
 
@@ -103,6 +103,19 @@ private enum V1Files {
     @Test func pidsEventsOfNewerKernels() {
         let usage = ResourceUsage.v2(["pids.events": "max 6\nmax.imposed 2\n"])
         #expect(usage.pidsLimitHits == 6)
+    }
+
+    @Test func aGroupOOMKillCountsOnceThoughTheKernelCountsTheVictimTwice() {
+        // Linux 6.1, memory.oom.group 1, three OOM kills of a one-process function: the victim was
+        // counted again by the group kill twice out of three.
+        let events = "low 0\nhigh 0\nmax 120\noom 3\noom_kill 5\noom_group_kill 3\n"
+        #expect(ResourceUsage.v2(["memory.events": events]).oomKills == 3)
+    }
+
+    @Test func withoutGroupKillsOOMKillIsTheCount() {
+        // Kernels before 5.17 have no oom_group_kill; one without memory.oom.group reads 0 there.
+        #expect(ResourceUsage.v2(["memory.events": "low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\n"]).oomKills == 2)
+        #expect(ResourceUsage.v2(["memory.events": "oom 2\noom_kill 2\noom_group_kill 0\n"]).oomKills == 2)
     }
 
     @Test func memoryEventsWithoutOOMKillIsUnknown() {
@@ -196,7 +209,7 @@ private enum V1Files {
         #expect(total.cpuThrottledPeriods == 705)
         #expect(total.pids == 5)
         #expect(total.pidsLimit == 64)
-        #expect(total.oomKills == 3)
+        #expect(total.oomKills == 2)
         #expect(total.pidsLimitHits == 4)
     }
 
@@ -229,7 +242,7 @@ private enum V1Files {
         #expect(members["cpuThrottledPeriods"] == .int(700))
         #expect(members["pids"] == .int(3))
         #expect(members["pidsLimit"] == .int(32))
-        #expect(members["oomKills"] == .int(2))
+        #expect(members["oomKills"] == .int(1))
         #expect(members["pidsLimitHits"] == .int(4))
     }
 

@@ -25,6 +25,8 @@ One concern a module:
     shadow_service ShadowService: the cloud side of the shadow API, for `shadows: cloud`
     tls            make_tls_material
     shipped_broker ShippedBroker: mosquitto with deploy/'s configuration; make_certificates (certs/ scripts)
+    vm             VMRun: the cgroup v2 test VM (scripts/vm/) running pytest; import harness.vm
+    inotify        WriteWatch: which files of a folder (a cgroup) were written; import harness.inotify
 
 Nothing here sleeps to let something happen: every wait is for the event itself, with a deadline,
 and fails naming what it waited for.

@@ -28,9 +28,20 @@ public struct ResourceUsage: Sendable, Equatable {
         }
         usage.pids = files["pids.current"].flatMap(number)
         usage.pidsLimit = files["pids.max"].flatMap(number)
-        usage.oomKills = files["memory.events"].map(keyValues)?["oom_kill"]
+        usage.oomKills = files["memory.events"].map(keyValues).flatMap(oomKills(v2Events:))
         usage.pidsLimitHits = files["pids.events"].map(keyValues)?["max"]
         return usage
+    }
+
+    /// The OOM kills of a v2 instance, from its memory.events. The agent sets memory.oom.group, so
+    /// the kernel kills the chosen victim and then every process of the cgroup, the victim again
+    /// among them while it still has its memory, and `oom_kill` counts each: one OOM of a
+    /// one-process function reads 1 or 2 (seen on Linux 6.1). `oom_group_kill` (Linux 5.17+)
+    /// counts each such kill of the whole instance once; without it (older kernels, or no group
+    /// kill yet), `oom_kill`.
+    static func oomKills(v2Events events: [String: Int64]) -> Int64? {
+        if let group = events["oom_group_kill"], group > 0 { return group }
+        return events["oom_kill"]
     }
 
     /// Reads a v1 function's files across its hierarchies, given as name → contents.
