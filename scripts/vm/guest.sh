@@ -23,8 +23,17 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null || true
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+# The repository may live under /tmp or /run (CI clones it where it likes): it is held aside
+# before the fresh tmpfs mounts hide it, and put back at its own path after.
+repo=$(cat "$results/repo")
+mkdir -p /mnt/edge-repo
+mount --bind "$repo" /mnt/edge-repo
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=0755 tmpfs /run
+if [ ! -d "$repo/scripts/vm" ]; then
+    mkdir -p "$repo"
+    mount --move /mnt/edge-repo "$repo"
+fi
 # The hierarchy a systemd machine with cgroup v2 has: cgroup2 on /sys/fs/cgroup (with
 # nsdelegate and memory_recursiveprot, as systemd mounts it), no v1 hierarchy at all.
 mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup
@@ -32,7 +41,6 @@ ip link set lo up
 hostname edge-vm
 
 trap - ERR
-repo=$(cat "$results/repo")
 mapfile -t argv < "$results/argv"
 # The job's environment: KEY=VALUE lines, exported as they are (no shell evaluation).
 env_args=()
