@@ -49,7 +49,7 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto
 fi
 
 python="${PYTHON:-python3}"
-if ! "$python" -c 'import paho.mqtt, pytest, onnxruntime, numpy, selenium' 2>/dev/null; then
+if ! "$python" -c 'import paho.mqtt, pytest, onnxruntime, numpy, selenium, onnx, onnxconverter_common, matplotlib' 2>/dev/null; then
     echo "setup: installing Python packages from requirements-dev.txt"
     "$python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
         || "$python" -m pip install --quiet --disable-pip-version-check --break-system-packages -r requirements-dev.txt
@@ -108,6 +108,22 @@ else
         exit 1
     fi
     echo "setup: function interpreter: $venv/bin/python3"
+fi
+
+# edge-model (tools/edge-model: optimize and fit a model for a device, docs/models.md), as the
+# command `edge-model`, editable: it runs this checkout's code (installed again when it runs
+# another checkout's). --no-deps: what it imports comes from requirements-dev.txt above.
+edge_model_here() {
+    local source="$PWD/tools/edge-model/edge_model"
+    (cd / && "$python" -c 'import os, sys, edge_model
+sys.exit(os.path.realpath(os.path.dirname(edge_model.__file__)) != os.path.realpath(sys.argv[1]))' \
+        "$source") 2>/dev/null
+}
+if ! edge_model_here; then
+    echo "setup: installing edge-model (tools/edge-model) as the command edge-model"
+    "$python" -m pip install --quiet --disable-pip-version-check --no-deps -e tools/edge-model \
+        || "$python" -m pip install --quiet --disable-pip-version-check --no-deps --break-system-packages \
+            -e tools/edge-model
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

@@ -1,0 +1,18 @@
+"""The accuracy budget: which variants may stand in for the model. Pure; no I/O."""
+
+
+def loss_points(reference, accuracy):
+    """Accuracy lost against the reference, in percentage points (negative when it gained)."""
+    return round((reference - accuracy) * 100.0, 2)
+
+
+def verdict(name, reference, accuracy, budget_points):
+    """(accepted, reason) for a variant scoring `accuracy` against `reference` (both in [0, 1])."""
+    if name == "fp32":
+        return True, "the reference"
+    lost = loss_points(reference, accuracy)
+    if lost > budget_points:
+        return False, ("loses %.2f points of accuracy (%.2f%% against %.2f%%), over the budget of %.2f "
+                       "(raise --budget to accept it, or give static int8 more or better calibration data)"
+                       % (lost, accuracy * 100, reference * 100, budget_points))
+    return True, "within the budget (%.2f points lost, %.2f allowed)" % (max(lost, 0.0), budget_points)

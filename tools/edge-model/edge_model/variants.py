@@ -1,0 +1,131 @@
+"""Makes the variants of an ONNX model, each with a well-kept library, never by hand:
+
+- `fp32`: the model as given;
+- `optimized`: onnxruntime's offline graph optimisation at the extended level (constant folding,
+  node fusions), which stays portable across CPUs (the level above it bakes in this CPU's layout);
+- `dynamic-int8`: weights quantized to int8 ahead of time, activations at run time (onnxruntime);
+- `static-int8`: weights and activations int8, QDQ format, per-channel weights, activation ranges
+  calibrated on the user's data (onnxruntime);
+- `fp16`: weights and arithmetic in float16, inputs and outputs kept float32 (onnxconverter-common).
+"""
+
+import logging
+import os
+import shutil
+import tempfile
+
+import onnx
+import onnxruntime as ort
+from onnx import version_converter
+
+ALL = ["fp32", "optimized", "dynamic-int8", "static-int8", "fp16"]
+
+# Per-channel QDQ needs DequantizeLinear's `axis`, which came with opset 13.
+PER_CHANNEL_OPSET = 13
+
+
+class VariantError(Exception):
+    """A variant that cannot be made from this model; the message says why."""
+
+
+def make(name, source, destination, calibration=None, calibration_method="minmax"):
+    """Writes variant `name` of the model at `source` to `destination`."""
+    # onnxruntime's quantizer logs each node it skips at WARNING: noise, not news, for a user.
+    logging.getLogger().setLevel(logging.ERROR)
+    if name == "fp32":
+        shutil.copyfile(source, destination)
+    elif name == "optimized":
+        _optimized(source, destination)
+    elif name == "dynamic-int8":
+        _dynamic_int8(source, destination)
+    elif name == "static-int8":
+        if calibration is None:
+            raise VariantError("static int8 needs calibration data: the task defines no calibration()")
+        _static_int8(source, destination, calibration, calibration_method)
+    elif name == "fp16":
+        _fp16(source, destination)
+    else:
+        raise VariantError("unknown variant %r (known: %s)" % (name, ", ".join(ALL)))
+    _keep_metadata(source, destination)
+
+
+def _optimized(source, destination):
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = destination
+    ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def _prepared(source, folder):
+    """The model with shapes inferred and the graph cleaned, as the quantizer expects, at an opset
+    that allows per-channel QDQ."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    prepared = os.path.join(folder, "prepared.onnx")
+    try:
+        quant_pre_process(source, prepared)
+    except Exception:
+        # Symbolic shape inference gives up on some exported graphs (dynamic dims it cannot
+        # name); ONNX's own shape inference is enough for the quantizer.
+        quant_pre_process(source, prepared, skip_symbolic_shape=True)
+    model = onnx.load(prepared)
+    opset = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 0)
+    if opset < PER_CHANNEL_OPSET:
+        model = version_converter.convert_version(model, PER_CHANNEL_OPSET)
+        onnx.save(model, prepared)
+    return prepared
+
+
+def _dynamic_int8(source, destination):
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as folder:
+        quantize_dynamic(_prepared(source, folder), destination, weight_type=QuantType.QInt8, per_channel=True)
+
+
+class _Calibration:
+    """Feeds the user's calibration inputs to the quantizer, one sample at a time."""
+
+    def __init__(self, samples):
+        self._samples = iter(samples)
+
+    def get_next(self):
+        return next(self._samples, None)
+
+    def rewind(self):  # part of the reader protocol; one pass is all the quantizer asks for
+        pass
+
+
+def _static_int8(source, destination, calibration, method):
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+
+    methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+               "percentile": CalibrationMethod.Percentile}
+    reader = type("Reader", (_Calibration, CalibrationDataReader), {})(calibration)
+    with tempfile.TemporaryDirectory() as folder:
+        quantize_static(_prepared(source, folder), destination, reader, quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=methods[method])
+
+
+def _fp16(source, destination):
+    from onnxconverter_common import float16
+
+    model = float16.convert_float_to_float16(onnx.load(source), keep_io_types=True)
+    onnx.save(model, destination)
+
+
+def _keep_metadata(source, destination):
+    """Copies the model's metadata (a character list, labels) onto the variant when the tool that
+    made it dropped them: a function may read them from the model."""
+    original = onnx.load(source, load_external_data=False)
+    if not original.metadata_props:
+        return
+    variant = onnx.load(destination)
+    present = {entry.key for entry in variant.metadata_props}
+    missing = [entry for entry in original.metadata_props if entry.key not in present]
+    if missing:
+        for entry in missing:
+            variant.metadata_props.add(key=entry.key, value=entry.value)
+        onnx.save(variant, destination)
