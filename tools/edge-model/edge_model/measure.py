@@ -61,6 +61,7 @@ def _child(model, task_path, threads, result_path):
 
     from edge_model import task as tasks
 
+    ort.set_default_logger_severity(3)
     task = tasks.load(task_path, ["heldout"])
     heldout = list(task.heldout())
     if not heldout:

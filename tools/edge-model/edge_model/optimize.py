@@ -104,9 +104,11 @@ def run(arguments):
                "threads": arguments.threads, "variants": rows}
     models = _merge(os.path.join(arguments.out, "optimize.json"), summary)
     report.write_optimize(arguments.out, models)
-    refused = [row["name"] for row in rows if not row["accepted"]]
-    print("== wrote %s (optimize.json, optimize.md, optimize.png)%s" % (
-        arguments.out, "; refused: " + ", ".join(refused) if refused else ""))
+    refused = [row["name"] for row in rows if not row["accepted"] and row["accuracy"] is not None]
+    failed = [row["name"] for row in rows if row["accuracy"] is None]
+    print("== wrote %s (optimize.json, optimize.md, optimize.png)%s%s" % (
+        arguments.out, "; refused: " + ", ".join(refused) if refused else "",
+        "; not made: " + ", ".join(failed) if failed else ""))
     return 0
 
 

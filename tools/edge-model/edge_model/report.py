@@ -56,29 +56,43 @@ def write_optimize(folder, models):
 
 
 def _plot(path, models):
+    """Per model: accuracy against latency (left), and size and peak memory per variant (right)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a device or in CI
     from matplotlib import pyplot
 
-    figure, axes = pyplot.subplots(1, len(models), figsize=(6.5 * len(models), 4.8), squeeze=False)
-    for axis, model in zip(axes[0], models):
+    figure, axes = pyplot.subplots(len(models), 2, figsize=(12, 4.6 * len(models)), squeeze=False)
+    for (left, right), model in zip(axes, models):
         measured = [row for row in model["variants"] if row["accuracy"] is not None]
-        for row in measured:
-            size_mb = row["sizeBytes"] / 1e6
+        for index, row in enumerate(measured):
             colour = "tab:green" if row["accepted"] else "tab:red"
-            axis.scatter(row["p50Ms"], row["accuracy"] * 100, s=60 + 40 * size_mb, color=colour,
-                         alpha=0.6, edgecolors="black", marker="o" if row["accepted"] else "X")
-            axis.annotate("%s\n%.1f MB, peak %.0f MB" % (row["name"], size_mb, row["peakMemoryMB"]),
-                          (row["p50Ms"], row["accuracy"] * 100), textcoords="offset points", xytext=(8, 4),
-                          fontsize=8)
-        axis.set_title("%s (%s)" % (model["model"], model["metric"]), fontsize=10)
-        axis.set_xlabel("latency p50 per input (ms)")
-        axis.set_ylabel("accuracy (%)")
-        axis.grid(alpha=0.3)
-        axis.margins(0.25)
-    figure.text(0.01, 0.01, "marker area: file size; green: accepted, red X: over the accuracy budget",
-                fontsize=8)
-    figure.tight_layout(rect=(0, 0.04, 1, 1))
-    figure.savefig(path, dpi=110)
+            left.scatter(row["p50Ms"], row["accuracy"] * 100, s=90, color=colour, alpha=0.7, edgecolors="black",
+                         marker="o" if row["accepted"] else "X", zorder=3)
+            left.errorbar(row["p50Ms"], row["accuracy"] * 100, xerr=[[0], [row["p99Ms"] - row["p50Ms"]]],
+                          color=colour, alpha=0.5, capsize=3, zorder=2)
+            # Labels stagger, so variants that land on one spot stay readable.
+            left.annotate(row["name"], (row["p50Ms"], row["accuracy"] * 100), textcoords="offset points",
+                          xytext=(8, 6 - 11 * (index % 3)), fontsize=8)
+        left.set_title("%s: accuracy (%s) against latency" % (model["model"], model["metric"]), fontsize=10)
+        left.set_xlabel("latency per input, p50 (dot) to p99 (bar), ms")
+        left.set_ylabel("accuracy (%)")
+        left.grid(alpha=0.3)
+        left.margins(0.2)
+        names = [row["name"] for row in measured]
+        positions = range(len(measured))
+        right.bar([p - 0.2 for p in positions], [row["sizeBytes"] / 1e6 for row in measured], width=0.4,
+                  label="file size (MB)", color="tab:blue")
+        right.bar([p + 0.2 for p in positions], [row["peakMemoryMB"] for row in measured], width=0.4,
+                  label="peak memory added (MB)", color="tab:orange")
+        right.set_xticks(list(positions))
+        right.set_xticklabels([name + ("" if row["accepted"] else "\n(refused)") for name, row in zip(names, measured)],
+                              fontsize=8)
+        right.set_title("%s: size and memory per variant" % model["model"], fontsize=10)
+        right.set_ylabel("MB")
+        right.legend(fontsize=8)
+        right.grid(axis="y", alpha=0.3)
+    figure.text(0.01, 0.005, "green dot: accepted; red X: over the accuracy budget", fontsize=8)
+    figure.tight_layout(rect=(0, 0.02, 1, 1))
+    figure.savefig(path, dpi=100)
     pyplot.close(figure)

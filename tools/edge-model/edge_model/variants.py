@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 
 import onnx
 import onnxruntime as ort
@@ -30,8 +31,11 @@ class VariantError(Exception):
 
 def make(name, source, destination, calibration=None, calibration_method="minmax"):
     """Writes variant `name` of the model at `source` to `destination`."""
-    # onnxruntime's quantizer logs each node it skips at WARNING: noise, not news, for a user.
+    # onnxruntime's quantizer logs each node it skips, its graph code each initializer it drops,
+    # and the fp16 converter each tiny weight it rounds: noise, not news, for a user.
     logging.getLogger().setLevel(logging.ERROR)
+    ort.set_default_logger_severity(3)
+    warnings.filterwarnings("ignore", module="onnxconverter_common")
     if name == "fp32":
         shutil.copyfile(source, destination)
     elif name == "optimized":
@@ -102,11 +106,21 @@ def _static_int8(source, destination, calibration, method):
 
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                "percentile": CalibrationMethod.Percentile}
-    reader = type("Reader", (_Calibration, CalibrationDataReader), {})(calibration)
+    reader_type = type("Reader", (_Calibration, CalibrationDataReader), {})
     with tempfile.TemporaryDirectory() as folder:
-        quantize_static(_prepared(source, folder), destination, reader, quant_format=QuantFormat.QDQ,
-                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=methods[method])
+        prepared = _prepared(source, folder)
+        try:
+            quantize_static(prepared, destination, reader_type(calibration), quant_format=QuantFormat.QDQ,
+                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=methods[method])
+        except Exception:
+            if method == "minmax":
+                raise
+            # The histogram methods fail on a graph with nothing they can observe (a classifier
+            # made of ai.onnx.ml operators, say); min-max then quantizes what there is.
+            quantize_static(prepared, destination, reader_type(calibration), quant_format=QuantFormat.QDQ,
+                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=CalibrationMethod.MinMax)
 
 
 def _fp16(source, destination):
