@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from harness.prerequisites import require
+
 import frames
 import inspector
 import ocr
@@ -185,10 +187,15 @@ def test_deployment_hashes_match_the_code():
 @pytest.fixture(scope="module")
 def function_folder(tmp_path_factory):
     """The function's folder as the agent lays it out: the code and the models side by side."""
+    return prepare_models()
+
+
+def prepare_models():
+    """Runs prepare.py; skips (fails under CI=true) when the wheel with the models is missing."""
     result = subprocess.run([sys.executable, os.path.join(HERE, "prepare.py")], capture_output=True, text=True,
                             timeout=120)
-    if "not installed" in result.stdout + result.stderr:
-        pytest.skip("rapidocr-onnxruntime 1.4.4 is not installed: run scripts/setup.sh")
+    require("not installed" not in result.stdout + result.stderr,
+            "rapidocr-onnxruntime 1.4.4 is not installed (it holds the models): run scripts/setup.sh")
     assert result.returncode == 0, result.stdout + result.stderr
     return os.path.join(HERE, "models")
 
