@@ -5,9 +5,10 @@
 #
 # NAME is a folder of examples/ (digits, anomaly, echo-native, inspection). A folder with a
 # Makefile is built first (make); one with a prepare.py runs it first (python3: it puts the
-# example's models in place, from installed packages, nothing downloaded). Its deployment.json is rendered for this machine: `__EXAMPLE_DIR__` becomes the
-# folder's absolute path, and an artifact whose sha256 is "__BUILT__" (a binary built here, whose
-# hash depends on the compiler) gets the hash of that file. The rendered document is checked with
+# example's models in place from installed packages, nothing downloaded). Its deployment.json is
+# rendered for this machine: `__EXAMPLE_DIR__` becomes the folder's absolute path, and an
+# artifact whose sha256 is "__BUILT__" (a binary built here, whose hash depends on the compiler)
+# gets the hash of that file. The rendered document is checked with
 # `edgectl validate`, then published with `edgectl deploy`, which waits for the outcome; the
 # remaining options (--thing, --port, --host, --tls-ca, …, --timeout) are edgectl's.
 # edgectl is taken from EDGECTL_BIN, else built (release) from this checkout.
