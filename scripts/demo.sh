@@ -7,6 +7,8 @@
 #   bash scripts/demo.sh anomaly    the sensor-stream anomaly detector (numpy): alerts scored at two
 #                                   thresholds, the second set live through the device shadow
 #   bash scripts/demo.sh echo-native  the native function in C: events echoed, round trips
+#   bash scripts/demo.sh inspection  serial numbers read from camera frames (PP-OCRv4 detection
+#                                   and recognition, onnxruntime): exact match and latency
 #
 # Everything it starts is stopped at the end; its files are under run/demo/.
 set -euo pipefail
@@ -16,7 +18,7 @@ source scripts/lib.sh
 
 example="${1:-digits}"
 if [ "$#" -gt 1 ] || [ ! -f "examples/$example/demo_client.py" ] || [[ "$example" == */* ]]; then
-    echo "usage: bash scripts/demo.sh [digits|anomaly|echo-native]" >&2
+    echo "usage: bash scripts/demo.sh [digits|anomaly|echo-native|inspection]" >&2
     exit 2
 fi
 count="${DEMO_COUNT:-}"

@@ -3,10 +3,12 @@
 #
 #   bash scripts/deploy-example.sh NAME --thing THING [--port PORT] [--host HOST] [edgectl options]
 #
-# NAME is a folder of examples/ (digits, anomaly, echo-native). A folder with a Makefile is built
-# first (make). Its deployment.json is rendered for this machine: `__EXAMPLE_DIR__` becomes the
-# folder's absolute path, and an artifact whose sha256 is "__BUILT__" (a binary built here, whose
-# hash depends on the compiler) gets the hash of that file. The rendered document is checked with
+# NAME is a folder of examples/ (digits, anomaly, echo-native, inspection). A folder with a
+# Makefile is built first (make); one with a prepare.py runs it first (python3: it puts the
+# example's models in place from installed packages, nothing downloaded). Its deployment.json is
+# rendered for this machine: `__EXAMPLE_DIR__` becomes the folder's absolute path, and an
+# artifact whose sha256 is "__BUILT__" (a binary built here, whose hash depends on the compiler)
+# gets the hash of that file. The rendered document is checked with
 # `edgectl validate`, then published with `edgectl deploy`, which waits for the outcome; the
 # remaining options (--thing, --port, --host, --tls-ca, …, --timeout) are edgectl's.
 # edgectl is taken from EDGECTL_BIN, else built (release) from this checkout.
@@ -26,6 +28,10 @@ folder="$repo/examples/$name"
 if [ -f "$folder/Makefile" ]; then
     echo "== building examples/$name"
     make -s -C "$folder"
+fi
+if [ -f "$folder/prepare.py" ]; then
+    echo "== preparing examples/$name"
+    python3 "$folder/prepare.py"
 fi
 edgectl="${EDGECTL_BIN:-}"
 if [ -z "$edgectl" ]; then

@@ -19,7 +19,9 @@ debian_packages=(mosquitto mosquitto-clients libmosquitto-dev libjson-c-dev libc
                  # The cgroup v2 test VM (scripts/vm/, Tests/Integration/test_cgroup_v2_vm.py): qemu,
                  # Debian's kernel (booted by qemu only; the machine's own kernel stays as it is), and
                  # busybox and cpio for the VM's initramfs.
-                 qemu-system-x86 linux-image-amd64 busybox-static cpio)
+                 qemu-system-x86 linux-image-amd64 busybox-static cpio
+                 # The inspection example's frames print serial numbers in DejaVu Sans Mono.
+                 fonts-dejavu-core)
 missing=()
 for package in "${debian_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -49,10 +51,22 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto
 fi
 
 python="${PYTHON:-python3}"
-if ! "$python" -c 'import paho.mqtt, pytest, onnxruntime, numpy, selenium, onnx, onnxconverter_common, matplotlib' 2>/dev/null; then
+pip_install() {
+    "$python" -m pip install --quiet --disable-pip-version-check "$@" \
+        || "$python" -m pip install --quiet --disable-pip-version-check --break-system-packages "$@"
+}
+if ! "$python" -c 'import paho.mqtt, pytest, onnxruntime, numpy, selenium, PIL, onnx, onnxconverter_common, matplotlib' 2>/dev/null; then
     echo "setup: installing Python packages from requirements-dev.txt"
-    "$python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
-        || "$python" -m pip install --quiet --disable-pip-version-check --break-system-packages -r requirements-dev.txt
+    pip_install -r requirements-dev.txt
+fi
+# The inspection example's PP-OCRv4 models ship in this wheel (Apache-2.0, pinned: its models'
+# hashes are pinned in examples/inspection). Without its dependencies: OpenCV and the rest are
+# only for its own pipeline, which nothing here imports; examples/inspection/prepare.py copies
+# the models out of the installed package.
+rapidocr=rapidocr-onnxruntime==1.4.4
+if ! "$python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("rapidocr-onnxruntime") != "1.4.4")' 2>/dev/null; then
+    echo "setup: installing $rapidocr (its models only: --no-deps)"
+    pip_install --no-deps "$rapidocr"
 fi
 
 # Functions run as this unprivileged system user when the agent runs as root.
@@ -80,7 +94,7 @@ if [ -z "${EDGE_FUNCTION_VENV:-}" ] && [ "$(id -u)" -ne 0 ]; then
 fi
 # Works when it imports what functions use, as the user functions run as (when there is one).
 venv_works() {
-    local check=("$venv/bin/python3" -c 'import numpy, onnxruntime')
+    local check=("$venv/bin/python3" -c 'import numpy, onnxruntime, PIL')
     if [ "$(id -u)" -eq 0 ]; then
         (cd / && runuser -u "$function_user" -- "${check[@]}") >/dev/null 2>&1
     else
@@ -104,7 +118,7 @@ else
     if ! venv_works; then
         who="the current user"
         [ "$(id -u)" -ne 0 ] || who="user $function_user (can every user reach $venv?)"
-        echo "setup: $venv/bin/python3 cannot import numpy and onnxruntime as $who" >&2
+        echo "setup: $venv/bin/python3 cannot import numpy, onnxruntime and PIL as $who" >&2
         exit 1
     fi
     echo "setup: function interpreter: $venv/bin/python3"
@@ -121,9 +135,7 @@ sys.exit(os.path.realpath(os.path.dirname(edge_model.__file__)) != os.path.realp
 }
 if ! edge_model_here; then
     echo "setup: installing edge-model (tools/edge-model) as the command edge-model"
-    "$python" -m pip install --quiet --disable-pip-version-check --no-deps -e tools/edge-model \
-        || "$python" -m pip install --quiet --disable-pip-version-check --no-deps --break-system-packages \
-            -e tools/edge-model
+    pip_install --no-deps -e tools/edge-model
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

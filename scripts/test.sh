@@ -24,7 +24,7 @@ step "swift unit tests" swift test --skip-build
 step "broker TLS and ACL check" bash deploy/check-broker-acl.sh
 step "docker-compose.yml schema check" python3 deploy/validate-compose.py
 export EDGE_AGENT_BIN="${EDGE_AGENT_BIN:-$(swift build --show-bin-path)/edge-agent}"
-step "python and end-to-end tests" python3 -m pytest -q -p no:cacheprovider runtime/python/tests tools/edge-model/tests examples/digits examples/anomaly Tests/Integration
+step "python and end-to-end tests" python3 -m pytest -q -p no:cacheprovider runtime/python/tests tools/edge-model/tests examples/digits examples/anomaly examples/inspection Tests/Integration
 step "fuzzing (bounded)" bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}"
 
 if [ "${#failed[@]}" -gt 0 ]; then
