@@ -230,8 +230,15 @@ class Fit:
             limits = {"memoryMB": row["memoryMB"], "cpus": row.get("cpus"), "pids": row.get("pids")}
             final = fit_deployment.with_limits(base, args.function, limits, self.document["deploymentId"],
                                                device.revision + 1)
-            (self.out / "deployment.json").write_text(fit_deployment.as_written(final, self.example_dir))
+            (self.out / "deployment.json").write_text(fit_deployment.as_written(final, None))
             report["deploymentWritten"] = str(self.out / "deployment.json")
+            if self.example_dir:
+                # The example's own form, for the repository: its folder as the placeholder again.
+                (self.out / "deployment.template.json").write_text(fit_deployment.as_written(final, self.example_dir))
+                report["deploymentTemplate"] = str(self.out / "deployment.template.json")
+        last = next((t for t in reversed(device.trials) if t.status == "SUCCEEDED"), None)
+        if last is not None:
+            report["leftDeployed"] = {"trial": last.number, "deploymentId": last.deployment_id, "revision": last.revision}
         report["plots"] = fit_plots.draw(results, self.out, self.task.metric, args.latency_target_ms)
         (self.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         (self.out / "report.md").write_text(fit_report.markdown(report))

@@ -43,7 +43,9 @@ def markdown(report):
         if v.get("reason"):
             lines.append("- %s: %s" % (v["name"], v["reason"]))
     if report.get("chosen"):
-        lines.append("Chosen: **%s**; its deployment with these limits: `deployment.json`." % report["chosen"])
+        lines.append("Chosen: **%s**; its deployment with these limits: `deployment.json`%s." % (
+            report["chosen"], " (and `deployment.template.json`, with `__EXAMPLE_DIR__` for the example's folder)"
+            if report.get("deploymentTemplate") else ""))
     else:
         lines.append("No variant fits: no deployment written.")
     lines.append("")
@@ -82,4 +84,10 @@ def summary(report):
             lines.append("%-14s does not fit: %s" % (v["name"], v.get("reason")))
     if report.get("chosen"):
         lines.append("chosen: %s -> %s" % (report["chosen"], report.get("deploymentWritten")))
+    left = report.get("leftDeployed")
+    if left:
+        lines.append("%s now runs fit's trial %d (%s revision %d)%s" % (
+            report["thing"], left["trial"], left["deploymentId"], left["revision"],
+            "; to run the limits found: edgectl deploy %s --thing %s" % (report["deploymentWritten"], report["thing"])
+            if report.get("deploymentWritten") else ""))
     return "\n".join(lines)
