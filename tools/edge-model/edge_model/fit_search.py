@@ -136,9 +136,10 @@ def trial_verdict(deployed, answered, count, errors, oom_kills, pids_limit_hits,
 
 
 def choose(variants, named=None, points=ACCURACY_POINTS):
-    """The variant to deploy from [{"name", "accuracy" (0..1), "memoryMB"}] (those that fit):
-    `named` if given, else the smallest memory among those within `points` of the best accuracy
-    (then the better accuracy, then the name, so the choice is stable). None when none fits."""
+    """The variant to deploy from [{"name", "accuracy" (0..1), "memoryMB", optional "cpus",
+    "p99Ms"}] (those that fit): `named` if given, else the smallest memory among those within
+    `points` of the best accuracy; on a tie the fewer cpus, the better accuracy, the lower p99,
+    then the name, so the choice is stable. None when none fits."""
     if named is not None:
         for variant in variants:
             if variant["name"] == named:
@@ -149,4 +150,6 @@ def choose(variants, named=None, points=ACCURACY_POINTS):
         return None
     best = max(v["accuracy"] for v in variants)
     close = [v for v in variants if (best - v["accuracy"]) * 100 <= points + 1e-9]
-    return min(close, key=lambda v: (v["memoryMB"], -v["accuracy"], v["name"]))
+    unknown = float("inf")
+    return min(close, key=lambda v: (v["memoryMB"], v.get("cpus") or unknown, -v["accuracy"],
+                                     v.get("p99Ms") if v.get("p99Ms") is not None else unknown, v["name"]))

@@ -154,9 +154,14 @@ def test_choice_is_the_smallest_memory_within_a_point_of_the_best_accuracy():
     assert fit_search.choose([]) is None
 
 
-def test_choice_breaks_a_memory_tie_by_accuracy():
+def test_choice_breaks_a_memory_tie_by_cpus_then_accuracy_then_latency():
     variants = [{"name": "a", "accuracy": 0.95, "memoryMB": 64}, {"name": "b", "accuracy": 0.955, "memoryMB": 64}]
     assert fit_search.choose(variants)["name"] == "b"
+    variants = [{"name": "dynamic-int8", "accuracy": 1.0, "memoryMB": 68, "cpus": 0.75, "p99Ms": 112.0},
+                {"name": "fp32", "accuracy": 1.0, "memoryMB": 68, "cpus": 0.5, "p99Ms": 192.0}]
+    assert fit_search.choose(variants)["name"] == "fp32"
+    variants[0]["cpus"] = 0.5
+    assert fit_search.choose(variants)["name"] == "dynamic-int8"
 
 
 # -- the documents
