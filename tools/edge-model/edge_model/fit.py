@@ -209,7 +209,8 @@ class Fit:
     def write(self, device, results):
         args = self.args
         fitting = [{"name": r["name"], "accuracy": r.get("accuracy") or 0.0, "memoryMB": r["memoryMB"],
-                    "cpus": r.get("cpus"), "p99Ms": r.get("p99Ms")} for r in results if r["fits"]]
+                    "cpus": r.get("cpus"), "sizeBytes": r.get("sizeBytes"), "p99Ms": r.get("p99Ms")}
+                   for r in results if r["fits"]]
         try:
             chosen = fit_search.choose(fitting, args.choose)
         except ValueError as error:  # --choose named a variant that does not fit: the report still goes out

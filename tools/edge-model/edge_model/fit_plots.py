@@ -1,16 +1,15 @@
 """The plots of `edge-model fit` (PNG, matplotlib's Agg backend: no display needed)."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
-
 ACCURACY_VS_LATENCY = "accuracy-latency-memory.png"
 MEMORY = "memory.png"
 
 
 def draw(variants, out, metric, latency_target_ms=None):
     """Writes the plots into `out`; returns their file names."""
+    # Imported here: the rest of edge-model (and `edge-model optimize`) does not need matplotlib.
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     written = []
     fitting = [v for v in variants if v.get("fits") and v.get("p99Ms") is not None and v.get("accuracy") is not None]
     if fitting:

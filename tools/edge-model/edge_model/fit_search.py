@@ -137,9 +137,9 @@ def trial_verdict(deployed, answered, count, errors, oom_kills, pids_limit_hits,
 
 def choose(variants, named=None, points=ACCURACY_POINTS):
     """The variant to deploy from [{"name", "accuracy" (0..1), "memoryMB", optional "cpus",
-    "p99Ms"}] (those that fit): `named` if given, else the smallest memory among those within
-    `points` of the best accuracy; on a tie the fewer cpus, the better accuracy, the lower p99,
-    then the name, so the choice is stable. None when none fits."""
+    "sizeBytes", "p99Ms"}] (those that fit): `named` if given, else the smallest memory among
+    those within `points` of the best accuracy; on a tie the fewer cpus, the better accuracy, the
+    smaller files, the lower p99, then the name, so the choice is stable. None when none fits."""
     if named is not None:
         for variant in variants:
             if variant["name"] == named:
@@ -152,4 +152,5 @@ def choose(variants, named=None, points=ACCURACY_POINTS):
     close = [v for v in variants if (best - v["accuracy"]) * 100 <= points + 1e-9]
     unknown = float("inf")
     return min(close, key=lambda v: (v["memoryMB"], v.get("cpus") or unknown, -v["accuracy"],
+                                     v.get("sizeBytes") or unknown,
                                      v.get("p99Ms") if v.get("p99Ms") is not None else unknown, v["name"]))

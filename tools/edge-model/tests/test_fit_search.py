@@ -161,7 +161,9 @@ def test_choice_breaks_a_memory_tie_by_cpus_then_accuracy_then_latency():
                 {"name": "fp32", "accuracy": 1.0, "memoryMB": 68, "cpus": 0.5, "p99Ms": 192.0}]
     assert fit_search.choose(variants)["name"] == "fp32"
     variants[0]["cpus"] = 0.5
-    assert fit_search.choose(variants)["name"] == "dynamic-int8"
+    assert fit_search.choose(variants)["name"] == "dynamic-int8"  # the lower p99
+    variants[0]["sizeBytes"], variants[1]["sizeBytes"] = 10_898_549, 10_857_958
+    assert fit_search.choose(variants)["name"] == "fp32"  # the smaller files, before a p99's noise
 
 
 # -- the documents
