@@ -112,8 +112,9 @@ def test_fit_finds_the_memory_boundary_of_a_known_need(agent, broker, edge, thin
         below = [t for t in ours if t["limits"]["memoryMB"] == found - STEP_MB]
         assert below and not below[0]["passed"] and below[0]["oomKills"] >= 1, (name, below, ours)
         assert any(t["limits"]["memoryMB"] == found and t["passed"] for t in ours), ours
-        # The peak the agent reported under the ceiling covers the block.
-        assert row["peakMemoryMB"] >= need, row
+        # The peak the agent reported under the ceiling covers the block (cgroup v2 kernels before
+        # 5.19 have no memory.peak: health then has no peak, and fit bisects without a first probe).
+        assert row["peakMemoryMB"] is None or row["peakMemoryMB"] >= need, row
         verify = [t for t in ours if t["purpose"] == "verify"][-1]
         assert verify["passed"] and verify["limits"]["pids"] == row["pids"] >= verify["peakPids"], verify
 

@@ -101,6 +101,10 @@ class Fit:
         limits = self.spec.get("limits") or {}
         self.ceiling = arguments.memory_ceiling or limits.get("memoryMB") or DEFAULT_CEILING_MB
         self.cpus = limits.get("cpus")
+        try:
+            fit_search.memory_candidates(arguments.memory_floor, self.ceiling, arguments.memory_step)
+        except ValueError as error:
+            raise fit_deployment.DeploymentError("%s (--memory-floor, --memory-ceiling, --memory-step)" % error)
         port = arguments.port or (8883 if arguments.tls_ca else 1883)
         self.connection = fit_broker.Connection(arguments.host, port, arguments.tls_ca, arguments.tls_cert,
                                                 arguments.tls_key, arguments.username, arguments.password_file)
@@ -108,6 +112,8 @@ class Fit:
     def run(self):
         args = self.args
         edgectl = fit_edgectl.find(args.edgectl)
+        if fit_plots.missing():
+            raise fit_deployment.DeploymentError(fit_plots.missing())
         (self.out / "trials").mkdir(parents=True, exist_ok=True)
         requests = self.task.requests(args.count)
         session = fit_broker.DeviceSession(self.connection, args.thing,

@@ -4,6 +4,15 @@ ACCURACY_VS_LATENCY = "accuracy-latency-memory.png"
 MEMORY = "memory.png"
 
 
+def missing():
+    """Why the plots cannot be drawn here (matplotlib not installed), or None: fit says so before
+    its trials, not after them."""
+    import importlib.util
+    if importlib.util.find_spec("matplotlib") is None:
+        return "matplotlib is not installed (scripts/setup.sh installs it; or: python3 -m pip install matplotlib)"
+    return None
+
+
 def draw(variants, out, metric, latency_target_ms=None):
     """Writes the plots into `out`; returns their file names."""
     # Imported here: the rest of edge-model (and `edge-model optimize`) does not need matplotlib.

@@ -6,7 +6,7 @@ import json
 import re
 import time
 
-from edge_model import fit_deployment, fit_edgectl, fit_search
+from edge_model import fit_broker, fit_deployment, fit_edgectl, fit_search
 
 # Seconds to wait for the health report that counts the trial's last answer: the agent publishes
 # one a second after its counters move.
@@ -197,7 +197,7 @@ class Device:
 
         try:
             self.session.wait(counted, HEALTH_WAIT, "a health report counting the trial's answers")
-        except Exception:
+        except fit_broker.BrokerError:
             self.log("  (no health report counted all the answers of trial %d within %.0f s: usage from the last one)"
                      % (trial.number, HEALTH_WAIT))
         for message in self.session.since("health", mark):
