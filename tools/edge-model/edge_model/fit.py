@@ -30,7 +30,8 @@ def add_parser(commands):
     command.add_argument("--function", required=True, metavar="NAME", help="the function in it to fit")
     command.add_argument("--variants", metavar="OUT", help="edge-model optimize's output folder (each folder but "
                          "refused/ is a variant); without it, the deployment as given is the only variant")
-    command.add_argument("--variant", action="append", metavar="NAME", help="only this variant (repeatable)")
+    command.add_argument("--variant", action="extend", nargs="+", metavar="NAME",
+                         help="only these variants (several, or the flag repeated)")
     command.add_argument("--task", required=True, metavar="FILE", help="the fit task: requests(count), score(results, truths)")
     command.add_argument("--thing", required=True, metavar="T", help="the device's thing name")
     connection = command.add_argument_group("broker (as edgectl takes them; defaults from the EDGECTL_* variables)")
@@ -115,6 +116,8 @@ class Fit:
         if fit_plots.missing():
             raise fit_deployment.DeploymentError(fit_plots.missing())
         (self.out / "trials").mkdir(parents=True, exist_ok=True)
+        for stale in (self.out / "trials").glob("trial-*.json"):  # an earlier run's, in the same --out
+            stale.unlink()
         requests = self.task.requests(args.count)
         session = fit_broker.DeviceSession(self.connection, args.thing,
                                            fit_deployment.results_topic(self.spec, args.thing, args.function)).start()

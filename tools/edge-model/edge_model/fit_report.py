@@ -12,6 +12,8 @@ def _accuracy(value):
 def _size(value):
     if not value:
         return "–"
+    if value < 1000:
+        return "%d B" % value
     return "%.2f MB" % (value / 1e6) if value >= 100e3 else "%.1f kB" % (value / 1e3)
 
 
@@ -57,16 +59,17 @@ def markdown(report):
         lines.append("")
         lines.append("### %s" % v["name"])
         lines.append("")
-        lines.append("| # | purpose | limits | status | answered | OOM kills | peak memory | peak pids | p99 | %s | outcome |"
-                     % report["metric"])
-        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        lines.append("| # | purpose | limits | status | answered | OOM kills | peak memory | peak pids | CPU throttled "
+                     "| p99 | %s | outcome |" % report["metric"])
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for t in report["trials"]:
             if t["trial"] not in v["trials"]:
                 continue
-            lines.append("| %d | %s | %s | %s | %d/%d | %d | %s | %s | %s | %s | %s |" % (
+            lines.append("| %d | %s | %s | %s | %d/%d | %d | %s | %s | %s | %s | %s | %s |" % (
                 t["trial"], t["purpose"], _limits(t["limits"]), t["status"], t["answered"] - t["errors"], t["sent"],
                 t["oomKills"], _cell(t["peakMemoryBytes"] and round(t["peakMemoryBytes"] / (1 << 20), 1), "%s MB"),
-                _cell(t["peakPids"]), _cell(t["p99Ms"], "%.1f ms"), _accuracy(t["score"]),
+                _cell(t["peakPids"]), _cell(t["cpuThrottledUsec"] and t["cpuThrottledUsec"] / 1e6, "%.2f s"),
+                _cell(t["p99Ms"], "%.1f ms"), _accuracy(t["score"]),
                 "fits" if t["passed"] else t["verdict"]))
     lines.append("")
     return "\n".join(lines)
