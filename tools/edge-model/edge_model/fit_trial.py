@@ -115,15 +115,18 @@ class Device:
         if outcome.deployed:
             self._drive(trial, doc, task, requests, mark, stop_on_failure)
         self._read_events(trial, mark)
+        # The failure reasons the agent gives for a limit hit at start (docs/resource-caps.md).
         if outcome.reason and "OOM killer" in outcome.reason:
             trial.oom_kills = max(trial.oom_kills, 1)
+        if outcome.reason and "at its process limit" in outcome.reason:
+            trial.pids_limit_hits = max(trial.pids_limit_hits, 1)
         trial.passed, trial.verdict = fit_search.trial_verdict(
             outcome.deployed, trial.answered - trial.errors, len(requests), trial.errors, trial.oom_kills,
             trial.pids_limit_hits, trial.p(0.99), latency_target_ms, outcome.status)
         trial.seconds = time.monotonic() - started
         self.log("  trial %d %-12s %-9s %s -> %s%s" % (
             number, variant, purpose, _limits_text(limits), "fits" if trial.passed else "does not fit: " + trial.verdict,
-            "" if trial.p(0.99) is None else " (p99 %.1f ms)" % trial.p(0.99)))
+            " (p99 %.1f ms)" % trial.p(0.99) if trial.passed and trial.p(0.99) is not None else ""))
         return trial
 
     def _drive(self, trial, doc, task, requests, mark, stop_on_failure):
