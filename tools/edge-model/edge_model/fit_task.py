@@ -1,0 +1,57 @@
+"""The fit task: a plain Python module, loaded by path, that makes the requests and scores the
+answers (`requests(count)`, `score(results, truths)`, optional `METRIC` and `TOPIC`)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from edge_model.fit_deployment import DeploymentError
+
+
+class FitTask:
+    """What fit needs from the user's task module."""
+
+    def __init__(self, module, path):
+        self.module = module
+        self.path = path
+        self.metric = getattr(module, "METRIC", "score")
+        self.topic = getattr(module, "TOPIC", None)
+
+    def requests(self, count):
+        """`count` (event, truth) pairs, each event a JSON-able object (fit sets its "id")."""
+        pairs = list(self.module.requests(count))
+        if len(pairs) < count:
+            raise DeploymentError("%s: requests(%d) gave %d requests" % (self.path, count, len(pairs)))
+        events = []
+        for index, pair in enumerate(pairs[:count]):
+            event, truth = pair
+            if not isinstance(event, dict):
+                raise DeploymentError("%s: request %d is a %s; an event must be a JSON object (a dict)"
+                                      % (self.path, index, type(event).__name__))
+            json.dumps(event)  # a TypeError here names what is not JSON-able
+            events.append((dict(event), truth))
+        return events
+
+    def score(self, results, truths):
+        value = float(self.module.score(results, truths))
+        if not 0.0 <= value <= 1.0:
+            raise DeploymentError("%s: score() gave %r; it must be in [0, 1]" % (self.path, value))
+        return value
+
+
+def load(path):
+    """Imports the task at `path`. Its folder is put first on sys.path, so a task can import the
+    modules beside it (an example's own pre- and post-processing)."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise DeploymentError("--task %s: no such file" % path)
+    spec = importlib.util.spec_from_file_location("edge_model_fit_task", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    spec.loader.exec_module(module)
+    for name in ("requests", "score"):
+        if not callable(getattr(module, name, None)):
+            raise DeploymentError("--task %s has no %s() (a fit task defines requests(count) and "
+                                  "score(results, truths))" % (path, name))
+    return FitTask(module, path)
