@@ -1,11 +1,10 @@
 """The fit task: a plain Python module, loaded by path, that makes the requests and scores the
 answers (`requests(count)`, `score(results, truths)`, optional `METRIC` and `TOPIC`)."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
+from edge_model import task as tasks
 from edge_model.fit_deployment import DeploymentError
 
 
@@ -41,17 +40,11 @@ class FitTask:
 
 
 def load(path):
-    """Imports the task at `path`. Its folder is put first on sys.path, so a task can import the
-    modules beside it (an example's own pre- and post-processing)."""
-    path = Path(path).resolve()
-    if not path.is_file():
-        raise DeploymentError("--task %s: no such file" % path)
-    spec = importlib.util.spec_from_file_location("edge_model_fit_task", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    spec.loader.exec_module(module)
-    for name in ("requests", "score"):
-        if not callable(getattr(module, name, None)):
-            raise DeploymentError("--task %s has no %s() (a fit task defines requests(count) and "
-                                  "score(results, truths))" % (path, name))
-    return FitTask(module, path)
+    """Imports the task at `path` (its folder first on sys.path, so a task can import the modules
+    beside it: an example's own pre- and post-processing)."""
+    try:
+        module = tasks.load(path, ["requests", "score"])
+    except tasks.TaskError as error:
+        raise DeploymentError("--task: %s (a fit task defines requests(count) and score(results, truths))"
+                              % error) from error
+    return FitTask(module, Path(path).resolve())
