@@ -89,7 +89,7 @@ def test_fit_finds_the_memory_boundary_of_a_known_need(agent, broker, edge, thin
     env = dict(os.environ, PYTHONPATH=str(h.REPO / "tools" / "edge-model"))
     argv = [sys.executable, "-m", "edge_model", "fit", "--deployment", str(deployment), "--function", "hog",
             "--variants", str(variants), "--task", str(task), "--thing", thing,
-            "--host", "127.0.0.1", "--port", str(broker.port), "--count", "4",
+            "--host", "127.0.0.1", "--port", str(broker.port), "--count", "4", "--hold", "6",
             "--memory-step", str(STEP_MB), "--out", str(out), "--edgectl", str(_edgectl(agent_bin))]
     run = subprocess.run(argv, capture_output=True, text=True, timeout=420, env=env)
     assert run.returncode == 0, "edge-model fit exited %d\n%s\n%s" % (run.returncode, run.stdout, run.stderr)
@@ -131,6 +131,13 @@ def test_fit_finds_the_memory_boundary_of_a_known_need(agent, broker, edge, thin
     for name in ("report.md", "accuracy-latency-memory.png", "memory.png"):
         assert (out / name).stat().st_size > 0, name
     assert "| small **(chosen)** |" in (out / "report.md").read_text()
+
+    # The chosen limits held over a longer run, reported as such.
+    hold = report["hold"]
+    assert hold["variant"] == "small" and hold["purpose"] == "hold", hold
+    assert hold["held"] and hold["sent"] == hold["answered"] == 6 and hold["oomKills"] == 0 and hold["timeouts"] == 0, hold
+    assert hold["limits"]["memoryMB"] == rows["small"]["memoryMB"], hold
+    assert "Held over 6 requests" in (out / "report.md").read_text()
 
     # The deployment written deploys as it is.
     edge.deploy(written)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from edge_model import fit_broker, fit_deployment, fit_edgectl, fit_plots, fit_report, fit_search, fit_task
+from edge_model import fit_trial
 from edge_model.fit_trial import Device
 
 # pids while memory and cpus are searched: generous, so only memory decides; the pids to deploy
@@ -45,6 +46,9 @@ def add_parser(commands):
                             help="its first line is the password")
     command.add_argument("--sign", metavar="KEY", help="sign each trial's deployment (edgectl deploy --sign)")
     command.add_argument("--count", type=int, default=50, metavar="N", help="requests per trial (default 50)")
+    command.add_argument("--hold", type=int, default=0, metavar="N",
+                         help="after choosing, run the chosen variant under its limits for N requests and report "
+                              "OOM kills, timeouts and round trips over the target (default 0: no such run)")
     command.add_argument("--latency-target-ms", type=float, metavar="MS",
                          help="the p99 round trip through MQTT the cpus must meet (default: cpus kept as deployed)")
     command.add_argument("--memory-margin", type=float, default=20.0, metavar="PCT",
@@ -82,6 +86,8 @@ def run(arguments):
 class Fit:
     def __init__(self, arguments):
         self.args = arguments
+        if arguments.hold < 0:
+            raise fit_deployment.DeploymentError("--hold must be 0 or more, got %d" % arguments.hold)
         if arguments.count < 1:
             raise fit_deployment.DeploymentError("--count must be at least 1, got %d" % arguments.count)
         self.document, self.example_dir = fit_deployment.load(arguments.deployment)
@@ -129,9 +135,9 @@ class Fit:
             for variant in self.variants:
                 print("variant %s (%s)" % (variant.name, ", ".join(sorted(variant.files)) or "as deployed"))
                 results.append(self.fit_variant(device, variant, requests))
+            return self.write(device, results)  # in the session: --hold drives the chosen variant
         finally:
             session.close()
-        return self.write(device, results)
 
     def fit_variant(self, device, variant, requests):
         args = self.args
@@ -215,6 +221,17 @@ class Fit:
             result["reason"] = "the limits found did not hold together: %s" % done.verdict
         return result
 
+    def hold(self, device, document, variant, limits):
+        """The chosen limits over a long run: every request answered, no OOM kill, no timeout (the
+        function's deadline), and how many round trips went over the latency target."""
+        print("hold: %s under %s for %d requests" % (variant, fit_trial.limits_text(limits), self.args.hold))
+        done = device.run(document, variant, "hold", limits, self.task, self.task.requests(self.args.hold),
+                          self.args.latency_target_ms, stop_on_failure=False)
+        held = done.json()
+        held["held"] = bool(done.passed and not done.oom_kills and not held["timeouts"]
+                            and done.answered == len(done.round_trips) == self.args.hold and not done.errors)
+        return held
+
     def write(self, device, results):
         args = self.args
         fitting = [{"name": r["name"], "accuracy": r.get("accuracy") or 0.0, "memoryMB": r["memoryMB"],
@@ -238,6 +255,8 @@ class Fit:
             row = next(r for r in results if r["name"] == chosen["name"])
             base = fit_deployment.with_variant(self.document, args.function, variant) if variant.files else self.document
             limits = {"memoryMB": row["memoryMB"], "cpus": row.get("cpus"), "pids": row.get("pids")}
+            if args.hold:
+                report["hold"] = self.hold(device, base, chosen["name"], limits)
             final = fit_deployment.with_limits(base, args.function, limits, self.document["deploymentId"],
                                                device.revision + 1)
             (self.out / "deployment.json").write_text(fit_deployment.as_written(final, None))

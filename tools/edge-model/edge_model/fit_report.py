@@ -50,6 +50,16 @@ def markdown(report):
             if report.get("deploymentTemplate") else ""))
     else:
         lines.append("No variant fits: no deployment written.")
+    hold = report.get("hold")
+    if hold:
+        lines.append("")
+        lines.append("Held over %d requests under %s: %s. %d answered, %d OOM kills, %d timeouts, %d errors; "
+                     "round trip p50 %s, p99 %s, max %s%s." % (
+                         hold["sent"], _limits(hold["limits"]), "**held**" if hold["held"] else "**did not hold**",
+                         hold["answered"], hold["oomKills"], hold["timeouts"], hold["errors"],
+                         _cell(hold["p50Ms"], "%.1f ms"), _cell(hold["p99Ms"], "%.1f ms"), _cell(hold["maxMs"], "%.1f ms"),
+                         "; %d over the %g ms target" % (hold["overTarget"], hold["latencyTargetMs"])
+                         if hold.get("overTarget") is not None else ""))
     lines.append("")
     for plot in report.get("plots", []):
         lines.append("![%s](%s)" % (plot, plot))

@@ -42,6 +42,7 @@ class Trial:
         self.round_trips = []
         self.durations = []  # the agent's durationMs: the handler's time, without the broker
         self.score = None
+        self.latency_target_ms = None
         self.passed = False
         self.verdict = None
         self.seconds = None
@@ -60,6 +61,11 @@ class Trial:
             "p50Ms": _round(self.p(0.5)), "p99Ms": _round(self.p(0.99)),
             "durationP50Ms": _round(fit_search.percentile(self.durations, 0.5)),
             "durationP99Ms": _round(fit_search.percentile(self.durations, 0.99)), "score": self.score,
+            "maxMs": _round(max(self.round_trips)) if self.round_trips else None,
+            "latencyTargetMs": self.latency_target_ms,
+            "overTarget": (sum(1 for value in self.round_trips if value > self.latency_target_ms)
+                           if self.latency_target_ms is not None else None),
+            "timeouts": self.error_types.get("Timeout", 0),
             "passed": self.passed, "verdict": self.verdict, "seconds": _round(self.seconds),
         }
 
@@ -93,6 +99,7 @@ class Device:
         version = fit_deployment.trial_version(spec["version"], number)
         deployment_id = fit_deployment.trial_id(document["deploymentId"], variant, number)
         trial = Trial(number, variant, purpose, limits, version, deployment_id, self.revision)
+        trial.latency_target_ms = latency_target_ms
         self.trials.append(trial)
         started = time.monotonic()
 
@@ -125,7 +132,7 @@ class Device:
             trial.pids_limit_hits, trial.p(0.99), latency_target_ms, outcome.status)
         trial.seconds = time.monotonic() - started
         self.log("  trial %d %-12s %-9s %s -> %s%s" % (
-            number, variant, purpose, _limits_text(limits), "fits" if trial.passed else "does not fit: " + trial.verdict,
+            number, variant, purpose, limits_text(limits), "fits" if trial.passed else "does not fit: " + trial.verdict,
             " (p99 %.1f ms)" % trial.p(0.99) if trial.passed and trial.p(0.99) is not None else ""))
         return trial
 
@@ -239,5 +246,5 @@ def _max(a, b):
     return b if a is None else max(a, b)
 
 
-def _limits_text(limits):
+def limits_text(limits):
     return " ".join("%s=%s" % (k, v) for k, v in sorted(limits.items()) if v is not None)
