@@ -19,6 +19,11 @@
 #                                  updates per second, live configuration from the classic shadow to
 #                                  a running function and back into reported, the agent's memory and
 #                                  the shadows' size on disk (any user)
+#   bash scripts/bench.sh models   edge-model on both examples (docs/models.md): the variants of the
+#                                  inspection (PP-OCRv4) and digits models measured, then fitted on
+#                                  this machine through an agent under cgroups, the chosen limits
+#                                  held for 1,000 requests; the reports go to examples/*/fit-report/
+#                                  (as root)
 #   bash scripts/bench.sh signing  signed deployments: publish-to-SUCCEEDED with and without a
 #                                  trusted key, over plain MQTT and mutual TLS, the agent's memory
 #                                  (libcrypto's share) and edgectl sign's time (any user)
@@ -32,6 +37,8 @@
 #   shadow: BENCH_UPDATES, BENCH_WARMUP, BENCH_PIPELINED, BENCH_CLIENTS, BENCH_BURSTS, BENCH_CONFIG_ROUNDS,
 #           BENCH_DISK_WRITES, BENCH_TIMEOUT
 #   signing: BENCH_DEPLOYS, BENCH_TIMEOUT
+#   models: BENCH_MODEL_FRAMES, BENCH_FIT_COUNT, BENCH_HOLD, BENCH_INSPECTION_TARGET_MS,
+#           BENCH_DIGITS_TARGET_MS, BENCH_TIMEOUT
 #                            see benchmarks/README.md
 #   EDGE_AGENT_BIN, EDGECTL_BIN  use these binaries instead of building (both, or neither)
 #   BENCH_AGENT_SOURCE       the checkout those binaries were built from (its revision is reported,
@@ -48,7 +55,7 @@ cd "$(dirname "$0")/.."
 repo="$(pwd)"
 
 usage() {
-    echo "usage: bash scripts/bench.sh [footprint|invocation|deployment|fleet|cluster|offline|soak|caps|shadow|signing]   (see docs/benchmarks.md)" >&2
+    echo "usage: bash scripts/bench.sh [footprint|invocation|deployment|fleet|cluster|offline|soak|caps|shadow|signing|models]   (see docs/benchmarks.md)" >&2
     exit 2
 }
 [ "$#" -le 1 ] || usage
@@ -64,11 +71,13 @@ case "$bench" in
                   BENCH_DISK_WRITES" ;;
     signing)
         settings="BENCH_DEPLOYS" ;;
+    models)
+        settings="BENCH_MODEL_FRAMES BENCH_FIT_COUNT BENCH_HOLD BENCH_INSPECTION_TARGET_MS BENCH_DIGITS_TARGET_MS" ;;
     *) usage ;;
 esac
 
-if [ "$bench" = caps ] && [ "$(id -u)" -ne 0 ]; then
-    echo "bench: the caps benchmark runs the agent as root (cgroups, the function user edgefn): run it as root" >&2
+if { [ "$bench" = caps ] || [ "$bench" = models ]; } && [ "$(id -u)" -ne 0 ]; then
+    echo "bench: the $bench benchmark runs the agent as root (cgroups, the function user edgefn): run it as root" >&2
     exit 1
 fi
 
@@ -101,7 +110,7 @@ else
     source_dir="$repo"
 fi
 loadgen_bin=""
-if [ "$bench" != caps ] && [ "$bench" != shadow ] && [ "$bench" != signing ]; then
+if [ "$bench" != caps ] && [ "$bench" != shadow ] && [ "$bench" != signing ] && [ "$bench" != models ]; then
     # The load generator is the benchmark's own tool, always built from this checkout.
     echo "== building edge-loadgen (release)"
     swift build -c release --product edge-loadgen
@@ -141,7 +150,7 @@ fi
 work="$(mktemp -d "${BENCH_TMPDIR:-/tmp}/edge-bench.XXXXXX")"
 chmod 0755 "$work"
 cgroup_root=""
-[ "$bench" != caps ] || cgroup_root="/edge-bench-$$-$RANDOM"
+[ "$bench" != caps ] && [ "$bench" != models ] || cgroup_root="/edge-bench-$$-$RANDOM"
 cleanup() {
     local status=$?
     # The driver stops everything itself; this is for when it could not (killed, crashed).
@@ -181,7 +190,7 @@ trap 'exit 143' TERM
 out="${BENCH_OUT:-$repo/benchmarks/results/$bench-latest.json}"
 # The drivers are modules of the package benchmarks/ and import the harness package Tests/harness.
 export PYTHONPATH="$repo:$repo/Tests${PYTHONPATH:+:$PYTHONPATH}"
-if [ "$bench" != shadow ] && [ "$bench" != signing ]; then
+if [ "$bench" != shadow ] && [ "$bench" != signing ] && [ "$bench" != models ]; then
     echo "== compiling the native echo function (examples/echo-native/echo.c)"
     # shellcheck disable=SC2046 # pkg-config prints several flags
     cc -O2 -Wall -Wextra -o "$work/echo" "$source_dir/examples/echo-native/echo.c" $(pkg-config --cflags --libs json-c)
@@ -220,5 +229,12 @@ case "$bench" in
         python3 -m benchmarks.signing_bench \
             --agent "$agent_bin" --edgectl "$edgectl_bin" --runtime-dir "$source_dir/runtime" \
             --workdir "$work" --out "$out" --revision "$revision" --command "$reproduce"
+        ;;
+    models)
+        echo "== running the models benchmark (work folder $work, cgroup subtree $cgroup_root)"
+        python3 -m benchmarks.models_bench \
+            --agent "$agent_bin" --edgectl "$edgectl_bin" --runtime-dir "$source_dir/runtime" \
+            ${python_bin:+--python "$python_bin"} --python-note "$python_note" --examples-dir "$source_dir/examples" \
+            --workdir "$work" --cgroup-root "$cgroup_root" --out "$out" --revision "$revision" --command "$reproduce"
         ;;
 esac

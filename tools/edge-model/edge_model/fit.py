@@ -1,5 +1,5 @@
 """`edge-model fit`: measures each variant of a model on the device, through the agent, under its
-caps, and writes the deployment with the limits that held (tools/edge-model/FIT.md).
+caps, and writes the deployment with the limits that held (docs/models.md).
 
 For each variant: a baseline trial under generous limits (the accuracy, the memory peak), a
 search for the smallest memoryMB that holds (fit_search.Bisection), the cpus for a latency
@@ -26,7 +26,7 @@ def add_parser(commands):
         description="Deploys each variant of a function on a thing, drives the task's requests through MQTT, and "
                     "searches the smallest memoryMB without an OOM kill (plus a margin), the cpus for a latency "
                     "target and the pids it needs; writes report.md, report.json, plots and deployment.json "
-                    "(the chosen variant with its limits). See tools/edge-model/FIT.md.")
+                    "(the chosen variant with its limits). See docs/models.md.")
     command.add_argument("--deployment", required=True, metavar="FILE", help="the function's deployment document")
     command.add_argument("--function", required=True, metavar="NAME", help="the function in it to fit")
     command.add_argument("--variants", metavar="OUT", help="edge-model optimize's output folder (each folder but "

@@ -66,12 +66,18 @@ def _prepared(source, folder):
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     prepared = os.path.join(folder, "prepared.onnx")
+    source = os.path.abspath(source)
+    # Symbolic shape inference leaves a temporary model in the working folder: make that ours.
+    here = os.getcwd()
+    os.chdir(folder)
     try:
         quant_pre_process(source, prepared)
     except Exception:
         # Symbolic shape inference gives up on some exported graphs (dynamic dims it cannot
         # name); ONNX's own shape inference is enough for the quantizer.
         quant_pre_process(source, prepared, skip_symbolic_shape=True)
+    finally:
+        os.chdir(here)
     model = onnx.load(prepared)
     opset = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), 0)
     if opset < PER_CHANNEL_OPSET:
@@ -87,17 +93,32 @@ def _dynamic_int8(source, destination):
         quantize_dynamic(_prepared(source, folder), destination, weight_type=QuantType.QInt8, per_channel=True)
 
 
+# Calibration samples observed together: onnxruntime keeps every intermediate tensor of the samples
+# in one pass (hundreds of MB a sample for a detector at camera resolution: 48 samples took 9.8 GB),
+# so the quantizer is given them a few at a time, its ranges or histograms merged between passes.
+CALIBRATION_STRIDE = 4
+
+
 class _Calibration:
-    """Feeds the user's calibration inputs to the quantizer, one sample at a time."""
+    """Feeds the user's calibration inputs to the quantizer, a range of them at a time."""
 
     def __init__(self, samples):
-        self._samples = iter(samples)
+        # The quantizer wants the count divisible by the stride: the last few are left out.
+        self._samples = samples[:len(samples) - len(samples) % CALIBRATION_STRIDE] \
+            if len(samples) >= CALIBRATION_STRIDE else samples
+        self._pending = iter(self._samples)
+
+    def __len__(self):
+        return len(self._samples)
+
+    def set_range(self, start_index, end_index):
+        self._pending = iter(self._samples[start_index:end_index])
 
     def get_next(self):
-        return next(self._samples, None)
+        return next(self._pending, None)
 
-    def rewind(self):  # part of the reader protocol; one pass is all the quantizer asks for
-        pass
+    def rewind(self):
+        self._pending = iter(self._samples)
 
 
 def _static_int8(source, destination, calibration, method):
@@ -107,20 +128,26 @@ def _static_int8(source, destination, calibration, method):
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                "percentile": CalibrationMethod.Percentile}
     reader_type = type("Reader", (_Calibration, CalibrationDataReader), {})
+    if not calibration:
+        raise VariantError("static int8 needs calibration data: the task's calibration() returned nothing")
+
+    def quantize(prepared, calibrate_method):
+        reader = reader_type(list(calibration))
+        quantize_static(prepared, destination, reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=calibrate_method,
+                        extra_options={"CalibStridedMinMax": min(CALIBRATION_STRIDE, len(reader))})
+
     with tempfile.TemporaryDirectory() as folder:
         prepared = _prepared(source, folder)
         try:
-            quantize_static(prepared, destination, reader_type(calibration), quant_format=QuantFormat.QDQ,
-                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=methods[method])
+            quantize(prepared, methods[method])
         except Exception:
             if method == "minmax":
                 raise
             # The histogram methods fail on a graph with nothing they can observe (a classifier
             # made of ai.onnx.ml operators, say); min-max then quantizes what there is.
-            quantize_static(prepared, destination, reader_type(calibration), quant_format=QuantFormat.QDQ,
-                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.MinMax)
+            quantize(prepared, CalibrationMethod.MinMax)
 
 
 def _fp16(source, destination):
