@@ -143,9 +143,14 @@ def main():
                 shutil.copy(fit_dir / source, keep / ("deployment.json" if source == "deployment.template.json" else source))
         for source in ["optimize.md", "optimize.json", "optimize.png"]:
             shutil.copy(variants_dir / source, keep / source)
-        for text in [keep / "report.md", keep / "report.json", keep / "optimize.md", keep / "optimize.json"]:
-            # Paths of this run's work folder mean nothing in the repository.
-            text.write_text(text.read_text().replace(str(workdir) + "/", "WORK/").replace(str(REPO) + "/", ""))
+        for text in [keep / "report.md", keep / "report.json", keep / "optimize.md", keep / "optimize.json",
+                     keep / "deployment.json"]:
+            if not text.exists():
+                continue
+            # Paths of this run's work folder mean nothing in the repository: the variants' files
+            # become __VARIANTS__ (edge-model optimize makes them again: docs/models.md).
+            text.write_text(text.read_text().replace(str(variants_dir) + "/", "__VARIANTS__/")
+                            .replace(str(workdir) + "/", "WORK/").replace(str(REPO) + "/", ""))
 
     info = machine()
     figures = {"benchmark": "models", "revision": args.revision, "command": args.command, "quick": QUICK,
@@ -159,10 +164,10 @@ def main():
                 if row["accuracy"] is None:
                     lines.append("  %-9s %-13s not made" % (model["model"], row["name"]))
                     continue
-                lines.append("  %-9s %-13s %7.2f MB (%.2fx smaller) accuracy %6.2f %% (%+.2f) p50 %7.1f ms (%.2fx) p99 %7.1f ms peak %6.1f MB %s" % (
+                lines.append("  %-9s %-13s %7.2f MB (%.2fx smaller) accuracy %6.2f %% (%+.2f) p50 %7.1f ms (%.2fx) p99 %7.1f ms peak %6s MB %s" % (
                     model["model"], row["name"], row["sizeBytes"] / 1e6, fp32["sizeBytes"] / row["sizeBytes"],
                     row["accuracy"] * 100, -row["lossPoints"], row["p50Ms"], fp32["p50Ms"] / row["p50Ms"], row["p99Ms"],
-                    row["peakMemoryMB"], "" if row["accepted"] else "REFUSED"))
+                    row["peakMemoryMB"], "" if row["accepted"] else "REFUSED: " + row["reason"]))
         report = fitted[name]
         lines.append("%s: fit on the device through the agent (p99 target %g ms, %d requests a trial)" % (
             name, report["latencyTargetMs"], report["count"]))

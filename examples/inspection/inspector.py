@@ -5,7 +5,7 @@ models run with onnxruntime: the detector finds the label's text line, the recog
 it. The models and the character list (det.onnx, rec.onnx, keys.txt) are artifacts that land
 next to this file.
 
-Event: {"id": str, "frame": base64 PNG (or JPEG)}; a frame over 1 MB or 2000x2000 pixels is
+Event: {"id": str, "frame": base64 PNG (or JPEG)}; a frame over 1 MB or 1280x1280 pixels, or not PNG or JPEG, is
 refused with a ValueError. Result: {"id", "serial", "confidence", "box": [x0, y0, x1, y1] or
 None, "ms": {"det", "rec"}}; "serial" is "" when no text was found.
 config: {"threads": 1} sets onnxruntime's intra-op threads (read at start).
@@ -24,7 +24,13 @@ import ocr
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_FRAME_BYTES = 1_000_000
-MAX_FRAME_SIDE = 2000
+# A camera frame here is 480x320; the cap leaves room for a larger sensor without letting one
+# small, flat PNG of huge dimensions decode to tens of MB (2000x2000 cost 35 MB more than a
+# 480x320 frame: enough to pass the memoryMB that edge-model fit measured on real frames).
+MAX_FRAME_SIDE = 1280
+# Only what a camera sends: Pillow would otherwise parse any format it knows (TIFF, EPS through
+# Ghostscript, ...) from whoever may publish a frame.
+FRAME_FORMATS = ("PNG", "JPEG")
 # The config's threads is read once, when the sessions are made.
 LIVE_CONFIG = False
 
@@ -78,7 +84,7 @@ def decode_frame(event):
     except (binascii.Error, ValueError):
         raise ValueError("the event's \"frame\" is not valid base64") from None
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=FRAME_FORMATS)
         # The header alone gives the size: refuse a huge frame before decoding its pixels.
         if image.width > MAX_FRAME_SIDE or image.height > MAX_FRAME_SIDE:
             raise ValueError("the frame is %dx%d pixels; at most %dx%d is accepted"

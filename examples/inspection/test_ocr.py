@@ -149,6 +149,12 @@ def png(width, height):
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def image_bytes(form):
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 16), (200, 200, 200)).save(buffer, format=form)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
 @pytest.mark.parametrize("event, message", [
     (b"\x89PNG", "expected a JSON event"),
     ({"id": "1"}, "\"frame\" must be a base64 PNG string, got NoneType"),
@@ -156,8 +162,12 @@ def png(width, height):
     ({"id": "1", "frame": "***"}, "not valid base64"),
     ({"id": "1", "frame": "A" * 1_400_000}, "the frame is over 1000000 bytes"),
     ({"id": "1", "frame": base64.b64encode(b"not an image").decode()}, "not a PNG or JPEG image"),
-    ({"id": "1", "frame": png(2001, 10)}, "the frame is 2001x10 pixels; at most 2000x2000"),
-    ({"id": "1", "frame": png(10, 2001)}, "10x2001 pixels"),
+    ({"id": "1", "frame": png(1281, 10)}, "the frame is 1281x10 pixels; at most 1280x1280"),
+    ({"id": "1", "frame": png(10, 1281)}, "10x1281 pixels"),
+    # Formats a camera does not send are never parsed (Pillow knows TIFF, EPS, ...).
+    ({"id": "1", "frame": image_bytes("TIFF")}, "not a PNG or JPEG image"),
+    ({"id": "1", "frame": image_bytes("BMP")}, "not a PNG or JPEG image"),
+    ({"id": "1", "frame": image_bytes("GIF")}, "not a PNG or JPEG image"),
 ])
 def test_bad_frames_are_refused(event, message):
     with pytest.raises(ValueError) as raised:

@@ -81,6 +81,13 @@ def run(arguments):
     except (fit_deployment.DeploymentError, fit_edgectl.EdgectlError, fit_broker.BrokerError) as error:
         print("edge-model fit: %s" % error, file=sys.stderr)
         return 2
+    except OSError as error:  # a file given that cannot be read: --password-file, --tls-*, an artifact
+        print("edge-model fit: %s%s" % (error.strerror or error, ": %s" % error.filename if error.filename else ""),
+              file=sys.stderr)
+        return 2
+    except fit_task.TaskFailure as error:
+        print("edge-model fit: %s" % error, file=sys.stderr)
+        return 2
 
 
 class Fit:
@@ -173,7 +180,8 @@ class Fit:
             if done.passed:
                 passing.append(done)
         minimum = search.result()
-        memory = fit_search.with_margin(minimum, args.memory_margin, args.memory_step)
+        # Never above the ceiling, which the baseline showed the device grants and the function fits.
+        memory = min(fit_search.with_margin(minimum, args.memory_margin, args.memory_step), self.ceiling)
         result.update(minimumMemoryMB=minimum, memoryMB=memory)
 
         # cpus: the smallest rung of the ladder whose p99 meets the target, if one is given.
@@ -205,10 +213,17 @@ class Fit:
             done = trial("verify", {"memoryMB": memory, "cpus": cpus, "pids": pids}, args.latency_target_ms, stop=False)
             if done.passed:
                 break
+            slow = (args.latency_target_ms is not None and done.status == "SUCCEEDED" and not done.errors
+                    and not done.oom_kills and not done.pids_limit_hits and done.p(0.99) is not None
+                    and done.p(0.99) > args.latency_target_ms)
+            faster = [rung for rung in self.ladder if cpus is not None and rung > cpus]
             if done.pids_limit_hits and pids:
                 pids *= 2
-            elif done.oom_kills:
-                memory = fit_search.with_margin(memory, args.memory_margin, args.memory_step)
+            elif slow and faster:
+                # The search's rung met the target by a hair over its few requests: one rung up.
+                cpus = faster[0]
+            elif done.oom_kills and memory < self.ceiling:
+                memory = min(fit_search.with_margin(memory, args.memory_margin, args.memory_step), self.ceiling)
             else:
                 break
         result.update(memoryMB=memory, pids=pids, verified=done.passed, fits=done.passed,

@@ -71,12 +71,15 @@ class DeviceSession:
             "events": "edge/things/%s/events" % thing,
             "deployment": "edge/things/%s/deployment" % thing,
             "status": "edge/things/%s/deployment/status" % thing,
-            "probe": "edge-model/fit/%s/probe/%s" % (thing, uuid.uuid4().hex[:12]),
+            # Under edge/, which the shipped operators' ACL grants (deploy/operators.acl), and outside
+            # edge/things/, where the agent listens.
+            "probe": "edge/edge-model/probe/%s/%s" % (thing, uuid.uuid4().hex[:12]),
         }
         self.changed = threading.Condition()
         self.messages = {kind: [] for kind in self.topics}
         self.subscribed = False
         self.connect_error = None
+        self.subscribe_error = None
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="edge-model-fit-%d-%s"
                              % (os.getpid(), uuid.uuid4().hex[:6]))
         client.on_connect = self._on_connect
@@ -100,6 +103,11 @@ class DeviceSession:
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
         with self.changed:
+            refused = [topic for topic, code in zip(self.topics.values(), reason_codes) if code.is_failure]
+            if refused:
+                # A broker whose ACL denies a topic would otherwise make every trial "unanswered".
+                self.subscribe_error = "the broker refused fit's subscription to %s: its ACL must let this " \
+                                       "client read them (docs/models.md, 'What it needs')" % ", ".join(refused)
             self.subscribed = True
             self.changed.notify_all()
 
@@ -142,6 +150,8 @@ class DeviceSession:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.client.loop_start()
         self.wait(lambda: self.subscribed or self.connect_error, timeout, "the broker to take the subscriptions")
+        if self.subscribe_error:
+            raise BrokerError(self.subscribe_error)
         if self.connect_error:
             raise BrokerError("the broker refused the connection: %s" % self.connect_error)
         # The broker sends the retained deployment before anything published after the SUBACK:

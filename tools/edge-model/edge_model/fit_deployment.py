@@ -45,6 +45,8 @@ def load(path):
         raise DeploymentError("%s is not JSON: %s" % (path, error))
     if not isinstance(document, dict) or not isinstance(document.get("functions"), dict):
         raise DeploymentError("%s is not a deployment document (no \"functions\" object)" % path)
+    if not isinstance(document.get("deploymentId"), str) or not document["deploymentId"]:
+        raise DeploymentError("%s has no \"deploymentId\": give it one (docs/deployments.md)" % path)
     for function in document["functions"].values():
         for artifact in function.get("artifacts", []):
             if artifact.get("sha256") == BUILT and artifact.get("uri", "").startswith("file://"):
@@ -164,14 +166,11 @@ def expand(topic, thing, function):
 
 
 def request_topic(spec, thing, function, task_topic=None):
-    """Where fit publishes the requests: the task's TOPIC, else the function's first subscription
-    with each `+` made `edge-model` and a `#` made `fit`, else its direct invocation topic."""
+    """Where fit publishes the requests: the task's TOPIC, else the function's direct invocation
+    topic, which reaches it whatever its subscriptions and which the shipped operators' ACL grants
+    (edge/#); its answers go to the function's output topic all the same."""
     if task_topic:
         return expand(task_topic, thing, function)
-    subscriptions = spec.get("subscriptions") or []
-    if subscriptions:
-        levels = subscriptions[0]["topic"].split("/")
-        return "/".join("edge-model" if level == "+" else "fit" if level == "#" else level for level in levels)
     return "edge/things/%s/functions/%s/invoke" % (thing, function)
 
 

@@ -8,6 +8,17 @@ from edge_model import task as tasks
 from edge_model.fit_deployment import DeploymentError
 
 
+class TaskFailure(Exception):
+    """The user's task code raised: the message names the task file, the function and the error."""
+
+
+def _call(path, name, function, *arguments):
+    try:
+        return function(*arguments)
+    except Exception as error:  # the user's code: whatever it raised, say where
+        raise TaskFailure("the task %s: %s() raised %s: %s" % (path, name, type(error).__name__, error)) from error
+
+
 class FitTask:
     """What fit needs from the user's task module."""
 
@@ -19,7 +30,7 @@ class FitTask:
 
     def requests(self, count):
         """`count` (event, truth) pairs, each event a JSON-able object (fit sets its "id")."""
-        pairs = list(self.module.requests(count))
+        pairs = list(_call(self.path, "requests", self.module.requests, count))
         if len(pairs) < count:
             raise DeploymentError("%s: requests(%d) gave %d requests" % (self.path, count, len(pairs)))
         events = []
@@ -33,7 +44,7 @@ class FitTask:
         return events
 
     def score(self, results, truths):
-        value = float(self.module.score(results, truths))
+        value = float(_call(self.path, "score", self.module.score, results, truths))
         if not 0.0 <= value <= 1.0:
             raise DeploymentError("%s: score() gave %r; it must be in [0, 1]" % (self.path, value))
         return value

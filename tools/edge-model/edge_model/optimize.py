@@ -44,8 +44,8 @@ def run(arguments):
     unknown = [name for name in wanted if name not in variants.ALL]
     if unknown:
         return _fail("unknown variant %s (known: %s)" % (", ".join(unknown), ", ".join(variants.ALL)))
-    if "fp32" not in wanted:
-        wanted.insert(0, "fp32")  # the reference every other variant is judged against
+    # fp32 first, always: the reference every other variant is judged against.
+    wanted = ["fp32"] + [name for name in dict.fromkeys(wanted) if name != "fp32"]
     if not os.path.isfile(arguments.model):
         return _fail("model %s does not exist" % arguments.model)
     if arguments.budget < 0 or arguments.threads < 1:
@@ -57,7 +57,10 @@ def run(arguments):
     metric = tasks.metric_name(task, "score()" if callable(getattr(task, "score", None)) else "agreement with fp32")
     calibration = None
     if "static-int8" in wanted and callable(getattr(task, "calibration", None)):
-        calibration = list(task.calibration())
+        try:
+            calibration = list(task.calibration())
+        except Exception as error:  # the user's code: name it and what it raised
+            return _fail("the task's calibration() failed: %s: %s" % (type(error).__name__, error))
 
     file_name = os.path.basename(arguments.model)
     os.makedirs(arguments.out, exist_ok=True)
@@ -67,10 +70,14 @@ def run(arguments):
         for name in wanted:
             print("== %s: making" % name, flush=True)
             path = os.path.join(scratch, name + ".onnx")
+            # An earlier run's outcome for this variant goes first: whatever happens now (made,
+            # refused, not made) is all that stays, so fit never picks up a stale file.
+            _remove(os.path.join(arguments.out, name, file_name))
+            _remove(os.path.join(arguments.out, "refused", name, file_name))
             row = {"name": name, "file": None, "sizeBytes": None, "accuracy": None, "lossPoints": None,
                    "p50Ms": None, "p99Ms": None, "peakMemoryMB": None, "accepted": False, "reason": ""}
             try:
-                variants.make(name, arguments.model, path, calibration, arguments.calibration_method)
+                note = variants.make(name, arguments.model, path, calibration, arguments.calibration_method)
                 print("== %s: measuring on the held-out data" % name, flush=True)
                 figures = measure.run(path, os.path.abspath(arguments.task), arguments.threads,
                                       os.path.join(scratch, name + ".json"), arguments.timeout)
@@ -85,6 +92,8 @@ def run(arguments):
                 if name == "fp32":
                     reference["accuracy"] = accuracy
                 accepted, reason = budget.verdict(name, reference["accuracy"], accuracy, arguments.budget)
+                if note:
+                    reason = "%s; %s" % (reason, note)
                 row.update(sizeBytes=os.path.getsize(path), accuracy=round(accuracy, 4),
                            lossPoints=budget.loss_points(reference["accuracy"], accuracy),
                            p50Ms=figures["p50Ms"], p99Ms=figures["p99Ms"], peakMemoryMB=figures["peakMemoryMB"],
@@ -93,8 +102,6 @@ def run(arguments):
                 os.makedirs(folder, exist_ok=True)
                 shutil.move(path, os.path.join(folder, file_name))
                 row["file"] = os.path.relpath(os.path.join(folder, file_name), arguments.out)
-                if not accepted:  # an earlier run may have accepted it: the refusal stands now
-                    _remove(os.path.join(arguments.out, name, file_name))
             if name == "fp32" and reference is None:
                 return _fail("the fp32 model itself could not be measured: %s" % row["reason"])
             print("   %s" % report.line(row), flush=True)

@@ -17,9 +17,9 @@ def line(row):
     """One variant in a line, for the console."""
     if row["accuracy"] is None:
         return "%-13s %s" % (row["name"], row["reason"])
-    return "%-13s %9s  accuracy %6.2f%%  p50 %8.2f ms  p99 %8.2f ms  peak %7.1f MB  %s" % (
+    return "%-13s %9s  accuracy %6.2f%%  p50 %8.2f ms  p99 %8.2f ms  peak %7s MB  %s" % (
         row["name"], _mb(row["sizeBytes"]), row["accuracy"] * 100, row["p50Ms"], row["p99Ms"],
-        row["peakMemoryMB"], "accepted" if row["accepted"] else "REFUSED")
+        _number(row["peakMemoryMB"]), "accepted" if row["accepted"] else "REFUSED")
 
 
 def _table(model):
@@ -36,9 +36,9 @@ def _table(model):
             continue
         smaller = "%.2f" % (fp32["sizeBytes"] / row["sizeBytes"]) if fp32 else "—"
         faster = "%.2f" % (fp32["p50Ms"] / row["p50Ms"]) if fp32 and row["p50Ms"] else "—"
-        lines.append("| %s | %s | %s | %.2f %% | %.2f | %.2f ms | %.2f ms | %s | %.1f MB | %s |" % (
+        lines.append("| %s | %s | %s | %.2f %% | %.2f | %.2f ms | %.2f ms | %s | %s | %s |" % (
             row["name"], _mb(row["sizeBytes"]), smaller, row["accuracy"] * 100, row["lossPoints"],
-            row["p50Ms"], row["p99Ms"], faster, row["peakMemoryMB"],
+            row["p50Ms"], row["p99Ms"], faster, _number(row["peakMemoryMB"], " MB"),
             "accepted" if row["accepted"] else "**refused**: " + row["reason"]))
     return lines
 
@@ -83,7 +83,7 @@ def _plot(path, models):
         positions = range(len(measured))
         right.bar([p - 0.2 for p in positions], [row["sizeBytes"] / 1e6 for row in measured], width=0.4,
                   label="file size (MB)", color="tab:blue")
-        right.bar([p + 0.2 for p in positions], [row["peakMemoryMB"] for row in measured], width=0.4,
+        right.bar([p + 0.2 for p in positions], [row["peakMemoryMB"] or 0 for row in measured], width=0.4,
                   label="peak memory added (MB)", color="tab:orange")
         right.set_xticks(list(positions))
         right.set_xticklabels([name + ("" if row["accepted"] else "\n(refused)") for name, row in zip(names, measured)],

@@ -30,7 +30,8 @@ class VariantError(Exception):
 
 
 def make(name, source, destination, calibration=None, calibration_method="minmax"):
-    """Writes variant `name` of the model at `source` to `destination`."""
+    """Writes variant `name` of the model at `source` to `destination`; returns a note for the
+    report (how static int8 was calibrated), or None."""
     # onnxruntime's quantizer logs each node it skips, its graph code each initializer it drops,
     # and the fp16 converter each tiny weight it rounds: noise, not news, for a user.
     logging.getLogger().setLevel(logging.ERROR)
@@ -45,12 +46,15 @@ def make(name, source, destination, calibration=None, calibration_method="minmax
     elif name == "static-int8":
         if calibration is None:
             raise VariantError("static int8 needs calibration data: the task defines no calibration()")
-        _static_int8(source, destination, calibration, calibration_method)
+        note = _static_int8(source, destination, calibration, calibration_method)
+        _keep_metadata(source, destination)
+        return note
     elif name == "fp16":
         _fp16(source, destination)
     else:
         raise VariantError("unknown variant %r (known: %s)" % (name, ", ".join(ALL)))
     _keep_metadata(source, destination)
+    return None
 
 
 def _optimized(source, destination):
@@ -138,16 +142,22 @@ def _static_int8(source, destination, calibration, method):
                         calibrate_method=calibrate_method,
                         extra_options={"CalibStridedMinMax": min(CALIBRATION_STRIDE, len(reader))})
 
+    used = len(_Calibration(list(calibration)))
+    dropped = "" if used == len(calibration) else ", %d left out to make whole groups of %d" % (
+        len(calibration) - used, CALIBRATION_STRIDE)
     with tempfile.TemporaryDirectory() as folder:
         prepared = _prepared(source, folder)
         try:
             quantize(prepared, methods[method])
-        except Exception:
+        except Exception as error:
             if method == "minmax":
                 raise
             # The histogram methods fail on a graph with nothing they can observe (a classifier
             # made of ai.onnx.ml operators, say); min-max then quantizes what there is.
             quantize(prepared, CalibrationMethod.MinMax)
+            return "calibrated with minmax: %s failed (%s) on %d samples%s" % (
+                method, (str(error).splitlines() or [type(error).__name__])[0][:120], used, dropped)
+    return "calibrated with %s on %d samples%s" % (method, used, dropped)
 
 
 def _fp16(source, destination):

@@ -247,10 +247,9 @@ def test_trial_documents_set_limits_id_revision_and_version(example):
     assert fit_deployment.trial_id("d", "static int8/x", 3) == "d.fit.static-int8-x.3"
 
 
-def test_topics_come_from_the_task_the_subscription_or_direct_invocation():
+def test_requests_go_to_the_task_topic_or_direct_invocation():
     spec = {"subscriptions": [{"topic": "cameras/+/frames"}]}
-    assert fit_deployment.request_topic(spec, "t", "f") == "cameras/edge-model/frames"
-    assert fit_deployment.request_topic({"subscriptions": [{"topic": "a/#"}]}, "t", "f") == "a/fit"
+    assert fit_deployment.request_topic(spec, "t", "f") == "edge/things/t/functions/f/invoke"
     assert fit_deployment.request_topic(spec, "t", "f", "lab/{thing}/in") == "lab/t/in"
     assert fit_deployment.request_topic({}, "t", "f") == "edge/things/t/functions/f/invoke"
     assert fit_deployment.results_topic({}, "t", "f") == "edge/things/t/functions/f/results"
