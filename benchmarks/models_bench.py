@@ -13,6 +13,10 @@ binaries and makes the work folder.
 4. The reports are copied into the examples (examples/*/fit-report/), the figures written to
    benchmarks/results/models-latest.json.
 
+BENCH_VARIANTS_FROM=DIR skips step 1 and takes the variants (and their figures) from DIR, which
+holds inspection-variants/ and digits-variants/ as an earlier run made them (BENCH_KEEP=1 keeps
+the work folder): to fit again without optimizing again.
+
 Every wait is the tools' own (each with its deadline); everything started here is stopped in
 `finally`."""
 
@@ -90,10 +94,19 @@ def main():
                        INSPECTION_TASK_FRAMES=str(int(values["BENCH_MODEL_FRAMES"])))
     subprocess.run([sys.executable, str(examples / "inspection" / "prepare.py")], check=True)
 
-    # 1. Variants, measured offline.
+    # 1. Variants, measured offline; or an earlier run's, kept (BENCH_VARIANTS_FROM=DIR holding
+    # DIR/inspection-variants and DIR/digits-variants), to fit again without optimizing again.
     optimized = {}
+    reuse = os.environ.get("BENCH_VARIANTS_FROM")
     for name, example in EXAMPLES.items():
         out = workdir / ("%s-variants" % name)
+        if reuse:
+            source = Path(reuse) / ("%s-variants" % name)
+            if not (source / "optimize.json").is_file():
+                raise BenchError("BENCH_VARIANTS_FROM=%s has no %s-variants/optimize.json" % (reuse, name))
+            shutil.copytree(source, out)
+            optimized[name] = _json(out / "optimize.json")
+            continue
         for model, task in example["models"]:
             code = _edge_model(["optimize", examples / name / model, "--task", examples / name / task, "--out", out],
                                environment, timeout, workdir / ("%s-optimize.log" % name))
@@ -154,7 +167,7 @@ def main():
 
     info = machine()
     figures = {"benchmark": "models", "revision": args.revision, "command": args.command, "quick": QUICK,
-               "machine": info, "settings": values, "optimize": optimized, "fit": fitted}
+               "machine": info, "settings": values, "variantsFrom": reuse, "optimize": optimized, "fit": fitted}
     lines = ["edge-model on the examples (%s)" % machine_line(info), ""]
     for name in EXAMPLES:
         lines.append("%s: optimize (held-out data on this machine, 1 thread)" % name)

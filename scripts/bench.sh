@@ -38,7 +38,7 @@
 #           BENCH_DISK_WRITES, BENCH_TIMEOUT
 #   signing: BENCH_DEPLOYS, BENCH_TIMEOUT
 #   models: BENCH_MODEL_FRAMES, BENCH_FIT_COUNT, BENCH_HOLD, BENCH_INSPECTION_TARGET_MS,
-#           BENCH_DIGITS_TARGET_MS, BENCH_TIMEOUT
+#           BENCH_DIGITS_TARGET_MS, BENCH_TIMEOUT, BENCH_VARIANTS_FROM (an earlier run's kept variants)
 #                            see benchmarks/README.md
 #   EDGE_AGENT_BIN, EDGECTL_BIN  use these binaries instead of building (both, or neither)
 #   BENCH_AGENT_SOURCE       the checkout those binaries were built from (its revision is reported,
@@ -72,7 +72,8 @@ case "$bench" in
     signing)
         settings="BENCH_DEPLOYS" ;;
     models)
-        settings="BENCH_MODEL_FRAMES BENCH_FIT_COUNT BENCH_HOLD BENCH_INSPECTION_TARGET_MS BENCH_DIGITS_TARGET_MS" ;;
+        settings="BENCH_MODEL_FRAMES BENCH_FIT_COUNT BENCH_HOLD BENCH_INSPECTION_TARGET_MS BENCH_DIGITS_TARGET_MS
+                  BENCH_VARIANTS_FROM" ;;
     *) usage ;;
 esac
 

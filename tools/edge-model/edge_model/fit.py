@@ -226,7 +226,7 @@ class Fit:
                 memory = min(fit_search.with_margin(memory, args.memory_margin, args.memory_step), self.ceiling)
             else:
                 break
-        result.update(memoryMB=memory, pids=pids, verified=done.passed, fits=done.passed,
+        result.update(memoryMB=memory, cpus=cpus, pids=pids, verified=done.passed, fits=done.passed,
                       p50Ms=_round(done.p(0.5)), p99Ms=_round(done.p(0.99)),
                       peakMemoryMB=_mb(max((t.peak_memory_bytes or 0) for t in passing + [done]) or None),
                       peakPids=max(peaks) if peaks else None)

@@ -102,6 +102,14 @@ def test_a_wider_budget_accepts_what_a_narrow_one_refused(strict, tmp_path):
     assert result.returncode == 0, result.stderr
     row = next(r for r in json.loads((out / "optimize.json").read_text())["variants"] if r["name"] == "dynamic-int8")
     assert row["accepted"] and (out / "dynamic-int8" / "mlp.onnx").is_file(), row
+    # The earlier refusal is gone with it; and the narrow budget again takes the acceptance back:
+    # only this run's outcome is ever where fit looks.
+    assert not (out / "refused" / "dynamic-int8" / "mlp.onnx").exists()
+    assert edge_model("optimize", str(model), "--task", str(task), "--out", str(out), "--budget", "1",
+                      "--variants", "dynamic-int8,fp32").returncode == 0
+    assert not (out / "dynamic-int8").joinpath("mlp.onnx").exists()
+    assert (out / "refused" / "dynamic-int8" / "mlp.onnx").is_file()
+    assert [r["name"] for r in json.loads((out / "optimize.json").read_text())["variants"]] == ["fp32", "dynamic-int8"]
 
 
 def test_every_variant_of_the_digits_model_is_made_and_measured(tmp_path):
