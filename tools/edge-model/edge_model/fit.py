@@ -186,8 +186,10 @@ class Fit:
 
         # cpus: the smallest rung of the ladder whose p99 meets the target, if one is given.
         cpus = self.cpus
+        rungs = list(self.ladder)  # what the device takes, once a refusal has capped the ladder
         if args.latency_target_ms is not None:
             ladder = fit_search.Bisection(self.ladder)
+            rungs = ladder.candidates
             while True:
                 rung = ladder.next()
                 if rung is None:
@@ -216,7 +218,7 @@ class Fit:
             slow = (args.latency_target_ms is not None and done.status == "SUCCEEDED" and not done.errors
                     and not done.oom_kills and not done.pids_limit_hits and done.p(0.99) is not None
                     and done.p(0.99) > args.latency_target_ms)
-            faster = [rung for rung in self.ladder if cpus is not None and rung > cpus]
+            faster = [rung for rung in rungs if cpus is not None and rung > cpus]
             if done.pids_limit_hits and pids:
                 pids *= 2
             elif slow and faster:
