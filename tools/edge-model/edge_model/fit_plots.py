@@ -29,9 +29,11 @@ def draw(variants, out, metric, latency_target_ms=None):
         points = axes.scatter([v["p99Ms"] for v in fitting], [100 * v["accuracy"] for v in fitting],
                               s=[60 + m * scale for m in memory], c=memory, cmap="viridis", alpha=0.8,
                               edgecolors="black")
-        for v in fitting:
-            axes.annotate("%s\n%d MB" % (v["name"], v["memoryMB"]), (v["p99Ms"], 100 * v["accuracy"]),
-                          textcoords="offset points", xytext=(8, 6), fontsize=8)
+        for index, v in enumerate(sorted(fitting, key=lambda v: v["p99Ms"])):
+            # Labels alternate above and below, so variants that land close stay readable.
+            axes.annotate("%s, %d MB" % (v["name"], v["memoryMB"]), (v["p99Ms"], 100 * v["accuracy"]),
+                          textcoords="offset points", xytext=(10, 14 if index % 2 == 0 else -20), fontsize=8,
+                          arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5})
         figure.colorbar(points, ax=axes, label="memoryMB (with margin)")
         if latency_target_ms:
             axes.axvline(latency_target_ms, color="firebrick", linestyle="--", linewidth=1)
