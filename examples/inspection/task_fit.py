@@ -4,8 +4,8 @@ match of the serial read.
   edge-model fit --deployment examples/inspection/deployment.json --function inspection \\
       --variants OUT --task examples/inspection/task_fit.py --thing T ...
 
-fit sets each event's "id" itself and the function echoes it; the topic is derived from the
-function's subscription (cameras/edge-model/frames).
+fit sets each event's "id" itself and the function echoes it; with no TOPIC here, fit sends the
+frames to the function's direct invocation topic (edge/things/T/functions/inspection/invoke).
 """
 
 import os
