@@ -165,6 +165,8 @@ def main():
             text.write_text(text.read_text().replace(str(variants_dir) + "/", "__VARIANTS__/")
                             .replace(str(workdir) + "/", "WORK/").replace(str(REPO) + "/", ""))
 
+    # The figures name files as the kept reports do: relative to the repository.
+    fitted = json.loads(json.dumps(fitted).replace(str(REPO) + "/", ""))
     info = machine()
     figures = {"benchmark": "models", "revision": args.revision, "command": args.command, "quick": QUICK,
                "machine": info, "settings": values, "variantsFrom": reuse, "optimize": optimized, "fit": fitted}
